@@ -1,0 +1,33 @@
+namespace Holdfast.Protocol;
+
+internal static class SubscribeDecoder
+{
+    public static SubscribePacket Decode(ref MqttSpanReader r, ProtocolVersion version)
+    {
+        var packet = new SubscribePacket { PacketId = PacketReader.ReadPacketId(ref r) };
+        if (version == ProtocolVersion.V500) packet.Properties = PropertyReader.Read(ref r, PropertyContext.Subscribe);
+        while (!r.End)
+        {
+            string filter = r.ReadString();
+            byte options = r.ReadByte();
+            // Bits 6-7 are reserved in 5.0; bits 2-7 in 3.1.1 [MQTT-3.8.3-4 / MQTT-3-8.3-5].
+            int reservedMask = version == ProtocolVersion.V500 ? 0xC0 : 0xFC;
+            if ((options & reservedMask) != 0) throw MqttProtocolException.Malformed("reserved subscription option bits set");
+            int qos = options & 3;
+            if (qos == 3) throw MqttProtocolException.Malformed("subscription with QoS 3");
+            int retainHandling = (options >> 4) & 3;
+            if (retainHandling == 3) throw MqttProtocolException.ProtocolError("retain handling 3");
+            packet.Subscriptions.Add(new TopicSubscription
+            {
+                TopicFilter = filter,
+                MaximumQoS = (QualityOfService)qos,
+                NoLocal = (options & 0x04) != 0,
+                RetainAsPublished = (options & 0x08) != 0,
+                RetainHandling = (RetainHandling)retainHandling,
+            });
+        }
+        // A SUBSCRIBE with no topic filter is a Protocol Error [MQTT-3.8.3-2].
+        if (packet.Subscriptions.Count == 0) throw MqttProtocolException.ProtocolError("SUBSCRIBE without topic filters");
+        return packet;
+    }
+}
