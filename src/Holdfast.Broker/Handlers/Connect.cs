@@ -1,0 +1,125 @@
+using Holdfast.Protocol;
+
+namespace Holdfast.Broker;
+
+// CONNECT: authentication, client ids, clean start, takeover, session resume (MQTT 5.0 §3.1, §3.2).
+public sealed partial class MqttBroker
+{
+    /// <summary>
+    /// Handles a CONNECT. Sends the CONNACK (and, on success, resends inflight messages and the queue).
+    /// Returns the attached client, or null when the connection was refused (the broker has closed it).
+    /// </summary>
+    public ConnectedClient? HandleConnect(IClientConnection connection, ConnectPacket connect, ListenerPolicy policy)
+    {
+        var version = connect.ProtocolVersion;
+        bool v5 = version == ProtocolVersion.V500;
+        lock (_lock)
+        {
+            if (_shuttingDown) return Refuse(connection, version, ReasonCode.ServerUnavailable, "server shutting down");
+
+            string clientId = connect.ClientId;
+            string? assignedId = null;
+            if (clientId.Length == 0)
+            {
+                // 3.1.1 allows an empty id only with a clean session [MQTT-3.1.3-8]; 3.1 not at all.
+                if (!Options.AllowZeroLengthClientId || version == ProtocolVersion.V310 || (!v5 && !connect.CleanStart))
+                    return Refuse(connection, version, ReasonCode.ClientIdentifierNotValid, "empty client id");
+                clientId = assignedId = "auto-" + Guid.NewGuid().ToString("N");
+            }
+
+            if (v5 && connect.Properties?.AuthenticationMethod is { } method)
+                return Refuse(connection, version, ReasonCode.BadAuthenticationMethod, $"authentication method '{method}' not supported");
+            if (!policy.AllowAnonymous)
+                return Refuse(connection, version, connect.UserName is null ? ReasonCode.NotAuthorized : ReasonCode.BadUserNameOrPassword, "not authorised");
+
+            ushort keepAlive = connect.KeepAlive;
+            ushort? serverKeepAlive = null;
+            if (Options.MaxKeepAlive < 65535 && (keepAlive > Options.MaxKeepAlive || keepAlive == 0))
+            {
+                // MQTT 5 lets the server impose its keep-alive; 3.1.1 has no way to say so, so (like Mosquitto)
+                // a 3.1.1 client asking for more than max_keepalive is refused.
+                if (v5) serverKeepAlive = keepAlive = Options.MaxKeepAlive;
+                else if (keepAlive > Options.MaxKeepAlive)
+                    return Refuse(connection, version, ReasonCode.ClientIdentifierNotValid, $"keepalive {keepAlive} exceeds max_keepalive {Options.MaxKeepAlive}");
+            }
+
+            // Session takeover: the old connection is closed with 0x8E and ends as an abnormal disconnect (its will applies).
+            _sessions.TryGetValue(clientId, out var session);
+            if (session?.Client is { } old)
+            {
+                Log.Notice($"Client {clientId} already connected, closing old connection.");
+                old.Connection.Close(ReasonCode.SessionTakenOver);
+                EndConnection(old, keepSession: true);
+            }
+
+            bool sessionPresent = false;
+            if (session is not null && connect.CleanStart)
+            {
+                EndSession(session, "clean start");
+                session = null;
+            }
+            if (session is null)
+            {
+                session = new Session(clientId);
+                _sessions[clientId] = session;
+            }
+            else
+            {
+                sessionPresent = true;
+                // A new connection before the will delay has passed cancels the will [MQTT-3.1.3-9].
+                session.PendingWill = null;
+            }
+
+            session.Version = version;
+            session.ExpiryInterval = v5 ? connect.Properties?.SessionExpiryInterval ?? 0 : connect.CleanStart ? 0 : uint.MaxValue;
+            int clientReceiveMaximum = (v5 ? connect.Properties?.ReceiveMaximum : null) ?? 65535;
+            session.InflightWindow = Options.MaxInflightMessages > 0 ? Math.Min(Options.MaxInflightMessages, clientReceiveMaximum) : clientReceiveMaximum;
+
+            var client = new ConnectedClient(session, connection, version, policy)
+            {
+                KeepAlive = keepAlive,
+                MaximumPacketSize = (v5 ? connect.Properties?.MaximumPacketSize : null) ?? 0,
+                Will = connect.Will,
+            };
+            session.Client = client;
+
+            var connack = new ConnAckPacket { SessionPresent = sessionPresent, ReasonCode = ReasonCode.Success };
+            if (v5) connack.Properties = ConnAckProperties(assignedId, serverKeepAlive);
+            connection.Send(connack);
+
+            if (Log.IsEnabled(LogType.Notice))
+                Log.Notice($"New client connected from {connection.RemoteAddress} as {clientId} (p{(int)version}, c{(connect.CleanStart ? 1 : 0)}, k{keepAlive}{(connect.UserName is null ? "" : $", u'{connect.UserName}'")}).");
+
+            // Resume: inflight first, in original order with DUP=1 (PUBREL past PUBREC), then the queue.
+            Pump(session);
+            return client;
+        }
+    }
+
+    private MqttProperties ConnAckProperties(string? assignedId, ushort? serverKeepAlive)
+    {
+        var p = new MqttProperties
+        {
+            ReceiveMaximum = Options.ReceiveMaximum,
+            TopicAliasMaximum = Options.TopicAliasMaximum > 0 ? Options.TopicAliasMaximum : null,
+            AssignedClientIdentifier = assignedId,
+            ServerKeepAlive = serverKeepAlive,
+            RetainAvailable = Options.RetainAvailable ? null : (byte)0,
+        };
+        int maxPacket = EffectiveMaxPacketSize;
+        if (maxPacket > 0) p.MaximumPacketSize = (uint)maxPacket;
+        return p;
+    }
+
+    /// <summary>The largest packet accepted from clients (0 = protocol maximum).</summary>
+    public int EffectiveMaxPacketSize => Options.MaxPacketSize;
+
+    private ConnectedClient? Refuse(IClientConnection connection, ProtocolVersion version, ReasonCode code, string why)
+    {
+        if (Log.IsEnabled(LogType.Notice))
+            Log.Notice($"Client connection from {connection.RemoteAddress} refused: {why}.");
+        connection.Send(new ConnAckPacket { ReasonCode = code });
+        connection.Close(null);
+        return null;
+    }
+}

@@ -1,0 +1,130 @@
+using Holdfast.Protocol;
+
+namespace Holdfast.Broker;
+
+// DISCONNECT from the client, connections that end any other way, wills and the end of sessions (MQTT 5.0 §3.14, §3.1.3.2).
+public sealed partial class MqttBroker
+{
+    /// <summary>A client's DISCONNECT: the will is discarded unless MQTT 5 reason 0x04 asks for it; the session expiry may change.</summary>
+    public void HandleDisconnect(ConnectedClient client, DisconnectPacket packet)
+    {
+        lock (_lock)
+        {
+            if (client.Closed) return;
+            var session = client.Session;
+            if (client.IsV5 && packet.Properties?.SessionExpiryInterval is { } expiry)
+            {
+                // Setting a non-zero expiry at DISCONNECT when CONNECT had zero is a Protocol Error [MQTT-3.14.2-2].
+                if (session.ExpiryInterval == 0 && expiry != 0)
+                {
+                    Disconnect(client, ReasonCode.ProtocolError, "session expiry set at DISCONNECT after 0 at CONNECT");
+                    return;
+                }
+                session.ExpiryInterval = expiry;
+            }
+            client.WillSuppressed = packet.ReasonCode != ReasonCode.DisconnectWithWillMessage;
+            if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} disconnected.");
+            client.Connection.Close(null);
+            EndConnection(client, keepSession: false);
+        }
+    }
+
+    /// <summary>The server reports that a connection ended (socket closed, keep-alive expired, protocol error).
+    /// Idempotent: a connection the broker already ended is ignored.</summary>
+    public void ConnectionLost(ConnectedClient client, string reason)
+    {
+        lock (_lock)
+        {
+            if (client.Closed) return;
+            if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} {reason}.");
+            EndConnection(client, keepSession: false);
+        }
+    }
+
+    /// <summary>The broker closes a client: MQTT 5 clients get a DISCONNECT with the reason; the will is published.</summary>
+    public void Disconnect(ConnectedClient client, ReasonCode reason, string why)
+    {
+        lock (_lock)
+        {
+            if (client.Closed) return;
+            if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} disconnected by the broker: {why}.");
+            client.Connection.Close(reason, why);
+            EndConnection(client, keepSession: false);
+        }
+    }
+
+    /// <summary>Detaches a connection from its session: inflight messages will be resent on the next connection,
+    /// the will is published (now or after its delay), and a session with expiry 0 ends.</summary>
+    private void EndConnection(ConnectedClient client, bool keepSession)
+    {
+        client.Closed = true;
+        var session = client.Session;
+        if (session.Client == client) session.Client = null;
+        session.DisconnectedAt = Now;
+        foreach (var m in session.Inflight) m.Sent = false;
+        session.UnsentInflight = session.InflightCount;
+
+        if (!client.WillSuppressed && client.Will is { } will && !_shuttingDown)
+        {
+            var message = WillToMessage(will, client.ClientId);
+            uint delay = Math.Min(will.Properties?.WillDelayInterval ?? 0, session.ExpiryInterval);
+            if (delay == 0) PublishWill(session, message);
+            else session.PendingWill = new PendingWill(message, Now + delay * 1000L);
+        }
+        if (session.ExpiryInterval == 0 && !keepSession && !_shuttingDown) EndSession(session, "session expiry 0");
+    }
+
+    private Message WillToMessage(WillMessage will, string clientId)
+    {
+        MqttProperties? properties = null;
+        if (will.Properties is { } p)
+        {
+            properties = p.Clone();
+            properties.WillDelayInterval = null;
+        }
+        return new Message(will.Topic, will.Payload, will.QoS, will.Retain, properties, clientId, Now);
+    }
+
+    private void PublishWill(Session session, Message will)
+    {
+        if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Publishing will of {session.ClientId} on '{will.Topic}'.");
+        PublishInternalLocked(will);
+    }
+
+    /// <summary>Ends a session: its subscriptions go, undelivered messages are counted as dropped, a pending will is published.</summary>
+    private void EndSession(Session session, string why)
+    {
+        foreach (var sub in session.Subscriptions.Values) _subscriptions.Remove(session, sub);
+        session.Subscriptions.Clear();
+        int undelivered = session.InflightCount + session.Queue.Count;
+        if (undelivered > 0)
+        {
+            foreach (var _ in Enumerable.Range(0, undelivered)) Metrics.Drop(DropCause.SessionExpired);
+            Log.Warning($"Session of {session.ClientId} ended ({why}) with {undelivered} undelivered message(s); they are dropped.");
+        }
+        bool hadQueue = session.Queue.Count > 0;
+        session.ClearMessages();
+        if (_sessions.TryGetValue(session.ClientId, out var current) && current == session) _sessions.Remove(session.ClientId);
+        if (session.PendingWill is { } will)
+        {
+            session.PendingWill = null;
+            PublishWill(session, will.Message);
+        }
+        if (hadQueue) SignalRoomFreed();
+    }
+
+    /// <summary>Graceful shutdown: MQTT 5 clients get DISCONNECT 0x8B Server shutting down; sessions are kept.</summary>
+    public void Shutdown()
+    {
+        lock (_lock)
+        {
+            _shuttingDown = true;
+            foreach (var session in _sessions.Values.ToList())
+            {
+                if (session.Client is not { } client) continue;
+                client.Connection.Close(ReasonCode.ServerShuttingDown);
+                EndConnection(client, keepSession: true);
+            }
+        }
+    }
+}

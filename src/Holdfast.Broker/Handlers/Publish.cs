@@ -1,0 +1,159 @@
+using Holdfast.Protocol;
+
+namespace Holdfast.Broker;
+
+// PUBLISH from a client: topic aliases, limits, QoS 1/2 acknowledgement, retained messages, routing (MQTT 5.0 §3.3, §4.3).
+public sealed partial class MqttBroker
+{
+    /// <summary>
+    /// Handles a PUBLISH. Completes synchronously except when an MQTT 3.1.1 publisher is back-pressured by a full
+    /// queue: then the task completes once the message is accepted, and the server must not read the client's
+    /// socket meanwhile (that is the back-pressure). <paramref name="cancellation"/> ends the wait when the
+    /// connection goes away; the message was never acknowledged, so nothing is lost.
+    /// </summary>
+    public ValueTask HandlePublish(ConnectedClient client, PublishPacket packet, CancellationToken cancellation = default)
+    {
+        Task? wait;
+        Message? message;
+        lock (_lock)
+        {
+            if (client.Closed) return ValueTask.CompletedTask;
+            message = Accept(client, packet);
+            if (message is null) return ValueTask.CompletedTask;
+            wait = TryRoute(client, packet, message);
+            if (wait is null) return ValueTask.CompletedTask;
+        }
+        return WaitAndRoute(client, packet, message, wait, cancellation);
+    }
+
+    private async ValueTask WaitAndRoute(ConnectedClient client, PublishPacket packet, Message message, Task wait, CancellationToken cancellation)
+    {
+        if (Log.IsEnabled(LogType.Notice))
+            Log.Notice($"Client {client.ClientId} held back: a subscriber queue for '{message.Topic}' is full (queue_full_policy block).");
+        while (wait is not null)
+        {
+            await wait.WaitAsync(cancellation).ConfigureAwait(false);
+            lock (_lock)
+            {
+                if (client.Closed) return;
+                wait = TryRoute(client, packet, message);
+            }
+        }
+    }
+
+    /// <summary>Validates the PUBLISH and resolves its topic alias. Returns null if the packet was answered or the client dropped.</summary>
+    private Message? Accept(ConnectedClient client, PublishPacket packet)
+    {
+        string topic = packet.Topic;
+        var properties = packet.Properties;
+        if (client.IsV5 && properties is not null)
+        {
+            if (properties.SubscriptionIdentifiers is not null)
+            {
+                Disconnect(client, ReasonCode.ProtocolError, "PUBLISH from a client must not carry a subscription identifier");
+                return null;
+            }
+            if (properties.TopicAlias is { } alias)
+            {
+                if (alias == 0 || alias > Options.TopicAliasMaximum)
+                {
+                    Disconnect(client, ReasonCode.TopicAliasInvalid, $"topic alias {alias} out of range");
+                    return null;
+                }
+                if (topic.Length > 0) client.InboundTopicAliases[alias] = topic;
+                else if (!client.InboundTopicAliases.TryGetValue(alias, out topic!))
+                {
+                    Disconnect(client, ReasonCode.ProtocolError, $"unknown topic alias {alias}");
+                    return null;
+                }
+                // The alias is a property of this connection, not of the message: subscribers never see it.
+                properties = properties.Clone();
+                properties.TopicAlias = null;
+            }
+        }
+        if (topic.StartsWith("$SYS", StringComparison.Ordinal))
+        {
+            // $SYS belongs to the broker. Accept and acknowledge (clients are not told off), but do not route.
+            Acknowledge(client, packet, ReasonCode.Success);
+            return null;
+        }
+        if (packet.Retain && !Options.RetainAvailable)
+        {
+            Disconnect(client, ReasonCode.RetainNotSupported, "retain not available");
+            return null;
+        }
+        if (packet.QoS == QualityOfService.ExactlyOnce && client.Session.InboundQoS2.Contains(packet.PacketId))
+        {
+            // A resent QoS 2 PUBLISH we already accepted: acknowledge again, never deliver twice.
+            client.Connection.Send(new PubRecPacket { PacketId = packet.PacketId });
+            return null;
+        }
+        if (packet.QoS > 0 && client.IsV5 && client.InboundUnacknowledged >= ReceiveMaximum)
+        {
+            Disconnect(client, ReasonCode.ReceiveMaximumExceeded, $"more than {ReceiveMaximum} QoS 1/2 publishes unacknowledged");
+            return null;
+        }
+        if (Options.MessageSizeLimit > 0 && packet.Payload.Length > Options.MessageSizeLimit)
+        {
+            Metrics.Drop(DropCause.PacketTooLarge);
+            Log.Warning($"Client {client.ClientId} sent a {packet.Payload.Length}-byte message on '{topic}', over message_size_limit {Options.MessageSizeLimit}.");
+            // MQTT 5: refuse with a code the client sees. 3.1.1 has none, so close rather than acknowledge and drop.
+            if (client.IsV5) Acknowledge(client, packet, ReasonCode.QuotaExceeded);
+            else if (packet.QoS > 0) Disconnect(client, ReasonCode.PacketTooLarge, "message_size_limit");
+            return null;
+        }
+
+        Metrics.MessageReceived();
+        return new Message(topic, packet.Payload, packet.QoS, packet.Retain, client.IsV5 ? properties : null, client.ClientId, Now);
+    }
+
+    /// <summary>Routes an accepted message and acknowledges it. Returns a task to wait on when a 3.1.1 publisher must be held back.</summary>
+    private Task? TryRoute(ConnectedClient client, PublishPacket packet, Message message)
+    {
+        bool block = packet.QoS > 0 && Options.QueueFullPolicy == QueueFullPolicy.Block;
+        var result = Route(message, block);
+        if (result == RouteResult.QueueFull)
+        {
+            if (client.IsV5)
+            {
+                // Refused, so never acknowledged: the publisher still owns the message.
+                Metrics.PublishRejected();
+                if (Log.IsEnabled(LogType.Warning))
+                    Log.Warning($"Refused PUBLISH from {client.ClientId} on '{message.Topic}' (m{packet.PacketId}): a subscriber queue is full (0x97).");
+                Acknowledge(client, packet, ReasonCode.QuotaExceeded);
+                return null;
+            }
+            if (packet.QoS > 0) client.InboundUnacknowledged++;
+            client.HeldBack = true;
+            return WaitForRoom();
+        }
+        if (client.HeldBack)
+        {
+            client.HeldBack = false;
+            if (packet.QoS > 0) client.InboundUnacknowledged--;
+        }
+
+        if (message.Retain && Options.RetainAvailable) _retained.Set(message);
+        Acknowledge(client, packet, result == RouteResult.NoSubscribers && client.IsV5 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success);
+        return null;
+    }
+
+    private static void Acknowledge(ConnectedClient client, PublishPacket packet, ReasonCode code)
+    {
+        switch (packet.QoS)
+        {
+            case QualityOfService.AtLeastOnce:
+                client.Connection.Send(new PubAckPacket { PacketId = packet.PacketId, ReasonCode = code });
+                break;
+            case QualityOfService.ExactlyOnce:
+                // Only an accepted message makes the packet id "awaiting PUBREL"; a refused one ends its flow here.
+                if ((byte)code < 0x80)
+                {
+                    client.Session.InboundQoS2.Add(packet.PacketId);
+                    client.InboundUnacknowledged++;
+                }
+                client.Connection.Send(new PubRecPacket { PacketId = packet.PacketId, ReasonCode = code });
+                break;
+        }
+    }
+}

@@ -1,0 +1,83 @@
+using Holdfast.Protocol;
+
+namespace Holdfast.Broker;
+
+// PUBACK, PUBREC, PUBREL, PUBCOMP: the QoS 1 and QoS 2 flows in both directions (MQTT 5.0 §4.3).
+public sealed partial class MqttBroker
+{
+    /// <summary>QoS 1 outbound: the subscriber has the message; the flow ends and the window moves on.</summary>
+    public void HandlePubAck(ConnectedClient client, PubAckPacket packet)
+    {
+        lock (_lock)
+        {
+            var session = client.Session;
+            var m = session.FindInflight(packet.PacketId);
+            if (m is null || m.State != InflightState.AwaitingPubAck)
+            {
+                Log.Write(LogType.Debug, $"Client {client.ClientId} acknowledged unknown message m{packet.PacketId} (PUBACK), ignored.");
+                return;
+            }
+            session.RemoveInflight(packet.PacketId);
+            Pump(session);
+        }
+    }
+
+    /// <summary>QoS 2 outbound, step 1: answer with PUBREL. From here a reconnect resumes with PUBREL, not the PUBLISH.</summary>
+    public void HandlePubRec(ConnectedClient client, PubRecPacket packet)
+    {
+        lock (_lock)
+        {
+            var session = client.Session;
+            var m = session.FindInflight(packet.PacketId);
+            if (m is null || m.State == InflightState.AwaitingPubAck)
+            {
+                client.Connection.Send(new PubRelPacket { PacketId = packet.PacketId, ReasonCode = client.IsV5 ? ReasonCode.PacketIdentifierNotFound : ReasonCode.Success });
+                return;
+            }
+            if ((byte)packet.ReasonCode >= 0x80)
+            {
+                // MQTT 5: the subscriber refused the message; the flow ends here [MQTT-4.3.3-4].
+                Log.Warning($"Client {client.ClientId} refused message m{packet.PacketId} on '{m.Message.Topic}' (PUBREC rc{(byte)packet.ReasonCode}).");
+                session.RemoveInflight(packet.PacketId);
+                Pump(session);
+                return;
+            }
+            m.State = InflightState.AwaitingPubComp;
+            m.SentAt = Now;
+            m.AckTimeoutReported = false;
+            client.Connection.Send(new PubRelPacket { PacketId = packet.PacketId });
+        }
+    }
+
+    /// <summary>QoS 2 outbound, step 2: the flow is complete.</summary>
+    public void HandlePubComp(ConnectedClient client, PubCompPacket packet)
+    {
+        lock (_lock)
+        {
+            var session = client.Session;
+            var m = session.FindInflight(packet.PacketId);
+            if (m is null || m.State != InflightState.AwaitingPubComp)
+            {
+                Log.Write(LogType.Debug, $"Client {client.ClientId} completed unknown message m{packet.PacketId} (PUBCOMP), ignored.");
+                return;
+            }
+            session.RemoveInflight(packet.PacketId);
+            Pump(session);
+        }
+    }
+
+    /// <summary>QoS 2 inbound: the publisher releases the packet id; a PUBLISH with it is new again.</summary>
+    public void HandlePubRel(ConnectedClient client, PubRelPacket packet)
+    {
+        lock (_lock)
+        {
+            bool known = client.Session.InboundQoS2.Remove(packet.PacketId);
+            if (known && client.InboundUnacknowledged > 0) client.InboundUnacknowledged--;
+            client.Connection.Send(new PubCompPacket
+            {
+                PacketId = packet.PacketId,
+                ReasonCode = known || !client.IsV5 ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound,
+            });
+        }
+    }
+}

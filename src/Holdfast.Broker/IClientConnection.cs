@@ -1,0 +1,34 @@
+using Holdfast.Protocol;
+
+namespace Holdfast.Broker;
+
+/// <summary>The broker's view of a network connection. The server implements it over its transport;
+/// tests implement it in memory. Calls never block: Send enqueues, Close signals.</summary>
+public interface IClientConnection
+{
+    /// <summary>"address:port" for log lines.</summary>
+    string RemoteAddress { get; }
+
+    /// <summary>Queues a packet for sending. Packets go out in the order they were queued.</summary>
+    void Send(MqttPacket packet);
+
+    /// <summary>Sends what is queued (then a DISCONNECT with <paramref name="reason"/> for MQTT 5 when given) and closes.</summary>
+    void Close(ReasonCode? reason, string? reasonString = null);
+
+    /// <summary>Bytes queued but not yet written to the socket: how far behind this client is.</summary>
+    long PendingBytes { get; }
+}
+
+/// <summary>Per-listener behaviour the broker applies to clients of that listener.</summary>
+public sealed class ListenerPolicy
+{
+    public static readonly ListenerPolicy Default = new();
+
+    /// <summary>Name for logs, e.g. the port.</summary>
+    public string Name { get; init; } = "default";
+    public bool AllowAnonymous { get; init; } = true;
+    /// <summary>ack_timeout: how long the oldest inflight message may wait for its acknowledgement. Null = off.</summary>
+    public TimeSpan? AckTimeout { get; init; }
+    /// <summary>ack_timeout_action disconnect: close the stuck client so that the reconnect-and-redeliver path runs.</summary>
+    public bool AckTimeoutDisconnect { get; init; }
+}

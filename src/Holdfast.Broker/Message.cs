@@ -1,0 +1,48 @@
+using Holdfast.Protocol;
+
+namespace Holdfast.Broker;
+
+/// <summary>An application message as the broker holds it: one instance per accepted PUBLISH, shared by
+/// every session it is routed to (the payload is never copied per subscriber).</summary>
+public sealed class Message
+{
+    private static long _lastId;
+
+    public Message(string topic, ReadOnlyMemory<byte> payload, QualityOfService qos, bool retain,
+        MqttProperties? properties, string? publisherClientId, long receivedAt)
+    {
+        Id = Interlocked.Increment(ref _lastId);
+        Topic = topic;
+        Payload = payload;
+        QoS = qos;
+        Retain = retain;
+        Properties = properties;
+        PublisherClientId = publisherClientId;
+        ReceivedAt = receivedAt;
+        if (properties?.MessageExpiryInterval is { } seconds)
+            ExpiresAt = receivedAt + seconds * 1000L;
+    }
+
+    /// <summary>Broker-wide sequence number, for logs and (later) storage keys.</summary>
+    public long Id { get; }
+    public string Topic { get; }
+    public ReadOnlyMemory<byte> Payload { get; }
+    public QualityOfService QoS { get; }
+    public bool Retain { get; }
+    /// <summary>The publisher's properties to forward (no topic alias, no subscription identifiers).</summary>
+    public MqttProperties? Properties { get; }
+    public string? PublisherClientId { get; }
+    /// <summary>Monotonic milliseconds (Environment.TickCount64) when the broker accepted it.</summary>
+    public long ReceivedAt { get; }
+    /// <summary>Monotonic milliseconds after which it must not be sent; null = never expires.</summary>
+    public long? ExpiresAt { get; }
+
+    public bool IsExpired(long now) => ExpiresAt is { } at && now >= at;
+
+    /// <summary>Seconds left of the Message Expiry Interval, forwarded to subscribers [MQTT-3.3.2-6].</summary>
+    public uint? RemainingExpirySeconds(long now) =>
+        ExpiresAt is { } at ? (uint)Math.Max(0, (at - now + 999) / 1000) : null;
+
+    /// <summary>Rough memory weight, for max_queued_bytes.</summary>
+    public int Size => Payload.Length;
+}

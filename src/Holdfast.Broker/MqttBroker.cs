@@ -1,0 +1,331 @@
+using Holdfast.Protocol;
+
+namespace Holdfast.Broker;
+
+/// <summary>
+/// The broker engine: sessions, subscriptions, routing, inflight windows, queues, retained messages, wills
+/// and expiry. It knows nothing of sockets or files: the server hands it decoded packets with the
+/// <see cref="ConnectedClient"/> they came from, and it answers through <see cref="IClientConnection"/>.
+/// Each packet's handling lives in Handlers/ (one file per packet, as in Mosquitto's src/).
+///
+/// Concurrency: all session state is guarded by one lock. Work under the lock is bounded (routing plus
+/// queuing packets for send); encoding and socket I/O happen on the connections' own loops.
+/// </summary>
+public sealed partial class MqttBroker : IDisposable
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, Session> _sessions = new(StringComparer.Ordinal);
+    private readonly SubscriptionTree _subscriptions = new();
+    private readonly RetainedStore _retained = new();
+    private readonly List<KeyValuePair<Session, Subscription>> _matched = [];
+    private readonly List<SharedGroup> _matchedGroups = [];
+    private readonly Dictionary<Session, DeliveryTarget> _targets = [];
+    private readonly Timer _timer;
+    private TaskCompletionSource? _roomFreed;
+    private bool _shuttingDown;
+
+    public MqttBroker(BrokerOptions? options = null, IBrokerLog? log = null)
+    {
+        Options = options ?? new BrokerOptions();
+        Log = log ?? NullBrokerLog.Instance;
+        _timer = new Timer(_ => Tick(), null, TickInterval, TickInterval);
+    }
+
+    /// <summary>How often timers (will delay, session expiry, ack timeout, 3.1.1 retry) are checked.</summary>
+    public static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(100);
+
+    public BrokerOptions Options { get; }
+    public IBrokerLog Log { get; }
+    public BrokerMetrics Metrics { get; } = new();
+
+    public int SessionCount { get { lock (_lock) return _sessions.Count; } }
+    public int ConnectedCount { get { lock (_lock) return _sessions.Values.Count(s => s.IsConnected); } }
+    public int RetainedCount { get { lock (_lock) return _retained.Count; } }
+    public int SubscriptionCount { get { lock (_lock) return _subscriptions.Count; } }
+
+    private static long Now => Environment.TickCount64;
+
+    /// <summary>The broker's Receive Maximum as advertised to MQTT 5 clients.</summary>
+    private int ReceiveMaximum => Options.ReceiveMaximum;
+
+    /// <summary>Per-session delivery decided by routing: overlapping subscriptions of one session collapse
+    /// into one delivery at the highest granted QoS carrying every matching subscription identifier.</summary>
+    private struct DeliveryTarget
+    {
+        public QualityOfService QoS;
+        public bool RetainAsPublished;
+        public List<uint>? SubscriptionIds;
+    }
+
+    private enum RouteResult { Accepted, NoSubscribers, QueueFull }
+
+    /// <summary>
+    /// Routes a message to every matching session. With <paramref name="blockWhenFull"/> (the default
+    /// queue_full_policy for QoS 1/2 publishes) nothing is delivered anywhere when one target's queue is
+    /// full, so the publisher can be refused or held back without a partial delivery.
+    /// </summary>
+    private RouteResult Route(Message message, bool blockWhenFull)
+    {
+        _matched.Clear();
+        _matchedGroups.Clear();
+        _targets.Clear();
+        _subscriptions.Match(message.Topic, _matched, _matchedGroups);
+
+        foreach (var (session, sub) in _matched)
+        {
+            if (sub.NoLocal && session.ClientId == message.PublisherClientId) continue;
+            var qos = (QualityOfService)Math.Min((int)message.QoS, (int)sub.MaximumQoS);
+            if (_targets.TryGetValue(session, out var t))
+            {
+                if (qos > t.QoS) t.QoS = qos;
+                t.RetainAsPublished |= sub.RetainAsPublished;
+            }
+            else
+            {
+                t = new DeliveryTarget { QoS = qos, RetainAsPublished = sub.RetainAsPublished };
+            }
+            if (sub.SubscriptionIdentifier is { } id) (t.SubscriptionIds ??= []).Add(id);
+            _targets[session] = t;
+        }
+
+        // A shared group delivers each message to one member, chosen round-robin among those able to take it.
+        List<(Session, DeliveryTarget)>? shared = null;
+        foreach (var group in _matchedGroups)
+        {
+            var (member, sub) = group.Pick();
+            var qos = (QualityOfService)Math.Min((int)message.QoS, (int)sub.MaximumQoS);
+            (shared ??= []).Add((member, new DeliveryTarget
+            {
+                QoS = qos,
+                RetainAsPublished = sub.RetainAsPublished,
+                SubscriptionIds = sub.SubscriptionIdentifier is { } id ? [id] : null,
+            }));
+        }
+
+        if (_targets.Count == 0 && shared is null) return RouteResult.NoSubscribers;
+
+        if (blockWhenFull)
+        {
+            foreach (var (session, t) in _targets)
+                if (t.QoS > 0 && MustQueue(session) && IsQueueFull(session, message)) return RouteResult.QueueFull;
+            if (shared is not null)
+                foreach (var (session, t) in shared)
+                    if (t.QoS > 0 && MustQueue(session) && IsQueueFull(session, message)) return RouteResult.QueueFull;
+        }
+
+        foreach (var (session, t) in _targets)
+            Deliver(session, message, t.QoS, message.Retain && t.RetainAsPublished, t.SubscriptionIds);
+        if (shared is not null)
+            foreach (var (session, t) in shared)
+                Deliver(session, message, t.QoS, message.Retain && t.RetainAsPublished, t.SubscriptionIds);
+        return RouteResult.Accepted;
+    }
+
+    /// <summary>Whether a new QoS 1/2 message for this session has to wait in its queue rather than go out now.</summary>
+    private static bool MustQueue(Session s) =>
+        s.Client is null || s.Queue.Count > 0 || s.UnsentInflight > 0 || !s.HasInflightRoom;
+
+    private bool IsQueueFull(Session s, Message message) =>
+        (Options.MaxQueuedMessages > 0 && s.Queue.Count >= Options.MaxQueuedMessages)
+        || (Options.MaxQueuedBytes > 0 && s.QueuedBytes + message.Size > Options.MaxQueuedBytes);
+
+    /// <summary>Hands one message to one session: straight out if the window has room, else into its queue.</summary>
+    private void Deliver(Session session, Message message, QualityOfService qos, bool retain, List<uint>? subscriptionIds)
+    {
+        if (qos == QualityOfService.AtMostOnce)
+        {
+            if (session.Client is { } client)
+            {
+                SendQoS0(client, message, retain, subscriptionIds);
+            }
+            else if (Options.QueueQos0Messages && session.ExpiryInterval > 0)
+            {
+                if (IsQueueFull(session, message)) { CountDrop(session, message, DropCause.QueueFull); return; }
+                Enqueue(session, new QueuedMessage(message, qos, retain, subscriptionIds));
+            }
+            return;
+        }
+
+        var queued = new QueuedMessage(message, qos, retain, subscriptionIds);
+        if (!MustQueue(session))
+        {
+            SendNewInflight(session, session.Client!, queued);
+            return;
+        }
+        if (IsQueueFull(session, message))
+        {
+            if (Options.QueueFullPolicy == QueueFullPolicy.DropOldest && session.Queue.TryDequeue(out var oldest))
+            {
+                session.QueuedBytes -= oldest.Message.Size;
+                CountDrop(session, oldest.Message, DropCause.QueueFull);
+            }
+            else
+            {
+                // DropNew, or Block where blocking was not possible (will messages, retained-on-subscribe).
+                CountDrop(session, message, DropCause.QueueFull);
+                return;
+            }
+        }
+        Enqueue(session, queued);
+    }
+
+    private static void Enqueue(Session session, QueuedMessage queued)
+    {
+        session.Queue.Enqueue(queued);
+        session.QueuedBytes += queued.Message.Size;
+    }
+
+    private void CountDrop(Session session, Message message, DropCause cause)
+    {
+        Metrics.Drop(cause);
+        if (Log.IsEnabled(LogType.Warning))
+            Log.Warning($"Dropped message {message.Id} on '{message.Topic}' (q{(int)message.QoS}) for client {session.ClientId}: {DropReason(cause)}.");
+    }
+
+    private static string DropReason(DropCause cause) => cause switch
+    {
+        DropCause.QueueFull => "queue full",
+        DropCause.Expired => "message expired",
+        DropCause.PacketTooLarge => "larger than the client's maximum packet size",
+        DropCause.NotAuthorized => "not authorized",
+        DropCause.SessionExpired => "session expired",
+        DropCause.Qos0NotQueued => "QoS 0 not queued for offline client",
+        DropCause.ClientTooSlow => "client too slow",
+        _ => cause.ToString(),
+    };
+
+    private void SendQoS0(ConnectedClient client, Message message, bool retain, List<uint>? subscriptionIds)
+    {
+        long now = Now;
+        if (message.IsExpired(now)) { CountDrop(client.Session, message, DropCause.Expired); return; }
+        // A QoS 0 message to a client that cannot keep up is the one drop MQTT allows; bound it so a slow
+        // reader cannot make the broker buffer without limit.
+        if (client.Connection.PendingBytes > SlowClientLimit) { CountDrop(client.Session, message, DropCause.ClientTooSlow); return; }
+        var packet = BuildPublish(client, message, QualityOfService.AtMostOnce, retain, subscriptionIds, 0, false, now);
+        if (!FitsClient(client, packet)) { CountDrop(client.Session, message, DropCause.PacketTooLarge); return; }
+        client.Connection.Send(packet);
+        Metrics.MessageSent();
+    }
+
+    /// <summary>Bytes a connection may have waiting to be written before QoS 0 messages to it are dropped.</summary>
+    private const long SlowClientLimit = 8 * 1024 * 1024;
+
+    /// <summary>Gives a QoS 1/2 message a packet id, records it as inflight and sends it.</summary>
+    private void SendNewInflight(Session session, ConnectedClient client, QueuedMessage queued)
+    {
+        long now = Now;
+        if (queued.Message.IsExpired(now)) { CountDrop(session, queued.Message, DropCause.Expired); return; }
+        var inflight = new InflightMessage(session.NextPacketId(), queued.Message, queued.QoS, queued.Retain, queued.SubscriptionIds);
+        var packet = BuildPublish(client, queued.Message, queued.QoS, queued.Retain, queued.SubscriptionIds, inflight.PacketId, false, now);
+        // Too large for the client: discard it and behave as if it had been delivered [MQTT-3.1.2-25].
+        if (!FitsClient(client, packet)) { CountDrop(session, queued.Message, DropCause.PacketTooLarge); return; }
+        session.AddInflight(inflight);
+        inflight.Sent = inflight.EverSent = true;
+        inflight.SentAt = now;
+        client.Connection.Send(packet);
+        Metrics.MessageSent();
+    }
+
+    /// <summary>Resends an inflight message after a reconnect (or on the 3.1.1 retry): DUP=1 and the original
+    /// packet id for a PUBLISH, or PUBREL when the PUBREC already arrived.</summary>
+    private void Resend(ConnectedClient client, InflightMessage m)
+    {
+        long now = Now;
+        if (!m.Sent) { m.Sent = true; client.Session.UnsentInflight--; }
+        m.SentAt = now;
+        m.AckTimeoutReported = false;
+        if (m.State == InflightState.AwaitingPubComp)
+        {
+            client.Connection.Send(new PubRelPacket { PacketId = m.PacketId });
+            return;
+        }
+        bool dup = m.EverSent;
+        m.EverSent = true;
+        client.Connection.Send(BuildPublish(client, m.Message, m.QoS, m.Retain, m.SubscriptionIds, m.PacketId, dup, now));
+        Metrics.MessageSent();
+    }
+
+    private static bool FitsClient(ConnectedClient client, PublishPacket packet) =>
+        client.MaximumPacketSize == 0 || PacketWriter.GetSize(packet, client.Version) <= client.MaximumPacketSize;
+
+    private static PublishPacket BuildPublish(ConnectedClient client, Message message, QualityOfService qos, bool retain,
+        List<uint>? subscriptionIds, ushort packetId, bool dup, long now)
+    {
+        MqttProperties? properties = null;
+        if (client.IsV5)
+        {
+            properties = message.Properties;
+            uint? remaining = message.RemainingExpirySeconds(now);
+            if (subscriptionIds is not null || remaining is not null)
+            {
+                properties = properties?.Clone() ?? new MqttProperties();
+                properties.SubscriptionIdentifiers = subscriptionIds;
+                properties.MessageExpiryInterval = remaining;
+            }
+        }
+        return new PublishPacket
+        {
+            Topic = message.Topic,
+            Payload = message.Payload,
+            QoS = qos,
+            Retain = retain,
+            Dup = dup,
+            PacketId = packetId,
+            Properties = properties,
+        };
+    }
+
+    /// <summary>Fills the client's window: first inflight messages not yet resent on this connection, in order,
+    /// then the queue. Called after every acknowledgement and on reconnect.</summary>
+    private void Pump(Session session)
+    {
+        if (session.Client is not { } client) return;
+        if (session.UnsentInflight > 0)
+        {
+            int sentCount = session.InflightCount - session.UnsentInflight;
+            foreach (var m in session.Inflight)
+            {
+                if (m.Sent) continue;
+                if (sentCount >= session.InflightWindow) return;
+                Resend(client, m);
+                sentCount++;
+            }
+        }
+        bool dequeued = false;
+        while (session.Queue.Count > 0 && (session.Queue.Peek().QoS == 0 || session.HasInflightRoom))
+        {
+            var next = session.Queue.Dequeue();
+            session.QueuedBytes -= next.Message.Size;
+            dequeued = true;
+            if (next.QoS == QualityOfService.AtMostOnce) SendQoS0(client, next.Message, next.Retain, next.SubscriptionIds);
+            else SendNewInflight(session, client, next);
+        }
+        if (dequeued) SignalRoomFreed();
+    }
+
+    /// <summary>Wakes MQTT 3.1.1 publishers held back by a full queue so they retry.</summary>
+    private void SignalRoomFreed()
+    {
+        var waiting = _roomFreed;
+        if (waiting is null) return;
+        _roomFreed = null;
+        waiting.TrySetResult();
+    }
+
+    private Task WaitForRoom() =>
+        (_roomFreed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+
+    /// <summary>Publishes a message originating in the broker itself ($SYS, wills). Never blocks: a full queue drops, counted.</summary>
+    public void PublishInternal(Message message)
+    {
+        lock (_lock) PublishInternalLocked(message);
+    }
+
+    private void PublishInternalLocked(Message message)
+    {
+        if (message.Retain && Options.RetainAvailable) _retained.Set(message);
+        Route(message, blockWhenFull: false);
+    }
+
+    public void Dispose() => _timer.Dispose();
+}
