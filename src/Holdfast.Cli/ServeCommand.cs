@@ -1,0 +1,51 @@
+using System.CommandLine;
+using System.Net.Sockets;
+using Holdfast.Broker;
+using Holdfast.Server;
+using Holdfast.Server.Configuration;
+
+namespace Holdfast.Cli;
+
+/// <summary><c>holdfast serve [-c FILE] [-p PORT] [-v]</c>, as <c>mosquitto [-c FILE] [-p PORT] [-v]</c>.</summary>
+internal static class ServeCommand
+{
+    public static Command Create()
+    {
+        var config = new Option<string?>("--config-file", "-c") { Description = "Read the configuration from FILE (Mosquitto syntax). Without it: localhost:1883, anonymous allowed." };
+        var port = new Option<int?>("--port", "-p") { Description = "Listen on PORT instead of the first listener's port." };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Log everything (log_type all), including the packet trace." };
+        var command = new Command("serve", "Run the broker until SIGTERM or SIGINT.") { config, port, verbose };
+        command.SetAction(async parse =>
+        {
+            HoldfastConfig settings;
+            try
+            {
+                settings = parse.GetValue(config) is { } file ? ConfigParser.ParseFile(file) : HoldfastConfig.Default();
+            }
+            catch (ConfigException e)
+            {
+                Console.Error.WriteLine($"Error: {e.Message}");
+                return 3;
+            }
+            if (parse.GetValue(port) is { } p)
+            {
+                if (p is < 0 or > 65535) { Console.Error.WriteLine($"Error: invalid port {p}."); return 3; }
+                settings.Listeners[0].Port = p;
+            }
+            if (parse.GetValue(verbose)) settings.LogTypes = LogType.All;
+
+            await using var server = new HoldfastServer(settings);
+            try
+            {
+                await server.RunAsync();
+                return 0;
+            }
+            catch (Exception e) when (e is IOException or SocketException or ConfigException || e.InnerException is SocketException)
+            {
+                Console.Error.WriteLine($"Error: {e.Message}");
+                return 1;
+            }
+        });
+        return command;
+    }
+}

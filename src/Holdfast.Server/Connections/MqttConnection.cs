@@ -1,0 +1,237 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Threading.Channels;
+using Holdfast.Broker;
+using Holdfast.Protocol;
+using Microsoft.AspNetCore.Connections;
+
+namespace Holdfast.Server.Connections;
+
+/// <summary>
+/// One client connection: reads packets from the transport pipe and hands them to the broker; writes what
+/// the broker queues. The broker decides; this class only moves bytes, enforces keep-alive and turns
+/// protocol errors into the spec's DISCONNECT (MQTT 5) or a plain close (3.1.1).
+/// </summary>
+internal sealed class MqttConnection : IClientConnection
+{
+    /// <summary>How long a new connection may take to send CONNECT.</summary>
+    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly ConnectionContext _context;
+    private readonly MqttBroker _broker;
+    private readonly ListenerPolicy _policy;
+    private readonly IBrokerLog _log;
+    private readonly PipeReader _input;
+    private readonly PipeWriter _output;
+    private readonly Channel<MqttPacket> _outbound = Channel.CreateUnbounded<MqttPacket>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _readDeadline = new();
+    private readonly CancellationTokenSource _closed = new();
+    private ProtocolVersion _version = ProtocolVersion.V311;
+    private ConnectedClient? _client;
+    private long _pendingBytes;
+    private int _closing;
+    private ReasonCode? _closeReason;
+    private string? _closeReasonString;
+
+    public MqttConnection(ConnectionContext context, MqttBroker broker, ListenerPolicy policy, IBrokerLog log)
+    {
+        _context = context;
+        _broker = broker;
+        _policy = policy;
+        _log = log;
+        _input = context.Transport.Input;
+        _output = context.Transport.Output;
+        RemoteAddress = context.RemoteEndPoint?.ToString() ?? "unknown";
+    }
+
+    public string RemoteAddress { get; }
+    public long PendingBytes => Interlocked.Read(ref _pendingBytes);
+    private string ClientName => _client?.ClientId ?? RemoteAddress;
+
+    public void Send(MqttPacket packet)
+    {
+        if (packet is PublishPacket p) Interlocked.Add(ref _pendingBytes, p.Payload.Length + p.Topic.Length);
+        _outbound.Writer.TryWrite(packet);
+    }
+
+    public void Close(ReasonCode? reason, string? reasonString = null)
+    {
+        if (Interlocked.Exchange(ref _closing, 1) == 1) return;
+        _closeReason = reason;
+        _closeReasonString = reasonString;
+        // Everything queued before the close still goes out, then the DISCONNECT, then the socket closes.
+        _outbound.Writer.TryComplete();
+    }
+
+    public async Task RunAsync()
+    {
+        if (_log.IsEnabled(LogType.Notice))
+            _log.Notice($"New connection from {RemoteAddress} on port {(_context.LocalEndPoint as System.Net.IPEndPoint)?.Port}.");
+        var writer = WriteLoopAsync();
+        string lostReason = "closed its connection";
+        try
+        {
+            lostReason = await ReadLoopAsync();
+        }
+        catch (Exception e) when (e is IOException or ConnectionResetException or ObjectDisposedException)
+        {
+            lostReason = "closed its connection";
+        }
+        catch (Exception e)
+        {
+            _log.Error($"Connection {ClientName}: unexpected error: {e}");
+            lostReason = "dropped after an internal error";
+        }
+        finally
+        {
+            _closed.Cancel();
+            if (_client is not null) _broker.ConnectionLost(_client, lostReason);
+            Close(null);
+        }
+        await writer;
+    }
+
+    /// <summary>Returns the reason the connection ended, for the broker's log line.</summary>
+    private async Task<string> ReadLoopAsync()
+    {
+        _readDeadline.CancelAfter(ConnectTimeout);
+        int maxPacketSize = _broker.EffectiveMaxPacketSize;
+        while (true)
+        {
+            ReadResult result;
+            try
+            {
+                result = await _input.ReadAsync(_readDeadline.Token);
+            }
+            catch (OperationCanceledException) when (_readDeadline.IsCancellationRequested)
+            {
+                if (_client is null) { _log.Notice($"Client {RemoteAddress} did not send CONNECT in time, closing."); return "timed out before CONNECT"; }
+                _broker.KeepAliveExpired(_client);
+                return "has exceeded timeout";
+            }
+            var buffer = result.Buffer;
+            try
+            {
+                while (_closing == 0 && PacketReader.TryRead(ref buffer, _version, maxPacketSize, out var packet))
+                {
+                    if (!await DispatchAsync(packet!)) break;
+                }
+            }
+            catch (MqttProtocolException e)
+            {
+                OnProtocolError(e);
+            }
+            _input.AdvanceTo(buffer.Start, buffer.End);
+            if (_closing == 1) return "disconnected";
+            if (result.IsCompleted || result.IsCanceled) return "closed its connection";
+            if (_client is { KeepAlive: > 0 } client) _readDeadline.CancelAfter(TimeSpan.FromMilliseconds(client.KeepAlive * 1500));
+        }
+    }
+
+    private void OnProtocolError(MqttProtocolException e)
+    {
+        _log.Notice($"Client {ClientName} sent a bad packet: {e.Message}; disconnecting (0x{(byte)e.ReasonCode:X2}).");
+        if (_client is not null)
+        {
+            _broker.Disconnect(_client, e.ReasonCode, e.Message);
+            return;
+        }
+        // Before CONNECT completed: an unsupported protocol level gets a CONNACK saying so [MQTT-3.1.2-2]; anything else is just closed.
+        if (e.ReasonCode == ReasonCode.UnsupportedProtocolVersion)
+            Send(new ConnAckPacket { ReasonCode = ReasonCode.UnsupportedProtocolVersion });
+        Close(null);
+    }
+
+    /// <summary>Hands one packet to the broker. False stops reading (the connection is closing).</summary>
+    private async ValueTask<bool> DispatchAsync(MqttPacket packet)
+    {
+        if (_log.IsEnabled(LogType.Debug)) _log.Write(LogType.Debug, PacketTrace.Received(packet, ClientName));
+        if (_client is null)
+        {
+            if (packet is not ConnectPacket connect)
+            {
+                // The first packet must be CONNECT [MQTT-3.1.0-1].
+                _log.Notice($"Client {RemoteAddress} sent {packet.Type} before CONNECT, closing.");
+                Close(null);
+                return false;
+            }
+            _version = connect.ProtocolVersion;
+            _client = _broker.HandleConnect(this, connect, _policy);
+            if (_client is null) return false;
+            _readDeadline.CancelAfter(_client.KeepAlive > 0 ? TimeSpan.FromMilliseconds(_client.KeepAlive * 1500) : Timeout.InfiniteTimeSpan);
+            return true;
+        }
+
+        var client = _client;
+        switch (packet)
+        {
+            case PublishPacket publish:
+                var handled = _broker.HandlePublish(client, publish, _closed.Token);
+                if (!handled.IsCompletedSuccessfully)
+                {
+                    // Back-pressure: stop reading this client until its message is accepted. Its silence is
+                    // our doing, so keep-alive is suspended meanwhile.
+                    _readDeadline.CancelAfter(Timeout.InfiniteTimeSpan);
+                    try { await handled; }
+                    catch (OperationCanceledException) { return false; }
+                }
+                break;
+            case PubAckPacket a: _broker.HandlePubAck(client, a); break;
+            case PubRecPacket a: _broker.HandlePubRec(client, a); break;
+            case PubRelPacket a: _broker.HandlePubRel(client, a); break;
+            case PubCompPacket a: _broker.HandlePubComp(client, a); break;
+            case SubscribePacket s: _broker.HandleSubscribe(client, s); break;
+            case UnsubscribePacket u: _broker.HandleUnsubscribe(client, u); break;
+            case PingReqPacket: _broker.HandlePingReq(client); break;
+            case DisconnectPacket d: _broker.HandleDisconnect(client, d); return false;
+            case AuthPacket a: _broker.HandleAuth(client, a); break;
+            default:
+                // CONNECT twice, or a packet only a server sends [MQTT-3.1.0-2].
+                _broker.Disconnect(client, ReasonCode.ProtocolError, $"unexpected {packet.Type} from a client");
+                return false;
+        }
+        return _closing == 0;
+    }
+
+    /// <summary>Encodes queued packets straight into the transport and flushes once the queue is drained: one
+    /// write for a burst of packets, not one per packet.</summary>
+    private async Task WriteLoopAsync()
+    {
+        var reader = _outbound.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync())
+            {
+                while (reader.TryRead(out var packet))
+                {
+                    if (_log.IsEnabled(LogType.Debug)) _log.Write(LogType.Debug, PacketTrace.Sending(packet, ClientName));
+                    PacketWriter.Write(packet, _version, _output);
+                    if (packet is PublishPacket p) Interlocked.Add(ref _pendingBytes, -(p.Payload.Length + p.Topic.Length));
+                }
+                var flush = await _output.FlushAsync();
+                if (flush.IsCompleted) break;
+            }
+            if (_closeReason is { } reason && _version == ProtocolVersion.V500 && _client is not null)
+            {
+                var disconnect = new DisconnectPacket
+                {
+                    ReasonCode = reason,
+                    Properties = _closeReasonString is null ? null : new MqttProperties { ReasonString = _closeReasonString },
+                };
+                if (_log.IsEnabled(LogType.Debug)) _log.Write(LogType.Debug, PacketTrace.Sending(disconnect, ClientName));
+                PacketWriter.Write(disconnect, _version, _output);
+                await _output.FlushAsync();
+            }
+        }
+        catch (Exception e) when (e is IOException or ConnectionResetException or ObjectDisposedException or InvalidOperationException)
+        {
+            // The peer went away; the read loop reports it.
+        }
+        finally
+        {
+            await _output.CompleteAsync();
+            // Wake the read loop so the connection ends even if the peer keeps the socket open.
+            _input.CancelPendingRead();
+        }
+    }
+}

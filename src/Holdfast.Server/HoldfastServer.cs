@@ -1,0 +1,127 @@
+using System.Net;
+using System.Reflection;
+using Holdfast.Broker;
+using Holdfast.Server.Configuration;
+using Holdfast.Server.Connections;
+using Holdfast.Server.Logging;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Holdfast.Server;
+
+/// <summary>
+/// Hosts the broker on Kestrel listeners as the config says. Wires the pieces together and nothing more:
+/// connections (Connections/), the broker engine (Holdfast.Broker), logging and configuration.
+/// </summary>
+public sealed class HoldfastServer : IAsyncDisposable
+{
+    private readonly HoldfastConfig _config;
+    private readonly IBrokerLog _log;
+    private readonly MosquittoLog? _ownedLog;
+    private WebApplication? _app;
+    private readonly List<IPEndPoint> _endpoints = [];
+
+    public HoldfastServer(HoldfastConfig config, IBrokerLog? log = null)
+    {
+        _config = config;
+        if (log is null)
+        {
+            _ownedLog = new MosquittoLog(config.LogTypes, config.LogDestinations, config.LogTimestamp, config.LogTimestampFormat);
+            log = _ownedLog;
+        }
+        _log = log;
+        Broker = new MqttBroker(config.Broker, log);
+    }
+
+    public static string Version { get; } =
+        typeof(HoldfastServer).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+
+    public MqttBroker Broker { get; }
+
+    /// <summary>The bound endpoints, in listener order (the actual port when a listener asked for port 0).</summary>
+    public IReadOnlyList<IPEndPoint> Endpoints => _endpoints;
+
+    public async Task StartAsync(CancellationToken cancellation = default)
+    {
+        _log.Notice($"Holdfast version {Version} starting");
+        if (_config.Persistence)
+            _log.Notice("Persistence: in-memory store (sessions and messages do not survive a restart in this version).");
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
+        var listenOptions = new List<ListenOptions>();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            foreach (var listener in _config.Listeners)
+            {
+                if (listener.Protocol != "mqtt")
+                    throw new ConfigException(listener.File, listener.Line, $"listener {listener.Port}: protocol {listener.Protocol} is not supported yet");
+                var policy = new ListenerPolicy
+                {
+                    Name = listener.Port.ToString(),
+                    AllowAnonymous = _config.EffectiveAllowAnonymous(listener),
+                    AckTimeout = listener.AckTimeout,
+                    AckTimeoutDisconnect = listener.AckTimeoutDisconnect,
+                };
+                foreach (var address in BindAddresses(listener))
+                {
+                    kestrel.Listen(address, listener.Port, lo =>
+                    {
+                        listenOptions.Add(lo);
+                        lo.Run(context => new MqttConnection(context, Broker, policy, _log).RunAsync());
+                    });
+                }
+            }
+        });
+        _app = builder.Build();
+        _app.Lifetime.ApplicationStopping.Register(() =>
+        {
+            _log.Notice($"Holdfast version {Version} terminating");
+            Broker.Shutdown();
+        });
+        await _app.StartAsync(cancellation);
+        foreach (var lo in listenOptions)
+        {
+            _endpoints.Add(lo.IPEndPoint!);
+            _log.Notice($"Opening {(lo.IPEndPoint!.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? "ipv6" : "ipv4")} listen socket on {lo.IPEndPoint}.");
+        }
+        _log.Notice($"Holdfast version {Version} running");
+    }
+
+    private static IEnumerable<IPAddress> BindAddresses(ListenerConfig listener)
+    {
+        if (listener.LocalOnly) return [IPAddress.Loopback, IPAddress.IPv6Loopback];
+        if (listener.BindAddress is null) return [IPAddress.IPv6Any];
+        if (IPAddress.TryParse(listener.BindAddress, out var ip)) return [ip];
+        return Dns.GetHostAddresses(listener.BindAddress);
+    }
+
+    /// <summary>Stops accepting, disconnects clients (MQTT 5: 0x8B Server shutting down) and stops.</summary>
+    public async Task StopAsync()
+    {
+        if (_app is null) return;
+        Broker.Shutdown();
+        await _app.StopAsync();
+    }
+
+    /// <summary>Runs until SIGTERM/SIGINT.</summary>
+    public async Task RunAsync()
+    {
+        await StartAsync();
+        await _app!.WaitForShutdownAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is not null) await _app.DisposeAsync();
+        Broker.Dispose();
+        _ownedLog?.Dispose();
+    }
+}
