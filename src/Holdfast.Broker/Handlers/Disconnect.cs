@@ -41,6 +41,18 @@ public sealed partial class MqttBroker
         }
     }
 
+    /// <summary>The server saw nothing from the client for 1.5 × its keep-alive [MQTT-3.1.2-22]: close it (MQTT 5: 0x8D) and publish its will.</summary>
+    public void KeepAliveExpired(ConnectedClient client)
+    {
+        lock (_lock)
+        {
+            if (client.Closed) return;
+            if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} has exceeded timeout, disconnecting.");
+            client.Connection.Close(ReasonCode.KeepAliveTimeout);
+            EndConnection(client, keepSession: false);
+        }
+    }
+
     /// <summary>The broker closes a client: MQTT 5 clients get a DISCONNECT with the reason; the will is published.</summary>
     public void Disconnect(ConnectedClient client, ReasonCode reason, string why)
     {

@@ -1,0 +1,286 @@
+using System.Globalization;
+using Holdfast.Broker;
+using Holdfast.Server.Logging;
+
+namespace Holdfast.Server.Configuration;
+
+/// <summary>
+/// Applies directive lines, in file order, to a <see cref="HoldfastConfig"/>. Knows what each key means and
+/// which listener it belongs to; knows nothing about reading files (that is <see cref="ConfigParser"/>).
+/// </summary>
+internal sealed class ConfigBuilder
+{
+    // Directives Mosquitto has and Holdfast does not. Naming them as such tells the operator the file is not
+    // mistyped: the feature is missing, and the line must go (or wait for the feature).
+    private static readonly HashSet<string> MosquittoOnly = new(StringComparer.Ordinal)
+    {
+        "accept_protocol_versions", "address", "addresses", "allow_duplicate_messages", "auth_plugin",
+        "auth_plugin_deny_special_chars", "auto_id_prefix", "check_retain_source", "ciphers", "ciphers_tls1.3",
+        "clientid_prefixes", "connection", "crlfile", "dhparamfile", "global_plugin", "http_dir", "max_qos",
+        "memory_limit", "mount_point", "plugin", "plugin_load", "psk_file", "psk_hint", "set_tcp_nodelay",
+        "socket_domain", "topic", "upgrade_outgoing_qos", "use_subject_as_username", "use_username_as_clientid",
+        "websockets_headers_size", "websockets_log_level",
+    };
+
+    private readonly HoldfastConfig _config = new();
+    private readonly List<ListenerConfig> _listeners = new();
+
+    // Mosquitto's "default listener": the one `port` and `bind_address` describe, and that listener settings
+    // written before any `listener` line apply to. It exists only if something configured it.
+    private ListenerConfig? _defaultListener;
+
+    // ack_timeout and its action set inside a listener block; other listeners inherit the global values.
+    private readonly Dictionary<ListenerConfig, TimeSpan?> _ackTimeouts = new();
+    private readonly Dictionary<ListenerConfig, bool> _ackDisconnects = new();
+
+    // The first log_type / log_dest line replaces Mosquitto's default rather than adding to it.
+    private bool _logTypeSeen;
+    private bool _logDestSeen;
+    private bool _securitySettingSeen;
+
+    /// <summary>The listener block the current file is in; null before its first listener/port/bind_address line.</summary>
+    public ListenerConfig? CurrentListener { get; set; }
+
+    public void Apply(ConfigLine line)
+    {
+        switch (line.Key)
+        {
+            // Listeners
+            case "listener": OpenListener(line); break;
+            case "port": DefaultListener(line).Port = line.Int(1, 65535); CurrentListener = _defaultListener; break;
+            case "bind_address": DefaultListener(line).BindAddress = line.Word(); CurrentListener = _defaultListener; break;
+            case "protocol": ListenerFor(line).Protocol = line.Choice("mqtt", "websockets"); break;
+            case "max_connections": ListenerFor(line).MaxConnections = MaxConnections(line); break;
+            case "certfile": ListenerFor(line).CertFile = line.Text(); break;
+            case "keyfile": ListenerFor(line).KeyFile = line.Text(); break;
+            case "cafile": ListenerFor(line).CaFile = line.Text(); break;
+            case "capath": ListenerFor(line).CaPath = line.Text(); break;
+            case "require_certificate": ListenerFor(line).RequireCertificate = line.Bool(); break;
+            case "use_identity_as_username": ListenerFor(line).UseIdentityAsUsername = line.Bool(); break;
+            case "tls_version": ListenerFor(line).TlsVersion = line.Choice("tlsv1.3", "tlsv1.2", "tlsv1.1"); break;
+            case "ack_timeout": SetAckTimeout(line); break;
+            case "ack_timeout_action": SetAckTimeoutAction(line); break;
+
+            // Authentication and access: global, or per listener with per_listener_settings
+            case "per_listener_settings": SetPerListenerSettings(line); break;
+            case "allow_anonymous": SetSecurity(line, l => l.AllowAnonymous = line.Bool(), c => c.AllowAnonymous = line.Bool()); break;
+            case "password_file": SetSecurity(line, l => l.PasswordFile = line.Text(), c => c.PasswordFile = line.Text()); break;
+            case "acl_file": SetSecurity(line, l => l.AclFile = line.Text(), c => c.AclFile = line.Text()); break;
+            case "allow_zero_length_clientid": _config.Broker.AllowZeroLengthClientId = line.Bool(); break;
+
+            // Delivery limits
+            case "max_inflight_messages": _config.Broker.MaxInflightMessages = line.Int(0, 65535); break;
+            case "max_queued_messages": _config.Broker.MaxQueuedMessages = line.Int(0, int.MaxValue); break;
+            case "max_queued_bytes": _config.Broker.MaxQueuedBytes = line.Long(0, long.MaxValue); break;
+            case "queue_qos0_messages": _config.Broker.QueueQos0Messages = line.Bool(); break;
+            case "queue_full_policy": _config.Broker.QueueFullPolicy = QueueFullPolicyValue(line); break;
+            case "max_keepalive": _config.Broker.MaxKeepAlive = (ushort)line.Int(0, 65535); break;
+            // Mosquitto's limits: a packet under 20 bytes could not even carry a CONNECT; payloads are capped by MQTT.
+            case "max_packet_size": _config.Broker.MaxPacketSize = line.Int(20, 268_435_460); break;
+            case "message_size_limit": _config.Broker.MessageSizeLimit = line.Int(0, 268_435_455); break;
+            case "persistent_client_expiration": _config.Broker.PersistentClientExpiration = line.Duration(); break;
+            case "retain_available": _config.Broker.RetainAvailable = line.Bool(); break;
+            case "max_topic_alias": _config.Broker.TopicAliasMaximum = (ushort)line.Int(0, 65535); break;
+            case "receive_maximum": _config.Broker.ReceiveMaximum = (ushort)line.Int(1, 65535); break;
+            case "retry_interval_v311": _config.Broker.RetryIntervalV311 = SecondsOrOff(line.Int(0, int.MaxValue)); break;
+
+            // Persistence
+            case "persistence": _config.Persistence = line.Bool(); break;
+            case "persistence_location": _config.PersistenceLocation = line.Text(); break;
+            case "persistence_file": _config.PersistenceFile = line.Text(); break;
+            // Accepted so Mosquitto files load; Holdfast commits before acknowledging, so there is no timer to set.
+            case "autosave_interval": _config.AutosaveInterval = line.Int(0, int.MaxValue); break;
+            case "autosave_on_changes": line.Bool(); break;
+
+            // Logging
+            case "log_type": AddLogType(line); break;
+            case "log_dest": AddLogDestination(line); break;
+            case "log_timestamp": _config.LogTimestamp = line.Bool(); break;
+            case "log_timestamp_format": _config.LogTimestampFormat = TimestampFormat(line); break;
+            case "connection_messages": _config.ConnectionMessages = line.Bool(); break;
+
+            // Process
+            case "sys_interval": _config.SysInterval = line.Int(0, 65535); break;
+            case "user": _config.User = line.Word(); break;
+            case "pid_file": _config.PidFile = line.Text(); break;
+
+            default:
+                if (MosquittoOnly.Contains(line.Key) || line.Key.StartsWith("bridge_", StringComparison.Ordinal)
+                    || line.Key.StartsWith("plugin_opt_", StringComparison.Ordinal) || line.Key.StartsWith("auth_opt_", StringComparison.Ordinal))
+                    throw new ConfigException(line.File, line.Number, $"'{line.Key}' is a Mosquitto directive that Holdfast does not support");
+                throw new ConfigException(line.File, line.Number, $"unknown directive '{line.Key}'");
+        }
+    }
+
+    /// <summary>Finishes the config once every line is applied: orders listeners, fills inherited values.</summary>
+    public HoldfastConfig Build()
+    {
+        // The default listener was described before any `listener` line, so it comes first.
+        if (_defaultListener is not null)
+            _config.Listeners.Add(_defaultListener);
+        _config.Listeners.AddRange(_listeners);
+
+        // Nothing to listen on: Mosquitto 2's local-only mode.
+        if (_config.Listeners.Count == 0)
+            _config.Listeners.Add(HoldfastConfig.LocalOnlyListener());
+
+        foreach (var listener in _config.Listeners)
+        {
+            listener.AckTimeout = _ackTimeouts.TryGetValue(listener, out var timeout) ? timeout : _config.AckTimeout;
+            listener.AckTimeoutDisconnect = _ackDisconnects.TryGetValue(listener, out var disconnect) ? disconnect : _config.AckTimeoutDisconnect;
+        }
+        return _config;
+    }
+
+    private void OpenListener(ConfigLine line)
+    {
+        if (line.Args.Length == 0)
+            throw line.Fail("missing port");
+        if (line.Args.Length > 2)
+            throw line.Fail($"unexpected extra value '{line.Args[2]}'");
+
+        var listener = new ListenerConfig
+        {
+            Port = ListenerPort(line, line.Args[0]),
+            BindAddress = line.Args.Length == 2 ? line.Args[1] : null,
+            File = line.File,
+            Line = line.Number,
+        };
+        _listeners.Add(listener);
+        CurrentListener = listener;
+    }
+
+    private static int ListenerPort(ConfigLine line, string word)
+    {
+        if (!int.TryParse(word, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var port))
+            throw line.Fail($"'{word}' is not a number");
+        if (port < 1 || port > 65535)
+            throw line.Fail($"port {port} is out of range (1..65535)");
+        return port;
+    }
+
+    private ListenerConfig DefaultListener(ConfigLine line) =>
+        _defaultListener ??= new ListenerConfig { File = line.File, Line = line.Number };
+
+    /// <summary>The listener a listener-scoped key applies to: the open block, or (as in Mosquitto) the default listener.</summary>
+    private ListenerConfig ListenerFor(ConfigLine line) => CurrentListener ?? DefaultListener(line);
+
+    private static int MaxConnections(ConfigLine line)
+    {
+        int value = line.Int(-1, int.MaxValue);
+        if (value == 0)
+            throw line.Fail("0 would refuse every client; use -1 for unlimited");
+        return value;
+    }
+
+    private void SetAckTimeout(ConfigLine line)
+    {
+        var timeout = SecondsOrOff(line.Int(0, int.MaxValue));
+        if (CurrentListener is null)
+            _config.AckTimeout = timeout;
+        else
+            _ackTimeouts[CurrentListener] = timeout;
+    }
+
+    private void SetAckTimeoutAction(ConfigLine line)
+    {
+        bool disconnect = line.Choice("log", "disconnect") == "disconnect";
+        if (CurrentListener is null)
+            _config.AckTimeoutDisconnect = disconnect;
+        else
+            _ackDisconnects[CurrentListener] = disconnect;
+    }
+
+    private static TimeSpan? SecondsOrOff(int seconds) => seconds == 0 ? null : TimeSpan.FromSeconds(seconds);
+
+    private void SetPerListenerSettings(ConfigLine line)
+    {
+        bool value = line.Bool();
+        // Changing it after a security line would silently move that line's meaning; refuse instead.
+        if (_securitySettingSeen && value != _config.PerListenerSettings)
+            throw line.Fail("must come before any allow_anonymous, password_file or acl_file line");
+        _config.PerListenerSettings = value;
+    }
+
+    private void SetSecurity(ConfigLine line, Action<ListenerConfig> onListener, Action<HoldfastConfig> onGlobal)
+    {
+        _securitySettingSeen = true;
+        if (!_config.PerListenerSettings)
+        {
+            onGlobal(_config);
+            return;
+        }
+        if (CurrentListener is null)
+            throw line.Fail("per_listener_settings is true, so this must follow the listener it applies to");
+        onListener(CurrentListener);
+    }
+
+    private static QueueFullPolicy QueueFullPolicyValue(ConfigLine line) => line.Choice("block", "drop_new", "drop_oldest") switch
+    {
+        "drop_new" => QueueFullPolicy.DropNew,
+        "drop_oldest" => QueueFullPolicy.DropOldest,
+        _ => QueueFullPolicy.Block,
+    };
+
+    private void AddLogType(ConfigLine line)
+    {
+        var type = line.Choice("debug", "error", "warning", "notice", "information", "subscribe", "unsubscribe", "websockets", "none", "all") switch
+        {
+            "debug" => LogType.Debug,
+            "error" => LogType.Error,
+            "warning" => LogType.Warning,
+            "notice" => LogType.Notice,
+            "information" => LogType.Information,
+            "subscribe" => LogType.Subscribe,
+            "unsubscribe" => LogType.Unsubscribe,
+            "websockets" => LogType.WebSockets,
+            "all" => LogType.All,
+            _ => LogType.None,
+        };
+        if (!_logTypeSeen)
+            _config.LogTypes = LogType.None;
+        _logTypeSeen = true;
+        _config.LogTypes |= type;
+    }
+
+    private void AddLogDestination(ConfigLine line)
+    {
+        if (line.Args.Length == 0)
+            throw line.Fail("missing value");
+
+        LogDestination? destination;
+        switch (line.Args[0])
+        {
+            case "stdout": line.Word(); destination = LogDestination.Stdout; break;
+            case "stderr": line.Word(); destination = LogDestination.Stderr; break;
+            case "none": line.Word(); destination = null; break;
+            case "file":
+                // The path is the rest of the line, so paths with spaces work.
+                var path = line.Rest["file".Length..].Trim();
+                if (path.Length == 0)
+                    throw line.Fail("file needs a path");
+                destination = LogDestination.File(path);
+                break;
+            case "syslog" or "topic" or "dlt":
+                throw line.Fail($"'{line.Args[0]}' is not supported by Holdfast (use stdout, stderr or file PATH)");
+            default:
+                throw line.Fail($"'{line.Args[0]}' is not one of stdout, stderr, file, none");
+        }
+
+        if (!_logDestSeen)
+            _config.LogDestinations.Clear();
+        _logDestSeen = true;
+        if (destination is null)
+            _config.LogDestinations.Clear();
+        else if (!_config.LogDestinations.Contains(destination))
+            _config.LogDestinations.Add(destination);
+    }
+
+    private static string TimestampFormat(ConfigLine line)
+    {
+        var format = line.Text();
+        if (!LogTimestampFormat.TryParse(format, out _, out var error))
+            throw line.Fail(error);
+        return format;
+    }
+}

@@ -1,0 +1,103 @@
+using Holdfast.Broker;
+using Holdfast.Server.Logging;
+
+namespace Holdfast.Server.Configuration;
+
+/// <summary>
+/// Everything a Holdfast config file says, with Mosquitto 2's defaults where the file is silent.
+/// Produced by <see cref="ConfigParser"/>, or by <see cref="Default"/> when there is no config file.
+/// </summary>
+public sealed class HoldfastConfig
+{
+    /// <summary>Never empty once parsed: with no listener configured it holds one <see cref="ListenerConfig.LocalOnly"/>
+    /// listener on port 1883, as Mosquitto 2 does.</summary>
+    public List<ListenerConfig> Listeners { get; } = new();
+
+    /// <summary>Broker-wide limits and policies (max_inflight_messages, max_queued_messages, …).</summary>
+    public BrokerOptions Broker { get; } = new();
+
+    /// <summary>log_type; Mosquitto's default when no log_type line is present.</summary>
+    public LogType LogTypes { get; set; } = LogType.Error | LogType.Warning | LogType.Notice | LogType.Information;
+
+    /// <summary>log_dest; Mosquitto's default is stderr.</summary>
+    public List<LogDestination> LogDestinations { get; } = new() { LogDestination.Stderr };
+
+    /// <summary>log_timestamp: prefix each line with the time.</summary>
+    public bool LogTimestamp { get; set; } = true;
+
+    /// <summary>log_timestamp_format (strftime-like); null = Unix seconds, as Mosquitto.</summary>
+    public string? LogTimestampFormat { get; set; }
+
+    /// <summary>connection_messages: log client connects and disconnects.</summary>
+    public bool ConnectionMessages { get; set; } = true;
+
+    /// <summary>persistence: keep sessions and messages on disk. On by default in Holdfast, because an acknowledged
+    /// message that is not on disk is not safe.</summary>
+    public bool Persistence { get; set; } = true;
+
+    /// <summary>persistence_location: the data directory; null = the server's default data directory.</summary>
+    public string? PersistenceLocation { get; set; }
+
+    /// <summary>persistence_file: accepted for Mosquitto compatibility and stored.</summary>
+    public string? PersistenceFile { get; set; }
+
+    /// <summary>autosave_interval (seconds), stored only. Holdfast commits to disk before every acknowledgement,
+    /// so there is nothing to save on a timer and this setting has no effect.</summary>
+    public int AutosaveInterval { get; set; } = 1800;
+
+    /// <summary>sys_interval: seconds between $SYS updates; 0 = $SYS off.</summary>
+    public int SysInterval { get; set; } = 10;
+
+    /// <summary>per_listener_settings: allow_anonymous, password_file and acl_file belong to each listener.</summary>
+    public bool PerListenerSettings { get; set; }
+
+    /// <summary>Global allow_anonymous (per_listener_settings false); null = not set.
+    /// Use <see cref="EffectiveAllowAnonymous"/> to decide.</summary>
+    public bool? AllowAnonymous { get; set; }
+
+    /// <summary>Global password_file (per_listener_settings false). Enforcement is later work.</summary>
+    public string? PasswordFile { get; set; }
+
+    /// <summary>Global acl_file (per_listener_settings false). Enforcement is later work.</summary>
+    public string? AclFile { get; set; }
+
+    /// <summary>ack_timeout given before any listener: the default for listeners that do not set their own.</summary>
+    public TimeSpan? AckTimeout { get; set; }
+
+    /// <summary>ack_timeout_action given before any listener: the default for listeners that do not set their own.</summary>
+    public bool AckTimeoutDisconnect { get; set; }
+
+    /// <summary>user: stored; dropping privileges is the service manager's job on .NET.</summary>
+    public string? User { get; set; }
+
+    /// <summary>pid_file: stored for the server to write.</summary>
+    public string? PidFile { get; set; }
+
+    /// <summary>The config used when Holdfast starts with no config file: one local-only listener on port 1883
+    /// (127.0.0.1 and ::1) that allows anonymous clients, like Mosquitto 2.</summary>
+    public static HoldfastConfig Default()
+    {
+        var config = new HoldfastConfig();
+        config.Listeners.Add(LocalOnlyListener());
+        return config;
+    }
+
+    internal static ListenerConfig LocalOnlyListener() => new() { Port = 1883, LocalOnly = true };
+
+    /// <summary>
+    /// Whether clients without a username may connect on a listener, as Mosquitto 2 decides: the listener's own
+    /// setting with per_listener_settings, otherwise the global one; when unset, false — except on the local-only
+    /// listener, which allows anonymous clients unless told not to.
+    /// </summary>
+    public bool EffectiveAllowAnonymous(ListenerConfig listener)
+    {
+        bool? configured = PerListenerSettings ? listener.AllowAnonymous : AllowAnonymous;
+        return configured ?? listener.LocalOnly;
+    }
+
+    /// <summary>The password_file that applies to a listener (per listener or global, as per_listener_settings says).</summary>
+    public string? EffectivePasswordFile(ListenerConfig listener) => PerListenerSettings ? listener.PasswordFile : PasswordFile;
+
+    /// <summary>The acl_file that applies to a listener (per listener or global, as per_listener_settings says).</summary>
+    public string? EffectiveAclFile(ListenerConfig listener) => PerListenerSettings ? listener.AclFile : AclFile;
+}

@@ -1,0 +1,61 @@
+namespace Holdfast.Server.Configuration;
+
+/// <summary>One network listener: Mosquitto's <c>listener PORT [BIND_ADDRESS]</c> block and the keys that follow it.</summary>
+public sealed class ListenerConfig
+{
+    public int Port { get; set; } = 1883;
+
+    /// <summary>The address or host name to bind. Null binds every interface, as Mosquitto does for
+    /// <c>listener 1883</c> with no address — unless <see cref="LocalOnly"/> is set.</summary>
+    public string? BindAddress { get; set; }
+
+    /// <summary>
+    /// True only for the listener Holdfast makes when no listener is configured at all (no config file, or a
+    /// config file without listener/port/bind_address): it binds 127.0.0.1 and ::1 only, and allows anonymous
+    /// clients unless allow_anonymous says otherwise — Mosquitto 2's "local only mode".
+    /// </summary>
+    public bool LocalOnly { get; set; }
+
+    /// <summary>"mqtt" (default) or "websockets".</summary>
+    public string Protocol { get; set; } = "mqtt";
+
+    /// <summary>max_connections: -1 = unlimited.</summary>
+    public int MaxConnections { get; set; } = -1;
+
+    /// <summary>allow_anonymous set inside this listener's block with per_listener_settings true; null = not set here.
+    /// Use <see cref="HoldfastConfig.EffectiveAllowAnonymous"/> to decide.</summary>
+    public bool? AllowAnonymous { get; set; }
+
+    /// <summary>password_file for this listener (per_listener_settings true only).</summary>
+    public string? PasswordFile { get; set; }
+
+    /// <summary>acl_file for this listener (per_listener_settings true only).</summary>
+    public string? AclFile { get; set; }
+
+    /// <summary>ack_timeout (Holdfast): how long a QoS 1/2 delivery may wait for PUBACK/PUBREC/PUBCOMP before the
+    /// broker reacts. Null = off. Inherits the global ack_timeout when the block does not set one.</summary>
+    public TimeSpan? AckTimeout { get; set; }
+
+    /// <summary>ack_timeout_action (Holdfast): false = log and count (default); true = also disconnect the client so
+    /// that the reconnect-and-redeliver path runs.</summary>
+    public bool AckTimeoutDisconnect { get; set; }
+
+    // TLS settings are parsed and stored; the listener that uses them is later work.
+    public string? CertFile { get; set; }
+    public string? KeyFile { get; set; }
+    public string? CaFile { get; set; }
+    public string? CaPath { get; set; }
+    public bool RequireCertificate { get; set; }
+    public bool UseIdentityAsUsername { get; set; }
+
+    /// <summary>tls_version as written (tlsv1.1, tlsv1.2 or tlsv1.3); null = library default.</summary>
+    public string? TlsVersion { get; set; }
+
+    /// <summary>Where the listener was declared, for messages such as "cannot bind port 1883 (holdfast.conf:12)".</summary>
+    public string File { get; set; } = "";
+
+    public int Line { get; set; }
+
+    public override string ToString() =>
+        LocalOnly ? $"localhost:{Port}" : $"{BindAddress ?? "*"}:{Port} ({Protocol})";
+}

@@ -1,0 +1,42 @@
+using System.Text.RegularExpressions;
+
+namespace Holdfast.Interop.Tests.Infrastructure;
+
+/// <summary>`holdfast serve` as a child process (the real command), on an ephemeral port read from its log.</summary>
+public sealed partial class BrokerProcess : IAsyncDisposable
+{
+    private readonly string _configPath;
+
+    private BrokerProcess(ProcessRunner runner, int port, string configPath)
+    {
+        Runner = runner;
+        Port = port;
+        _configPath = configPath;
+    }
+
+    public ProcessRunner Runner { get; }
+    public int Port { get; }
+
+    public static string HoldfastDll => Path.Combine(AppContext.BaseDirectory, "holdfast.dll");
+
+    /// <summary>Starts `holdfast serve -c FILE` with <paramref name="configText"/> plus a listener on 127.0.0.1 port 0.</summary>
+    public static async Task<BrokerProcess> StartAsync(string configText = "", string[]? extraArgs = null)
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"holdfast-test-{Guid.NewGuid():N}.conf");
+        await File.WriteAllTextAsync(path, $"listener 0 127.0.0.1\nallow_anonymous true\nlog_dest stdout\n{configText}\n");
+        var runner = ProcessRunner.Start("dotnet", [HoldfastDll, "serve", "-c", path, .. extraArgs ?? []]);
+        await runner.WaitForOutputAsync("running", TimeSpan.FromSeconds(30));
+        var match = ListenLine().Match(runner.Stdout);
+        if (!match.Success) throw new InvalidOperationException($"no listen line in:\n{runner.Stdout}");
+        return new BrokerProcess(runner, int.Parse(match.Groups[1].Value), path);
+    }
+
+    [GeneratedRegex(@"listen socket on 127\.0\.0\.1:(\d+)")]
+    private static partial Regex ListenLine();
+
+    public async ValueTask DisposeAsync()
+    {
+        await Runner.DisposeAsync();
+        File.Delete(_configPath);
+    }
+}

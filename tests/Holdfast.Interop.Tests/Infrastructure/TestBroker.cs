@@ -1,0 +1,74 @@
+using System.Collections.Concurrent;
+using Holdfast.Broker;
+using Holdfast.Server;
+using Holdfast.Server.Configuration;
+
+namespace Holdfast.Interop.Tests.Infrastructure;
+
+/// <summary>An in-process Holdfast on 127.0.0.1 with an ephemeral port, its log captured for assertions.</summary>
+public sealed class TestBroker : IAsyncDisposable
+{
+    private readonly HoldfastServer _server;
+
+    private TestBroker(HoldfastServer server, CapturingLog log)
+    {
+        _server = server;
+        Log = log;
+    }
+
+    public CapturingLog Log { get; }
+    public MqttBroker Broker => _server.Broker;
+    public int Port => _server.Endpoints[0].Port;
+    public HoldfastServer Server => _server;
+
+    /// <summary>Starts a broker. <paramref name="configText"/> is Mosquitto-syntax config; a listener on port 0 is
+    /// added when it names none. <paramref name="listenerText"/> is appended inside that listener's block.</summary>
+    public static async Task<TestBroker> StartAsync(string configText = "", string listenerText = "")
+    {
+        string text = $"listener 0 127.0.0.1\nallow_anonymous true\n{listenerText}\n{configText}\nlog_type all\n";
+        var config = ConfigParser.Parse(text, "test.conf");
+        var log = new CapturingLog();
+        var server = new HoldfastServer(config, log);
+        await server.StartAsync();
+        return new TestBroker(server, log);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _server.StopAsync();
+        await _server.DisposeAsync();
+    }
+}
+
+/// <summary>Keeps every log line; tests wait for lines instead of sleeping.</summary>
+public sealed class CapturingLog : IBrokerLog
+{
+    private readonly ConcurrentQueue<string> _lines = new();
+    private readonly SemaphoreSlim _changed = new(0);
+
+    public bool IsEnabled(LogType type) => true;
+
+    public void Write(LogType type, string message)
+    {
+        _lines.Enqueue(message);
+        _changed.Release();
+    }
+
+    public IReadOnlyCollection<string> Lines => _lines.ToArray();
+
+    public bool Contains(string fragment) => _lines.Any(l => l.Contains(fragment, StringComparison.Ordinal));
+
+    /// <summary>Waits until a line containing <paramref name="fragment"/> is logged.</summary>
+    public async Task<string> WaitForAsync(string fragment, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
+        while (true)
+        {
+            var line = _lines.FirstOrDefault(l => l.Contains(fragment, StringComparison.Ordinal));
+            if (line is not null) return line;
+            var left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero) throw new TimeoutException($"log line containing '{fragment}' not seen; last lines:\n{string.Join("\n", _lines.TakeLast(30))}");
+            await _changed.WaitAsync(left < TimeSpan.FromMilliseconds(200) ? left : TimeSpan.FromMilliseconds(200));
+        }
+    }
+}

@@ -1,0 +1,134 @@
+using Holdfast.Server.Configuration;
+
+namespace Holdfast.Server.Tests;
+
+public class ConfigErrorTests
+{
+    private static ConfigException Fails(string text) =>
+        Assert.Throws<ConfigException>(() => ConfigParser.Parse(text, "holdfast.conf"));
+
+    [Fact]
+    public void Unknown_directive_names_file_line_and_key()
+    {
+        var error = Fails("# comment\n\nlistener 1883\n\n\n\nmax_inflight 10\n");
+
+        Assert.Equal("holdfast.conf:7: unknown directive 'max_inflight'", error.Message);
+        Assert.Equal("holdfast.conf", error.File);
+        Assert.Equal(7, error.Line);
+        Assert.Equal("unknown directive 'max_inflight'", error.Reason);
+    }
+
+    [Fact]
+    public void Keys_are_case_sensitive_as_in_Mosquitto() =>
+        Assert.Equal("holdfast.conf:1: unknown directive 'Persistence'", Fails("Persistence true").Message);
+
+    [Theory]
+    [InlineData("connection bridge-1")]
+    [InlineData("auth_plugin /usr/lib/auth.so")]
+    [InlineData("plugin_opt_host db")]
+    [InlineData("bridge_protocol_version mqttv50")]
+    [InlineData("mount_point site1/")]
+    public void Mosquitto_directives_Holdfast_lacks_are_named_as_such(string line)
+    {
+        var key = line.Split(' ')[0];
+        Assert.Equal($"holdfast.conf:1: '{key}' is a Mosquitto directive that Holdfast does not support", Fails(line).Message);
+    }
+
+    [Fact]
+    public void Non_number() =>
+        Assert.Equal("holdfast.conf:3: max_queued_messages: 'abc' is not a number",
+            Fails("listener 1883\n\nmax_queued_messages abc").Message);
+
+    [Theory]
+    [InlineData("max_inflight_messages 65536", "max_inflight_messages: 65536 is out of range (0..65535)")]
+    [InlineData("max_inflight_messages -1", "max_inflight_messages: -1 is out of range (0..65535)")]
+    [InlineData("max_keepalive 65536", "max_keepalive: 65536 is out of range (0..65535)")]
+    [InlineData("max_queued_messages -5", "max_queued_messages: -5 is out of range (0..2147483647)")]
+    [InlineData("max_queued_bytes -1", "max_queued_bytes: -1 is out of range (0..9223372036854775807)")]
+    [InlineData("message_size_limit 268435456", "message_size_limit: 268435456 is out of range (0..268435455)")]
+    [InlineData("max_packet_size 19", "max_packet_size: 19 is out of range (20..268435460)")]
+    [InlineData("receive_maximum 0", "receive_maximum: 0 is out of range (1..65535)")]
+    [InlineData("max_topic_alias 70000", "max_topic_alias: 70000 is out of range (0..65535)")]
+    [InlineData("port 0", "port: 0 is out of range (1..65535)")]
+    [InlineData("port 65536", "port: 65536 is out of range (1..65535)")]
+    [InlineData("listener 0", "listener: port 0 is out of range (1..65535)")]
+    [InlineData("listener 70000 127.0.0.1", "listener: port 70000 is out of range (1..65535)")]
+    [InlineData("listener abc", "listener: 'abc' is not a number")]
+    [InlineData("ack_timeout -1", "ack_timeout: -1 is out of range (0..2147483647)")]
+    [InlineData("sys_interval 99999", "sys_interval: 99999 is out of range (0..65535)")]
+    [InlineData("max_connections -2", "max_connections: -2 is out of range (-1..2147483647)")]
+    [InlineData("max_connections 0", "max_connections: 0 would refuse every client; use -1 for unlimited")]
+    [InlineData("max_queued_messages 99999999999", "max_queued_messages: 99999999999 is out of range (0..2147483647)")]
+    [InlineData("max_queued_bytes 99999999999999999999", "max_queued_bytes: 99999999999999999999 is out of range (0..9223372036854775807)")]
+    [InlineData("max_inflight_messages 1.5", "max_inflight_messages: '1.5' is not a number")]
+    public void Out_of_range(string line, string reason) =>
+        Assert.Equal($"holdfast.conf:1: {reason}", Fails(line).Message);
+
+    [Theory]
+    [InlineData("persistence yes", "persistence: 'yes' is not true or false")]
+    [InlineData("allow_anonymous True", "allow_anonymous: 'True' is not true or false")]
+    [InlineData("protocol mqtts", "protocol: 'mqtts' is not one of mqtt, websockets")]
+    [InlineData("queue_full_policy drop", "queue_full_policy: 'drop' is not one of block, drop_new, drop_oldest")]
+    [InlineData("ack_timeout_action kill", "ack_timeout_action: 'kill' is not one of log, disconnect")]
+    [InlineData("tls_version tlsv1", "tls_version: 'tlsv1' is not one of tlsv1.3, tlsv1.2, tlsv1.1")]
+    [InlineData("log_type verbose", "log_type: 'verbose' is not one of debug, error, warning, notice, information, subscribe, unsubscribe, websockets, none, all")]
+    [InlineData("log_dest printer", "log_dest: 'printer' is not one of stdout, stderr, file, none")]
+    [InlineData("persistent_client_expiration 14", "persistent_client_expiration: '14' needs a unit: h, d, w, m or y (e.g. 14d)")]
+    [InlineData("persistent_client_expiration d", "persistent_client_expiration: 'd' is not a duration (a whole number followed by h, d, w, m or y, e.g. 14d)")]
+    [InlineData("persistent_client_expiration -2d", "persistent_client_expiration: '-2d' is not a duration (a whole number followed by h, d, w, m or y, e.g. 14d)")]
+    [InlineData("persistent_client_expiration 0d", "persistent_client_expiration: '0d' is not a duration (a whole number followed by h, d, w, m or y, e.g. 14d)")]
+    [InlineData("persistent_client_expiration 99999999y", "persistent_client_expiration: '99999999y' is too long")]
+    [InlineData("persistent_client_expiration 3s", "persistent_client_expiration: '3s' has an unknown unit 's' (use h, d, w, m or y)")]
+    [InlineData("log_timestamp_format %Y %Q", "log_timestamp_format: unsupported conversion '%Q' in timestamp format (Holdfast supports %Y %m %d %H %M %S %z %F %T %s %%)")]
+    [InlineData("log_timestamp_format %H:%", "log_timestamp_format: timestamp format ends with a lone '%'")]
+    public void Bad_values(string line, string reason) =>
+        Assert.Equal($"holdfast.conf:1: {reason}", Fails(line).Message);
+
+    [Theory]
+    [InlineData("max_queued_messages", "max_queued_messages: missing value")]
+    [InlineData("password_file", "password_file: missing value")]
+    [InlineData("listener", "listener: missing port")]
+    [InlineData("log_dest", "log_dest: missing value")]
+    [InlineData("log_dest file", "log_dest: file needs a path")]
+    [InlineData("include_dir", "include_dir: missing value")]
+    public void Missing_values(string line, string reason) =>
+        Assert.Equal($"holdfast.conf:1: {reason}", Fails(line).Message);
+
+    [Theory]
+    [InlineData("max_queued_messages 10 20", "max_queued_messages: unexpected extra value '20'")]
+    [InlineData("persistence true # keep it", "persistence: unexpected extra value '#'")]
+    [InlineData("listener 1883 0.0.0.0 extra", "listener: unexpected extra value 'extra'")]
+    [InlineData("log_dest stdout stderr", "log_dest: unexpected extra value 'stderr'")]
+    public void Extra_values(string line, string reason) =>
+        Assert.Equal($"holdfast.conf:1: {reason}", Fails(line).Message);
+
+    [Theory]
+    [InlineData("syslog")]
+    [InlineData("topic")]
+    [InlineData("dlt")]
+    public void Unsupported_log_destinations_say_so(string destination) =>
+        Assert.Equal($"holdfast.conf:1: log_dest: '{destination}' is not supported by Holdfast (use stdout, stderr or file PATH)",
+            Fails($"log_dest {destination}").Message);
+
+    [Fact]
+    public void Per_listener_security_key_before_any_listener_is_refused() =>
+        Assert.Equal("holdfast.conf:2: allow_anonymous: per_listener_settings is true, so this must follow the listener it applies to",
+            Fails("per_listener_settings true\nallow_anonymous true\nlistener 1883").Message);
+
+    [Fact]
+    public void Per_listener_settings_after_a_security_key_is_refused() =>
+        Assert.Equal("holdfast.conf:3: per_listener_settings: must come before any allow_anonymous, password_file or acl_file line",
+            Fails("listener 1883\nallow_anonymous true\nper_listener_settings true").Message);
+
+    [Fact]
+    public void Missing_file_names_the_file()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "holdfast-no-such-" + Guid.NewGuid().ToString("N") + ".conf");
+
+        var error = Assert.Throws<ConfigException>(() => ConfigParser.ParseFile(path));
+
+        Assert.Equal(path, error.File);
+        Assert.Equal(0, error.Line);
+        Assert.StartsWith($"{path}: cannot read config file: ", error.Message);
+    }
+}
