@@ -1,3 +1,4 @@
+using Holdfast.Broker.Storage;
 using Holdfast.Protocol;
 
 namespace Holdfast.Broker;
@@ -24,10 +25,13 @@ public sealed partial class MqttBroker : IDisposable
     private TaskCompletionSource? _roomFreed;
     private bool _shuttingDown;
 
-    public MqttBroker(BrokerOptions? options = null, IBrokerLog? log = null)
+    /// <param name="store">Where durable state is recorded and recovered from; null records nothing (embedding, unit tests).</param>
+    public MqttBroker(BrokerOptions? options = null, IBrokerLog? log = null, IBrokerStore? store = null)
     {
         Options = options ?? new BrokerOptions();
         Log = log ?? NullBrokerLog.Instance;
+        _store = store ?? UnrecordedStore.Instance;
+        Recover();
         _timer = new Timer(_ => Tick(), null, TickInterval, TickInterval);
     }
 
@@ -157,6 +161,7 @@ public sealed partial class MqttBroker : IDisposable
             if (Options.QueueFullPolicy == QueueFullPolicy.DropOldest && session.Queue.TryDequeue(out var oldest))
             {
                 session.QueuedBytes -= oldest.Message.Size;
+                RecordDequeued(session);
                 CountDrop(session, oldest.Message, DropCause.QueueFull);
             }
             else
@@ -169,10 +174,11 @@ public sealed partial class MqttBroker : IDisposable
         Enqueue(session, queued);
     }
 
-    private static void Enqueue(Session session, QueuedMessage queued)
+    private void Enqueue(Session session, QueuedMessage queued)
     {
         session.Queue.Enqueue(queued);
         session.QueuedBytes += queued.Message.Size;
+        RecordQueued(session, queued);
     }
 
     private void CountDrop(Session session, Message message, DropCause cause)
@@ -220,6 +226,7 @@ public sealed partial class MqttBroker : IDisposable
         // Too large for the client: discard it and behave as if it had been delivered [MQTT-3.1.2-25].
         if (!FitsClient(client, packet)) { CountDrop(session, queued.Message, DropCause.PacketTooLarge); return; }
         session.AddInflight(inflight);
+        RecordInflight(session, inflight);
         inflight.Sent = inflight.EverSent = true;
         inflight.SentAt = now;
         client.Connection.Send(packet);
@@ -296,6 +303,7 @@ public sealed partial class MqttBroker : IDisposable
         {
             var next = session.Queue.Dequeue();
             session.QueuedBytes -= next.Message.Size;
+            RecordDequeued(session);
             dequeued = true;
             if (next.QoS == QualityOfService.AtMostOnce) SendQoS0(client, next.Message, next.Retain, next.SubscriptionIds);
             else SendNewInflight(session, client, next);
@@ -323,7 +331,7 @@ public sealed partial class MqttBroker : IDisposable
 
     private void PublishInternalLocked(Message message)
     {
-        if (message.Retain && Options.RetainAvailable) _retained.Set(message);
+        if (message.Retain && Options.RetainAvailable) SetRetained(message);
         Route(message, blockWhenFull: false);
     }
 

@@ -60,6 +60,12 @@ public sealed class Session(string clientId)
         throw new InvalidOperationException("no free packet id");
     }
 
+    /// <summary>After recovery: continue numbering after the highest id in use, so no id a client may still hold is reused soon.</summary>
+    public void SkipPacketIdsInUse()
+    {
+        if (_inflightById.Count > 0) _lastPacketId = _inflightById.Keys.Max();
+    }
+
     public void AddInflight(InflightMessage message) =>
         _inflightById.Add(message.PacketId, _inflightOrder.AddLast(message));
 

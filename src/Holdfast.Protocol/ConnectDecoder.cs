@@ -30,6 +30,9 @@ internal static class ConnectDecoder
 
         packet.KeepAlive = r.ReadUInt16();
         if (version == ProtocolVersion.V500) packet.Properties = PropertyReader.Read(ref r, PropertyContext.Connect);
+        // MQTT 5.0 §3.1.2.11.10: "It is a Protocol Error to include Authentication Data if there is no Authentication Method."
+        if (packet.Properties is { AuthenticationData: not null, AuthenticationMethod: null })
+            throw MqttProtocolException.ProtocolError("authentication data without authentication method");
         packet.ClientId = r.ReadString();
 
         if (hasWill)

@@ -61,7 +61,13 @@ internal static class WireSize
 {
     public static int VariableByteInteger(uint value) => value < 128 ? 1 : value < 16_384 ? 2 : value < 2_097_152 ? 3 : 4;
 
-    public static int String(string value) => 2 + Encoding.UTF8.GetByteCount(value);
+    /// <summary>Strings and binary data carry a two-byte length: at most 65,535 bytes (MQTT 5.0 §1.5.4, §1.5.6).
+    /// A longer one cannot be encoded; writing a truncated length would corrupt the stream.</summary>
+    public static int String(string value) => 2 + CheckLength(Encoding.UTF8.GetByteCount(value));
 
-    public static int Binary(ReadOnlySpan<byte> value) => 2 + value.Length;
+    public static int Binary(ReadOnlySpan<byte> value) => 2 + CheckLength(value.Length);
+
+    private static int CheckLength(int length) => length <= ushort.MaxValue
+        ? length
+        : throw new ArgumentException($"{length} bytes do not fit an MQTT string or binary field (at most 65,535)");
 }

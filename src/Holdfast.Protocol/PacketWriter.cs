@@ -44,11 +44,20 @@ public static class PacketWriter
 
     private static int RemainingLength(MqttPacket packet, ProtocolVersion version)
     {
+        // Summed in long: a packet built from shared large strings can exceed int before the check.
+        long remaining = RemainingLengthUnchecked(packet, version);
+        if (remaining > PacketReader.MaxRemainingLength)
+            throw new ArgumentException($"{packet.Type} needs a remaining length of {remaining}, more than the {PacketReader.MaxRemainingLength} MQTT allows");
+        return (int)remaining;
+    }
+
+    private static long RemainingLengthUnchecked(MqttPacket packet, ProtocolVersion version)
+    {
         bool v5 = V5(version);
         switch (packet)
         {
             case PublishPacket p:
-                return WireSize.String(p.Topic) + (p.QoS > 0 ? 2 : 0) + (v5 ? PropertyWriter.BlockSize(p.Properties) : 0) + p.Payload.Length;
+                return (long)WireSize.String(p.Topic) + (p.QoS > 0 ? 2 : 0) + (v5 ? PropertyWriter.BlockSize(p.Properties) : 0) + p.Payload.Length;
             case PublishResponsePacket a:
                 if (!v5 || (a.ReasonCode == ReasonCode.Success && a.Properties is null)) return 2;
                 return 3 + PropertyWriter.BlockSize(a.Properties);
@@ -60,13 +69,13 @@ public static class PacketWriter
                 return 2 + (v5 ? PropertyWriter.BlockSize(u.Properties) + u.ReasonCodes.Count : 0);
             case SubscribePacket s:
             {
-                int size = 2 + (v5 ? PropertyWriter.BlockSize(s.Properties) : 0);
+                long size = 2 + (v5 ? PropertyWriter.BlockSize(s.Properties) : 0);
                 foreach (var sub in s.Subscriptions) size += WireSize.String(sub.TopicFilter) + 1;
                 return size;
             }
             case UnsubscribePacket u:
             {
-                int size = 2 + (v5 ? PropertyWriter.BlockSize(u.Properties) : 0);
+                long size = 2 + (v5 ? PropertyWriter.BlockSize(u.Properties) : 0);
                 foreach (var f in u.TopicFilters) size += WireSize.String(f);
                 return size;
             }

@@ -59,7 +59,11 @@ internal static class PropertyReader
                 if (p.ReceiveMaximum == 0) throw MqttProtocolException.ProtocolError("receive maximum 0");
                 break;
             case PropertyId.TopicAliasMaximum: p.TopicAliasMaximum = r.ReadUInt16(); break;
-            case PropertyId.TopicAlias: p.TopicAlias = r.ReadUInt16(); break;
+            case PropertyId.TopicAlias:
+                p.TopicAlias = r.ReadUInt16();
+                // "A Topic Alias of 0 is not permitted" [MQTT-3.3.2-8]; 0x94 is the code for a bad alias.
+                if (p.TopicAlias == 0) throw new MqttProtocolException(ReasonCode.TopicAliasInvalid, "topic alias 0");
+                break;
             case PropertyId.MaximumQoS: p.MaximumQoS = Flag(ref r, id); break;
             case PropertyId.RetainAvailable: p.RetainAvailable = Flag(ref r, id); break;
             case PropertyId.UserProperty:

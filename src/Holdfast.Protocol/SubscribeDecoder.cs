@@ -14,9 +14,16 @@ internal static class SubscribeDecoder
             int reservedMask = version == ProtocolVersion.V500 ? 0xC0 : 0xFC;
             if ((options & reservedMask) != 0) throw MqttProtocolException.Malformed("reserved subscription option bits set");
             int qos = options & 3;
-            if (qos == 3) throw MqttProtocolException.Malformed("subscription with QoS 3");
+            // MQTT 5.0 §3.8.3.1: "It is a Protocol Error if the Maximum QoS field has the value 3"; 3.1.1 [MQTT-3-8.3-4]: malformed.
+            if (qos == 3)
+                throw version == ProtocolVersion.V500
+                    ? MqttProtocolException.ProtocolError("subscription with QoS 3")
+                    : MqttProtocolException.Malformed("subscription with QoS 3");
             int retainHandling = (options >> 4) & 3;
             if (retainHandling == 3) throw MqttProtocolException.ProtocolError("retain handling 3");
+            // "It is a Protocol Error to set the No Local bit to 1 on a Shared Subscription" [MQTT-3.8.3-4].
+            if ((options & 0x04) != 0 && TopicRules.IsShared(filter))
+                throw MqttProtocolException.ProtocolError("No Local on a shared subscription");
             packet.Subscriptions.Add(new TopicSubscription
             {
                 TopicFilter = filter,

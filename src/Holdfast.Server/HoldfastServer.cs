@@ -4,6 +4,7 @@ using Holdfast.Broker;
 using Holdfast.Server.Configuration;
 using Holdfast.Server.Connections;
 using Holdfast.Server.Logging;
+using Holdfast.Storage.Memory;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
@@ -35,7 +36,7 @@ public sealed class HoldfastServer : IAsyncDisposable
             log = _ownedLog;
         }
         _log = log;
-        Broker = new MqttBroker(config.Broker, log);
+        Broker = new MqttBroker(config.Broker, log, new MemoryStore());
     }
 
     public static string Version { get; } =

@@ -75,6 +75,7 @@ public sealed partial class MqttBroker
             int clientReceiveMaximum = (v5 ? connect.Properties?.ReceiveMaximum : null) ?? 65535;
             session.InflightWindow = Options.MaxInflightMessages > 0 ? Math.Min(Options.MaxInflightMessages, clientReceiveMaximum) : clientReceiveMaximum;
 
+            RecordSession(session);
             var client = new ConnectedClient(session, connection, version, policy)
             {
                 KeepAlive = keepAlive,

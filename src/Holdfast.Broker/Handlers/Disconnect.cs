@@ -21,6 +21,7 @@ public sealed partial class MqttBroker
                     return;
                 }
                 session.ExpiryInterval = expiry;
+                RecordSession(session);
             }
             client.WillSuppressed = packet.ReasonCode != ReasonCode.DisconnectWithWillMessage;
             if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} disconnected.");
@@ -116,7 +117,11 @@ public sealed partial class MqttBroker
         }
         bool hadQueue = session.Queue.Count > 0;
         session.ClearMessages();
-        if (_sessions.TryGetValue(session.ClientId, out var current) && current == session) _sessions.Remove(session.ClientId);
+        if (_sessions.TryGetValue(session.ClientId, out var current) && current == session)
+        {
+            _sessions.Remove(session.ClientId);
+            _store.RemoveSession(session.ClientId);
+        }
         if (session.PendingWill is { } will)
         {
             session.PendingWill = null;

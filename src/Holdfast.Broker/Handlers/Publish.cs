@@ -74,6 +74,7 @@ public sealed partial class MqttBroker
         if (topic.StartsWith("$SYS", StringComparison.Ordinal))
         {
             // $SYS belongs to the broker. Accept and acknowledge (clients are not told off), but do not route.
+            AwaitPubRel(client, packet);
             Acknowledge(client, packet, ReasonCode.Success);
             return null;
         }
@@ -133,12 +134,44 @@ public sealed partial class MqttBroker
             if (packet.QoS > 0) client.InboundUnacknowledged--;
         }
 
-        if (message.Retain && Options.RetainAvailable) _retained.Set(message);
-        Acknowledge(client, packet, result == RouteResult.NoSubscribers && client.IsV5 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success);
+        if (message.Retain && Options.RetainAvailable) SetRetained(message);
+        var code = result == RouteResult.NoSubscribers && client.IsV5 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
+        if (packet.QoS == QualityOfService.AtMostOnce) return null;
+        AwaitPubRel(client, packet);
+        // PUBACK/PUBREC mean "recorded": acknowledge only once the store has committed what this publish changed.
+        var commit = _store.CommitAsync();
+        if (commit.IsCompletedSuccessfully) Acknowledge(client, packet, code);
+        else _ = AcknowledgeWhenCommitted(client, packet, code, commit);
         return null;
     }
 
-    private static void Acknowledge(ConnectedClient client, PublishPacket packet, ReasonCode code)
+    private async Task AcknowledgeWhenCommitted(ConnectedClient client, PublishPacket packet, ReasonCode code, ValueTask commit)
+    {
+        try
+        {
+            await commit.ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // Not recorded, so never acknowledged: the publisher keeps the message and resends it on reconnect.
+            Log.Error($"Store commit failed, not acknowledging m{packet.PacketId} from {client.ClientId}: {e.Message}");
+            Disconnect(client, ReasonCode.UnspecifiedError, "store commit failed");
+            return;
+        }
+        lock (_lock) if (!client.Closed) Acknowledge(client, packet, code);
+    }
+
+    /// <summary>Only an accepted QoS 2 message makes its packet id "awaiting PUBREL" (a refused one ends its flow at
+    /// PUBREC). Recorded before the commit, so a resend after a restart is still recognised as a duplicate.</summary>
+    private void AwaitPubRel(ConnectedClient client, PublishPacket packet)
+    {
+        if (packet.QoS != QualityOfService.ExactlyOnce) return;
+        client.Session.InboundQoS2.Add(packet.PacketId);
+        RecordInboundQoS2(client.Session, packet.PacketId, true);
+        client.InboundUnacknowledged++;
+    }
+
+    private void Acknowledge(ConnectedClient client, PublishPacket packet, ReasonCode code)
     {
         switch (packet.QoS)
         {
@@ -146,12 +179,6 @@ public sealed partial class MqttBroker
                 client.Connection.Send(new PubAckPacket { PacketId = packet.PacketId, ReasonCode = code });
                 break;
             case QualityOfService.ExactlyOnce:
-                // Only an accepted message makes the packet id "awaiting PUBREL"; a refused one ends its flow here.
-                if ((byte)code < 0x80)
-                {
-                    client.Session.InboundQoS2.Add(packet.PacketId);
-                    client.InboundUnacknowledged++;
-                }
                 client.Connection.Send(new PubRecPacket { PacketId = packet.PacketId, ReasonCode = code });
                 break;
         }

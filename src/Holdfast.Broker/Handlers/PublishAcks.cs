@@ -17,7 +17,7 @@ public sealed partial class MqttBroker
                 Log.Write(LogType.Debug, $"Client {client.ClientId} acknowledged unknown message m{packet.PacketId} (PUBACK), ignored.");
                 return;
             }
-            session.RemoveInflight(packet.PacketId);
+            CompleteInflight(session, packet.PacketId);
             Pump(session);
         }
     }
@@ -38,11 +38,12 @@ public sealed partial class MqttBroker
             {
                 // MQTT 5: the subscriber refused the message; the flow ends here [MQTT-4.3.3-4].
                 Log.Warning($"Client {client.ClientId} refused message m{packet.PacketId} on '{m.Message.Topic}' (PUBREC rc{(byte)packet.ReasonCode}).");
-                session.RemoveInflight(packet.PacketId);
+                CompleteInflight(session, packet.PacketId);
                 Pump(session);
                 return;
             }
             m.State = InflightState.AwaitingPubComp;
+            RecordInflight(session, m);
             m.SentAt = Now;
             m.AckTimeoutReported = false;
             client.Connection.Send(new PubRelPacket { PacketId = packet.PacketId });
@@ -61,7 +62,7 @@ public sealed partial class MqttBroker
                 Log.Write(LogType.Debug, $"Client {client.ClientId} completed unknown message m{packet.PacketId} (PUBCOMP), ignored.");
                 return;
             }
-            session.RemoveInflight(packet.PacketId);
+            CompleteInflight(session, packet.PacketId);
             Pump(session);
         }
     }
@@ -72,6 +73,7 @@ public sealed partial class MqttBroker
         lock (_lock)
         {
             bool known = client.Session.InboundQoS2.Remove(packet.PacketId);
+            if (known) RecordInboundQoS2(client.Session, packet.PacketId, false);
             if (known && client.InboundUnacknowledged > 0) client.InboundUnacknowledged--;
             client.Connection.Send(new PubCompPacket
             {

@@ -55,6 +55,7 @@ public sealed partial class MqttBroker
                         retainedToSend.Add((message, sub));
             }
 
+            RecordSession(session);
             client.Connection.Send(new SubAckPacket { PacketId = packet.PacketId, ReasonCodes = codes });
 
             foreach (var (message, sub) in retainedToSend)

@@ -26,6 +26,7 @@ public sealed partial class MqttBroker
                     codes.Add(ReasonCode.NoSubscriptionExisted);
                 }
             }
+            RecordSession(session);
             client.Connection.Send(new UnsubAckPacket { PacketId = packet.PacketId, ReasonCodes = codes });
         }
     }
