@@ -61,6 +61,8 @@ internal sealed class MqttConnection : IClientConnection
         _closeReasonString = reasonString;
         // Everything queued before the close still goes out, then the DISCONNECT, then the socket closes.
         _outbound.Writer.TryComplete();
+        // Ends a back-pressure wait too. Off the caller's thread: the broker calls Close under its lock.
+        ThreadPool.QueueUserWorkItem(static cts => { try { cts.Cancel(); } catch (ObjectDisposedException) { } }, _closed, preferLocal: false);
     }
 
     public async Task RunAsync()
