@@ -49,7 +49,9 @@ public sealed partial class MqttBroker
             {
                 Log.Notice($"Client {clientId} already connected, closing old connection.");
                 old.Connection.Close(ReasonCode.SessionTakenOver);
-                EndConnection(old, keepSession: true);
+                EndConnection(old);
+                // A session with expiry 0 ended with its connection; otherwise it continues (or clean start ends it below).
+                session = _sessions.GetValueOrDefault(clientId);
             }
 
             bool sessionPresent = false;

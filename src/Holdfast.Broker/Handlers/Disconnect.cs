@@ -26,7 +26,7 @@ public sealed partial class MqttBroker
             client.WillSuppressed = packet.ReasonCode != ReasonCode.DisconnectWithWillMessage;
             if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} disconnected.");
             client.Connection.Close(null);
-            EndConnection(client, keepSession: false);
+            EndConnection(client);
         }
     }
 
@@ -38,7 +38,7 @@ public sealed partial class MqttBroker
         {
             if (client.Closed) return;
             if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} {reason}.");
-            EndConnection(client, keepSession: false);
+            EndConnection(client);
         }
     }
 
@@ -50,7 +50,7 @@ public sealed partial class MqttBroker
             if (client.Closed) return;
             if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} has exceeded timeout, disconnecting.");
             client.Connection.Close(ReasonCode.KeepAliveTimeout);
-            EndConnection(client, keepSession: false);
+            EndConnection(client);
         }
     }
 
@@ -62,13 +62,13 @@ public sealed partial class MqttBroker
             if (client.Closed) return;
             if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} disconnected by the broker: {why}.");
             client.Connection.Close(reason, why);
-            EndConnection(client, keepSession: false);
+            EndConnection(client);
         }
     }
 
     /// <summary>Detaches a connection from its session: inflight messages will be resent on the next connection,
     /// the will is published (now or after its delay), and a session with expiry 0 ends.</summary>
-    private void EndConnection(ConnectedClient client, bool keepSession)
+    private void EndConnection(ConnectedClient client)
     {
         client.Closed = true;
         var session = client.Session;
@@ -84,7 +84,7 @@ public sealed partial class MqttBroker
             if (delay == 0) PublishWill(session, message);
             else session.PendingWill = new PendingWill(message, Now + delay * 1000L);
         }
-        if (session.ExpiryInterval == 0 && !keepSession && !_shuttingDown) EndSession(session, "session expiry 0");
+        if (session.ExpiryInterval == 0 && !_shuttingDown) EndSession(session, "session expiry 0");
     }
 
     private Message WillToMessage(WillMessage will, string clientId)
@@ -140,7 +140,7 @@ public sealed partial class MqttBroker
             {
                 if (session.Client is not { } client) continue;
                 client.Connection.Close(ReasonCode.ServerShuttingDown);
-                EndConnection(client, keepSession: true);
+                EndConnection(client);
             }
         }
     }
