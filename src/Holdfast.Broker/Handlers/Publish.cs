@@ -53,6 +53,12 @@ public sealed partial class MqttBroker
                 Disconnect(client, ReasonCode.ProtocolError, "PUBLISH from a client must not carry a subscription identifier");
                 return null;
             }
+            if (properties.ResponseTopic is { } responseTopic && !TopicRules.IsValidTopicName(responseTopic))
+            {
+                // A Response Topic is a topic name: no wildcards [MQTT-3.3.2-14].
+                Disconnect(client, ReasonCode.ProtocolError, $"response topic '{responseTopic}' is not a valid topic name");
+                return null;
+            }
             if (properties.TopicAlias is { } alias)
             {
                 if (alias == 0 || alias > Options.TopicAliasMaximum)
