@@ -27,8 +27,11 @@ public sealed class InflightMessage(ushort packetId, Message message, QualityOfS
     public bool Sent { get; set; }
     /// <summary>Sent at least once: any later send carries DUP=1.</summary>
     public bool EverSent { get; set; }
-    /// <summary>Monotonic ms of the last send, for the ack timeout and the 3.1.1 retry.</summary>
+    /// <summary>Monotonic ms when the wait for the current acknowledgement began on this connection (first send of the
+    /// PUBLISH, or of the PUBREL), for the ack timeout. A 3.1.1 retry does not move it: the message is still unacknowledged.</summary>
     public long SentAt { get; set; }
+    /// <summary>Monotonic ms of the last 3.1.1 retry (0 = none), so the retry interval counts from the latest resend.</summary>
+    public long RetriedAt { get; set; }
     /// <summary>The ack timeout has been reported for this message already.</summary>
     public bool AckTimeoutReported { get; set; }
 }

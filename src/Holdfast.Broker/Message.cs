@@ -39,9 +39,10 @@ public sealed class Message
 
     public bool IsExpired(long now) => ExpiresAt is { } at && now >= at;
 
-    /// <summary>Seconds left of the Message Expiry Interval, forwarded to subscribers [MQTT-3.3.2-6].</summary>
+    /// <summary>Seconds left of the Message Expiry Interval, forwarded to subscribers [MQTT-3.3.2-6]. At least 1: only an
+    /// inflight message is sent after its expiry (its delivery had started), and it must not arrive already expired.</summary>
     public uint? RemainingExpirySeconds(long now) =>
-        ExpiresAt is { } at ? (uint)Math.Max(0, (at - now + 999) / 1000) : null;
+        ExpiresAt is { } at ? (uint)Math.Max(1, (at - now + 999) / 1000) : null;
 
     /// <summary>Rough memory weight, for max_queued_bytes.</summary>
     public int Size => Payload.Length;

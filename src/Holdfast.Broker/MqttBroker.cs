@@ -147,6 +147,13 @@ public sealed partial class MqttBroker : IDisposable
                 if (IsQueueFull(session, message)) { CountDrop(session, message, DropCause.QueueFull); return; }
                 Enqueue(session, new QueuedMessage(message, qos, retain, subscriptionIds));
             }
+            else
+            {
+                // MQTT allows it and Mosquitto does the same (queue_qos0_messages false): counted, logged only at debug.
+                Metrics.Drop(DropCause.Qos0NotQueued);
+                if (Log.IsEnabled(LogType.Debug))
+                    Log.Write(LogType.Debug, $"QoS 0 message {message.Id} on '{message.Topic}' not queued for offline client {session.ClientId}.");
+            }
             return;
         }
 
@@ -234,22 +241,38 @@ public sealed partial class MqttBroker : IDisposable
     }
 
     /// <summary>Resends an inflight message after a reconnect (or on the 3.1.1 retry): DUP=1 and the original
-    /// packet id for a PUBLISH, or PUBREL when the PUBREC already arrived.</summary>
-    private void Resend(ConnectedClient client, InflightMessage m)
+    /// packet id for a PUBLISH, or PUBREL when the PUBREC already arrived. Returns false, changing nothing, when the
+    /// PUBLISH no longer fits the client's Maximum Packet Size (it may have reconnected with a smaller one).</summary>
+    private bool Resend(ConnectedClient client, InflightMessage m)
     {
         long now = Now;
-        if (!m.Sent) { m.Sent = true; client.Session.UnsentInflight--; }
-        m.SentAt = now;
-        m.AckTimeoutReported = false;
-        if (m.State == InflightState.AwaitingPubComp)
+        PublishPacket? publish = null;
+        if (m.State != InflightState.AwaitingPubComp)
+        {
+            publish = BuildPublish(client, m.Message, m.QoS, m.Retain, m.SubscriptionIds, m.PacketId, m.EverSent, now);
+            if (!FitsClient(client, publish)) return false;
+        }
+        if (!m.Sent)
+        {
+            // First send on this connection: the ack timeout counts from here (a 3.1.1 retry does not restart it).
+            m.Sent = true;
+            client.Session.UnsentInflight--;
+            m.SentAt = now;
+            m.AckTimeoutReported = false;
+        }
+        else
+        {
+            m.RetriedAt = now;
+        }
+        if (publish is null)
         {
             client.Connection.Send(new PubRelPacket { PacketId = m.PacketId });
-            return;
+            return true;
         }
-        bool dup = m.EverSent;
         m.EverSent = true;
-        client.Connection.Send(BuildPublish(client, m.Message, m.QoS, m.Retain, m.SubscriptionIds, m.PacketId, dup, now));
+        client.Connection.Send(publish);
         Metrics.MessageSent();
+        return true;
     }
 
     private static bool FitsClient(ConnectedClient client, PublishPacket packet) =>
@@ -290,13 +313,24 @@ public sealed partial class MqttBroker : IDisposable
         if (session.UnsentInflight > 0)
         {
             int sentCount = session.InflightCount - session.UnsentInflight;
+            bool windowFull = false;
+            List<InflightMessage>? tooLarge = null;
             foreach (var m in session.Inflight)
             {
                 if (m.Sent) continue;
-                if (sentCount >= session.InflightWindow) return;
-                Resend(client, m);
+                if (sentCount >= session.InflightWindow) { windowFull = true; break; }
+                if (!Resend(client, m)) { (tooLarge ??= []).Add(m); continue; }
                 sentCount++;
             }
+            // Too large for the client's Maximum Packet Size on this connection: discard it and behave as if it had
+            // been delivered [MQTT-3.1.2-24, MQTT-3.1.2-25]; counted, like a new message that does not fit.
+            if (tooLarge is not null)
+                foreach (var m in tooLarge)
+                {
+                    CompleteInflight(session, m.PacketId);
+                    CountDrop(session, m.Message, DropCause.PacketTooLarge);
+                }
+            if (windowFull) return;
         }
         bool dequeued = false;
         while (session.Queue.Count > 0 && (session.Queue.Peek().QoS == 0 || session.HasInflightRoom))
@@ -308,7 +342,9 @@ public sealed partial class MqttBroker : IDisposable
             if (next.QoS == QualityOfService.AtMostOnce) SendQoS0(client, next.Message, next.Retain, next.SubscriptionIds);
             else SendNewInflight(session, client, next);
         }
-        if (dequeued) SignalRoomFreed();
+        // Room also appears without a dequeue: an empty queue whose window just opened can take a message that is
+        // alone larger than max_queued_bytes (it goes straight out), so wake held-back publishers then too.
+        if (dequeued || (session.Queue.Count == 0 && session.HasInflightRoom)) SignalRoomFreed();
     }
 
     /// <summary>Wakes MQTT 3.1.1 publishers held back by a full queue so they retry.</summary>

@@ -69,7 +69,7 @@ public sealed partial class MqttBroker
         {
             // MQTT 5 forbids resending on a live connection; 3.1.1 allowed it. Opt-in only: see README.
             foreach (var m in session.Inflight.ToList())
-                if (m.Sent && now - m.SentAt >= (long)retry.TotalMilliseconds) Resend(client, m);
+                if (m.Sent && now - Math.Max(m.SentAt, m.RetriedAt) >= (long)retry.TotalMilliseconds) Resend(client, m);
         }
 
         if (client.Policy.AckTimeout is not { } timeout) return;

@@ -34,7 +34,18 @@ internal static class ServeCommand
             }
             if (parse.GetValue(verbose)) settings.LogTypes = LogType.All;
 
-            await using var server = new HoldfastServer(settings);
+            HoldfastServer server;
+            try
+            {
+                // Opens log_dest files: a path that cannot be written stops startup with a message, not a stack trace.
+                server = new HoldfastServer(settings);
+            }
+            catch (IOException e)
+            {
+                Console.Error.WriteLine($"Error: {e.Message}");
+                return 3;
+            }
+            await using var _ = server;
             try
             {
                 await server.RunAsync();

@@ -64,6 +64,10 @@ public sealed class HoldfastServer : IAsyncDisposable
             {
                 if (listener.Protocol != "mqtt")
                     throw new ConfigException(listener.File, listener.Line, $"listener {listener.Port}: protocol {listener.Protocol} is not supported yet");
+                // Parsed but not yet enforced: starting anyway would serve plaintext where TLS was asked for, or let every
+                // client read and write everything where a password or ACL file was named. Refuse instead (DESIGN.md §5).
+                if (UnsupportedSecuritySetting(listener) is { } setting)
+                    throw new ConfigException(listener.File, listener.Line, $"listener {listener.Port}: {setting} is not supported yet");
                 var policy = new ListenerPolicy
                 {
                     Name = listener.Port.ToString(),
@@ -94,6 +98,16 @@ public sealed class HoldfastServer : IAsyncDisposable
             _log.Notice($"Opening {(lo.IPEndPoint!.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? "ipv6" : "ipv4")} listen socket on {lo.IPEndPoint}.");
         }
         _log.Notice($"Holdfast version {Version} running");
+    }
+
+    private string? UnsupportedSecuritySetting(ListenerConfig listener)
+    {
+        if (listener.CertFile is not null || listener.KeyFile is not null || listener.CaFile is not null || listener.CaPath is not null
+            || listener.RequireCertificate || listener.UseIdentityAsUsername || listener.TlsVersion is not null)
+            return "TLS (certfile, keyfile, cafile, capath, require_certificate, use_identity_as_username, tls_version)";
+        if (_config.EffectivePasswordFile(listener) is { } passwords) return $"password_file {passwords}";
+        if (_config.EffectiveAclFile(listener) is { } acl) return $"acl_file {acl}";
+        return null;
     }
 
     private static IEnumerable<IPAddress> BindAddresses(ListenerConfig listener)

@@ -31,6 +31,9 @@ public sealed partial class MqttBroker
                 return Refuse(connection, version, ReasonCode.BadAuthenticationMethod, $"authentication method '{method}' not supported");
             if (!policy.AllowAnonymous)
                 return Refuse(connection, version, connect.UserName is null ? ReasonCode.NotAuthorized : ReasonCode.BadUserNameOrPassword, "not authorised");
+            // A retained will cannot be honoured without retained messages: an error, not a silent downgrade [MQTT-3.2.2-13].
+            if (v5 && connect.Will is { Retain: true } && !Options.RetainAvailable)
+                return Refuse(connection, version, ReasonCode.RetainNotSupported, "will retain requested but retain_available is false");
 
             ushort keepAlive = connect.KeepAlive;
             ushort? serverKeepAlive = null;

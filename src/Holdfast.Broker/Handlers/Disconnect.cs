@@ -23,7 +23,9 @@ public sealed partial class MqttBroker
                 session.ExpiryInterval = expiry;
                 RecordSession(session);
             }
-            client.WillSuppressed = packet.ReasonCode != ReasonCode.DisconnectWithWillMessage;
+            // Only a normal disconnection (0x00; always so in 3.1.1) deletes the will [MQTT-3.1.2-8, MQTT-3.14.4-3]:
+            // 0x04 asks for it, and a client reporting an error (0x80 and up) did not end normally either.
+            client.WillSuppressed = packet.ReasonCode == ReasonCode.NormalDisconnection;
             if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} disconnected.");
             client.Connection.Close(null);
             EndConnection(client);

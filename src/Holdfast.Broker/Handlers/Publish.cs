@@ -77,7 +77,14 @@ public sealed partial class MqttBroker
                 properties.TopicAlias = null;
             }
         }
-        if (topic.StartsWith("$SYS", StringComparison.Ordinal))
+        if (packet.QoS == QualityOfService.ExactlyOnce && client.Session.InboundQoS2.Contains(packet.PacketId))
+        {
+            // A resent QoS 2 PUBLISH we already accepted: acknowledge again, never deliver twice
+            // (checked first, so that no path counts the same packet id twice against our Receive Maximum).
+            client.Connection.Send(new PubRecPacket { PacketId = packet.PacketId });
+            return null;
+        }
+        if (topic == "$SYS" || topic.StartsWith("$SYS/", StringComparison.Ordinal))
         {
             // $SYS belongs to the broker. Accept and acknowledge (clients are not told off), but do not route.
             AwaitPubRel(client, packet);
@@ -87,12 +94,6 @@ public sealed partial class MqttBroker
         if (packet.Retain && !Options.RetainAvailable)
         {
             Disconnect(client, ReasonCode.RetainNotSupported, "retain not available");
-            return null;
-        }
-        if (packet.QoS == QualityOfService.ExactlyOnce && client.Session.InboundQoS2.Contains(packet.PacketId))
-        {
-            // A resent QoS 2 PUBLISH we already accepted: acknowledge again, never deliver twice.
-            client.Connection.Send(new PubRecPacket { PacketId = packet.PacketId });
             return null;
         }
         if (packet.QoS > 0 && client.IsV5 && client.InboundUnacknowledged >= ReceiveMaximum)
@@ -130,7 +131,7 @@ public sealed partial class MqttBroker
                 Acknowledge(client, packet, ReasonCode.QuotaExceeded);
                 return null;
             }
-            if (packet.QoS > 0) client.InboundUnacknowledged++;
+            if (packet.QoS > 0 && !client.HeldBack) client.InboundUnacknowledged++;
             client.HeldBack = true;
             return WaitForRoom();
         }

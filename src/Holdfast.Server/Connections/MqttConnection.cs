@@ -46,7 +46,10 @@ internal sealed class MqttConnection : IClientConnection
 
     public string RemoteAddress { get; }
     public long PendingBytes => Interlocked.Read(ref _pendingBytes);
-    private string ClientName => _client?.ClientId ?? RemoteAddress;
+    // The CONNACK (and a resumed session's resends) are queued inside HandleConnect, before _client is set, and the
+    // write loop may trace them at once: name the client by the id it asked for until then, as Mosquitto does.
+    private string? _connectingClientId;
+    private string ClientName => _client?.ClientId ?? _connectingClientId ?? RemoteAddress;
 
     public void Send(MqttPacket packet)
     {
@@ -158,6 +161,7 @@ internal sealed class MqttConnection : IClientConnection
                 return false;
             }
             _version = connect.ProtocolVersion;
+            if (connect.ClientId.Length > 0) _connectingClientId = connect.ClientId;
             _client = _broker.HandleConnect(this, connect, _policy);
             if (_client is null) return false;
             _readDeadline.CancelAfter(_client.KeepAlive > 0 ? TimeSpan.FromMilliseconds(_client.KeepAlive * 1500) : Timeout.InfiniteTimeSpan);

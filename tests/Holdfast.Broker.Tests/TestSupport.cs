@@ -1,0 +1,159 @@
+using System.Diagnostics;
+using System.Text;
+using Holdfast.Protocol;
+
+namespace Holdfast.Broker.Tests;
+
+/// <summary>An in-memory connection: records every packet the broker sends and every close, thread-safe.</summary>
+public sealed class FakeConnection(string name = "test") : IClientConnection
+{
+    private readonly Lock _gate = new();
+    private readonly List<MqttPacket> _sent = [];
+    private readonly List<(ReasonCode? Reason, string? Text)> _closes = [];
+
+    public string RemoteAddress => name + ":1";
+    public long PendingBytes { get; set; }
+
+    public void Send(MqttPacket packet)
+    {
+        lock (_gate) _sent.Add(packet);
+    }
+
+    public void Close(ReasonCode? reason, string? reasonString = null)
+    {
+        lock (_gate) _closes.Add((reason, reasonString));
+    }
+
+    public MqttPacket[] Sent { get { lock (_gate) return [.. _sent]; } }
+    public T[] SentOf<T>() where T : MqttPacket => Sent.OfType<T>().ToArray();
+    public PublishPacket[] Publishes => SentOf<PublishPacket>();
+    public (ReasonCode? Reason, string? Text)[] Closes { get { lock (_gate) return [.. _closes]; } }
+    public bool IsClosed => Closes.Length > 0;
+    public ReasonCode? CloseReason => Closes.Length > 0 ? Closes[0].Reason : null;
+
+    public void Clear()
+    {
+        lock (_gate) _sent.Clear();
+    }
+}
+
+/// <summary>One test client: its connection, the attached broker client and the CONNACK it got.</summary>
+public sealed class Peer(MqttBroker broker, FakeConnection connection, ConnectedClient? client)
+{
+    public MqttBroker Broker { get; } = broker;
+    public FakeConnection Conn { get; } = connection;
+    public ConnectedClient? ClientOrNull { get; } = client;
+    public ConnectedClient Client => ClientOrNull ?? throw new InvalidOperationException("connection was refused");
+    public ConnAckPacket ConnAck => Conn.SentOf<ConnAckPacket>().Single();
+
+    public PublishPacket[] Publishes => Conn.Publishes;
+
+    public void Subscribe(string filter, QualityOfService qos = QualityOfService.AtLeastOnce, bool noLocal = false,
+        bool retainAsPublished = false, RetainHandling retainHandling = RetainHandling.SendAtSubscribe, uint? subscriptionId = null,
+        ushort packetId = 1)
+    {
+        Broker.HandleSubscribe(Client, new SubscribePacket
+        {
+            PacketId = packetId,
+            Properties = subscriptionId is { } id ? new MqttProperties { SubscriptionIdentifiers = [id] } : null,
+            Subscriptions = [new TopicSubscription
+            {
+                TopicFilter = filter, MaximumQoS = qos, NoLocal = noLocal, RetainAsPublished = retainAsPublished, RetainHandling = retainHandling,
+            }],
+        });
+    }
+
+    public ValueTask PublishAsync(string topic, string payload, QualityOfService qos = QualityOfService.AtLeastOnce, ushort packetId = 0,
+        bool retain = false, bool dup = false, MqttProperties? properties = null) =>
+        Broker.HandlePublish(Client, new PublishPacket
+        {
+            Topic = topic,
+            Payload = Encoding.UTF8.GetBytes(payload),
+            QoS = qos,
+            PacketId = packetId,
+            Retain = retain,
+            Dup = dup,
+            Properties = properties,
+        });
+
+    /// <summary>Publishes and requires the broker to have finished with it synchronously.</summary>
+    public void Publish(string topic, string payload, QualityOfService qos = QualityOfService.AtLeastOnce, ushort packetId = 0,
+        bool retain = false, bool dup = false, MqttProperties? properties = null)
+    {
+        var task = PublishAsync(topic, payload, qos, packetId, retain, dup, properties);
+        Assert.True(task.IsCompletedSuccessfully, "HandlePublish should complete synchronously here");
+    }
+
+    public void PubAck(ushort packetId) => Broker.HandlePubAck(Client, new PubAckPacket { PacketId = packetId });
+    public void PubRec(ushort packetId, ReasonCode code = ReasonCode.Success) =>
+        Broker.HandlePubRec(Client, new PubRecPacket { PacketId = packetId, ReasonCode = code });
+    public void PubRel(ushort packetId) => Broker.HandlePubRel(Client, new PubRelPacket { PacketId = packetId });
+    public void PubComp(ushort packetId) => Broker.HandlePubComp(Client, new PubCompPacket { PacketId = packetId });
+    public void Disconnect(ReasonCode code = ReasonCode.NormalDisconnection, MqttProperties? properties = null) =>
+        Broker.HandleDisconnect(Client, new DisconnectPacket { ReasonCode = code, Properties = properties });
+    public void Lost() => Broker.ConnectionLost(Client, "closed its connection");
+
+    /// <summary>Acknowledges every QoS 1 PUBLISH received so far.</summary>
+    public void AckAllQoS1()
+    {
+        foreach (var p in Publishes.Where(p => p.QoS == QualityOfService.AtLeastOnce).Select(p => p.PacketId).Distinct().ToList())
+            PubAck(p);
+    }
+}
+
+public static class BrokerTestExtensions
+{
+    public static Peer Connect(this MqttBroker broker, string clientId, ProtocolVersion version = ProtocolVersion.V500,
+        bool cleanStart = true, uint? sessionExpiry = null, ushort? receiveMaximum = null, uint? maximumPacketSize = null,
+        WillMessage? will = null, ListenerPolicy? policy = null, string? userName = null, FakeConnection? connection = null)
+    {
+        MqttProperties? properties = null;
+        if (version == ProtocolVersion.V500 && (sessionExpiry is not null || receiveMaximum is not null || maximumPacketSize is not null))
+            properties = new MqttProperties { SessionExpiryInterval = sessionExpiry, ReceiveMaximum = receiveMaximum, MaximumPacketSize = maximumPacketSize };
+        var conn = connection ?? new FakeConnection(clientId);
+        var client = broker.HandleConnect(conn, new ConnectPacket
+        {
+            ProtocolVersion = version,
+            ProtocolName = version == ProtocolVersion.V310 ? "MQIsdp" : "MQTT",
+            ClientId = clientId,
+            CleanStart = cleanStart,
+            Properties = properties,
+            Will = will,
+            UserName = userName,
+        }, policy ?? ListenerPolicy.Default);
+        return new Peer(broker, conn, client);
+    }
+
+    /// <summary>A persistent MQTT 5 session (clean start off, never expires) or 3.1.1 clean session 0.</summary>
+    public static Peer ConnectPersistent(this MqttBroker broker, string clientId, ProtocolVersion version = ProtocolVersion.V500,
+        ushort? receiveMaximum = null, ListenerPolicy? policy = null) =>
+        broker.Connect(clientId, version, cleanStart: false,
+            sessionExpiry: version == ProtocolVersion.V500 ? uint.MaxValue : null, receiveMaximum: receiveMaximum, policy: policy);
+
+    public static string Text(this PublishPacket p) => Encoding.UTF8.GetString(p.Payload.Span);
+
+    /// <summary>Polls <see cref="MqttBroker.Tick"/> until the condition holds (for the few tests where a timer must elapse).</summary>
+    public static void TickUntil(this MqttBroker broker, Func<bool> condition, int timeoutMs = 5000, string? what = null)
+    {
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            broker.Tick();
+            if (condition()) return;
+            if (sw.ElapsedMilliseconds > timeoutMs) Assert.Fail($"timed out after {timeoutMs} ms waiting for {what ?? "condition"}");
+            Thread.Sleep(10);
+        }
+    }
+
+    /// <summary>Ticks for a while (the broker's own timer may also tick meanwhile).</summary>
+    public static void TickFor(this MqttBroker broker, int milliseconds)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.ElapsedMilliseconds < milliseconds)
+        {
+            broker.Tick();
+            Thread.Sleep(10);
+        }
+        broker.Tick();
+    }
+}
