@@ -129,22 +129,55 @@ public sealed partial class MqttBroker : IDisposable
     private static bool MustQueue(Session s) =>
         s.Client is null || s.Queue.Count > 0 || s.UnsentInflight > 0 || !s.HasInflightRoom;
 
-    private bool IsQueueFull(Session s, Message message) =>
+    private bool IsQueueFull(Session s, Message message)
+    {
+        if (!WouldOverflow(s, message)) return false;
+        // Expired messages must not hold a queue full: remove those at its head, then look again.
+        return PurgeExpiredHead(s, Now) == 0 || WouldOverflow(s, message);
+    }
+
+    private bool WouldOverflow(Session s, Message message) =>
         (Options.MaxQueuedMessages > 0 && s.Queue.Count >= Options.MaxQueuedMessages)
         || (Options.MaxQueuedBytes > 0 && s.QueuedBytes + message.Size > Options.MaxQueuedBytes);
 
+    /// <summary>Drops expired messages from the head of a queue (counted and logged); returns how many.</summary>
+    private int PurgeExpiredHead(Session s, long now)
+    {
+        int purged = 0;
+        while (s.Queue.Count > 0 && s.Queue.Peek().Message.IsExpired(now))
+        {
+            CountDrop(s, Dequeue(s).Message, DropCause.Expired);
+            purged++;
+        }
+        if (purged > 0) SignalRoomFreed();
+        return purged;
+    }
+
+    private QueuedMessage Dequeue(Session session)
+    {
+        var next = session.Queue.Dequeue();
+        session.QueuedBytes -= next.Message.Size;
+        if (next.QoS == QualityOfService.AtMostOnce) session.QueuedQoS0--;
+        RecordDequeued(session);
+        return next;
+    }
+
     /// <summary>Hands one message to one session: straight out if the window has room, else into its queue.</summary>
-    private void Deliver(Session session, Message message, QualityOfService qos, bool retain, List<uint>? subscriptionIds)
+    /// <param name="retainedOnSubscribe">Retained messages sent for a new subscription: they are all owed to the
+    /// subscriber [MQTT-3.3.1-9], so the queue limits meant for live traffic do not drop them.</param>
+    private void Deliver(Session session, Message message, QualityOfService qos, bool retain, List<uint>? subscriptionIds,
+        bool retainedOnSubscribe = false)
     {
         if (qos == QualityOfService.AtMostOnce)
         {
-            if (session.Client is { } client)
+            // A QoS 0 message queued earlier (queue_qos0_messages) goes first: never overtake it on a live connection.
+            if (session.Client is { } client && session.QueuedQoS0 == 0)
             {
-                SendQoS0(client, message, retain, subscriptionIds);
+                SendQoS0(client, message, retain, subscriptionIds, retainedOnSubscribe);
             }
-            else if (Options.QueueQos0Messages && session.ExpiryInterval > 0)
+            else if (session.Client is not null || (Options.QueueQos0Messages && session.ExpiryInterval > 0))
             {
-                if (IsQueueFull(session, message)) { CountDrop(session, message, DropCause.QueueFull); return; }
+                if (!retainedOnSubscribe && IsQueueFull(session, message)) { CountDrop(session, message, DropCause.QueueFull); return; }
                 Enqueue(session, new QueuedMessage(message, qos, retain, subscriptionIds));
             }
             else
@@ -163,13 +196,11 @@ public sealed partial class MqttBroker : IDisposable
             SendNewInflight(session, session.Client!, queued);
             return;
         }
-        if (IsQueueFull(session, message))
+        if (!retainedOnSubscribe && IsQueueFull(session, message))
         {
-            if (Options.QueueFullPolicy == QueueFullPolicy.DropOldest && session.Queue.TryDequeue(out var oldest))
+            if (Options.QueueFullPolicy == QueueFullPolicy.DropOldest && session.Queue.Count > 0)
             {
-                session.QueuedBytes -= oldest.Message.Size;
-                RecordDequeued(session);
-                CountDrop(session, oldest.Message, DropCause.QueueFull);
+                CountDrop(session, Dequeue(session).Message, DropCause.QueueFull);
             }
             else
             {
@@ -185,6 +216,7 @@ public sealed partial class MqttBroker : IDisposable
     {
         session.Queue.Enqueue(queued);
         session.QueuedBytes += queued.Message.Size;
+        if (queued.QoS == QualityOfService.AtMostOnce) session.QueuedQoS0++;
         RecordQueued(session, queued);
     }
 
@@ -207,13 +239,13 @@ public sealed partial class MqttBroker : IDisposable
         _ => cause.ToString(),
     };
 
-    private void SendQoS0(ConnectedClient client, Message message, bool retain, List<uint>? subscriptionIds)
+    private void SendQoS0(ConnectedClient client, Message message, bool retain, List<uint>? subscriptionIds, bool retainedOnSubscribe = false)
     {
         long now = Now;
         if (message.IsExpired(now)) { CountDrop(client.Session, message, DropCause.Expired); return; }
         // A QoS 0 message to a client that cannot keep up is the one drop MQTT allows; bound it so a slow
-        // reader cannot make the broker buffer without limit.
-        if (client.Connection.PendingBytes > SlowClientLimit) { CountDrop(client.Session, message, DropCause.ClientTooSlow); return; }
+        // reader cannot make the broker buffer without limit. Retained messages for a new subscription are owed.
+        if (!retainedOnSubscribe && client.Connection.PendingBytes > SlowClientLimit) { CountDrop(client.Session, message, DropCause.ClientTooSlow); return; }
         var packet = BuildPublish(client, message, QualityOfService.AtMostOnce, retain, subscriptionIds, 0, false, now);
         if (!FitsClient(client, packet)) { CountDrop(client.Session, message, DropCause.PacketTooLarge); return; }
         client.Connection.Send(packet);
@@ -335,9 +367,7 @@ public sealed partial class MqttBroker : IDisposable
         bool dequeued = false;
         while (session.Queue.Count > 0 && (session.Queue.Peek().QoS == 0 || session.HasInflightRoom))
         {
-            var next = session.Queue.Dequeue();
-            session.QueuedBytes -= next.Message.Size;
-            RecordDequeued(session);
+            var next = Dequeue(session);
             dequeued = true;
             if (next.QoS == QualityOfService.AtMostOnce) SendQoS0(client, next.Message, next.Retain, next.SubscriptionIds);
             else SendNewInflight(session, client, next);

@@ -85,6 +85,7 @@ public sealed partial class MqttBroker
                     // Straight into the queue: it is already recorded.
                     session.Queue.Enqueue(new QueuedMessage(d.Message, d.QoS, d.Retain, d.SubscriptionIds?.ToList()));
                     session.QueuedBytes += d.Message.Size;
+                    if (d.QoS == QualityOfService.AtMostOnce) session.QueuedQoS0++;
                 }
             if (state.InboundQoS2.TryGetValue(stored.ClientId, out var ids))
                 session.InboundQoS2.UnionWith(ids);

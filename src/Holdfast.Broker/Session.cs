@@ -26,6 +26,8 @@ public sealed class Session(string clientId)
 
     public Queue<QueuedMessage> Queue { get; } = new();
     public long QueuedBytes { get; set; }
+    /// <summary>QoS 0 messages in the queue: while there are any, new QoS 0 messages queue behind them.</summary>
+    public int QueuedQoS0 { get; set; }
 
     /// <summary>The connected client, or null while the session is offline.</summary>
     public ConnectedClient? Client { get; set; }
@@ -84,11 +86,13 @@ public sealed class Session(string clientId)
         UnsentInflight = 0;
         Queue.Clear();
         QueuedBytes = 0;
+        QueuedQoS0 = 0;
         InboundQoS2.Clear();
     }
 
     public override string ToString() => ClientId;
 }
 
-/// <summary>A will message held back by its Will Delay Interval (monotonic ms).</summary>
-public sealed record PendingWill(Message Message, long PublishAt);
+/// <summary>A will held back by its Will Delay Interval (monotonic ms). It becomes a message only when published, so
+/// its Message Expiry Interval counts from then [MQTT 5.0 §3.1.3.2.4].</summary>
+public sealed record PendingWill(WillMessage Will, long PublishAt);

@@ -38,9 +38,10 @@ public sealed partial class MqttBroker
             if (session.PendingWill is { } will && now >= will.PublishAt)
             {
                 session.PendingWill = null;
-                PublishWill(session, will.Message);
+                PublishWill(session, will.Will);
             }
             if (IsExpired(session, now)) (expired ??= []).Add(session);
+            else PurgeExpiredHead(session, now);
         }
         if (expired is not null)
             foreach (var session in expired)

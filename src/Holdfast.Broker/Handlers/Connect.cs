@@ -29,6 +29,9 @@ public sealed partial class MqttBroker
 
             if (v5 && connect.Properties?.AuthenticationMethod is { } method)
                 return Refuse(connection, version, ReasonCode.BadAuthenticationMethod, $"authentication method '{method}' not supported");
+            // $SYS belongs to the broker: a will may not publish (or retain) there.
+            if (connect.Will is { } will && (will.Topic == "$SYS" || will.Topic.StartsWith("$SYS/", StringComparison.Ordinal)))
+                return Refuse(connection, version, ReasonCode.NotAuthorized, $"will topic '{will.Topic}' is reserved");
             if (!policy.AllowAnonymous)
                 return Refuse(connection, version, connect.UserName is null ? ReasonCode.NotAuthorized : ReasonCode.BadUserNameOrPassword, "not authorised");
             // A retained will cannot be honoured without retained messages: an error, not a silent downgrade [MQTT-3.2.2-13].
@@ -37,7 +40,8 @@ public sealed partial class MqttBroker
 
             ushort keepAlive = connect.KeepAlive;
             ushort? serverKeepAlive = null;
-            if (Options.MaxKeepAlive < 65535 && (keepAlive > Options.MaxKeepAlive || keepAlive == 0))
+            // max_keepalive 0 means no limit, as in Mosquitto.
+            if (Options.MaxKeepAlive is > 0 and < 65535 && (keepAlive > Options.MaxKeepAlive || keepAlive == 0))
             {
                 // MQTT 5 lets the server impose its keep-alive; 3.1.1 has no way to say so, so (like Mosquitto)
                 // a 3.1.1 client asking for more than max_keepalive is refused.

@@ -81,10 +81,9 @@ public sealed partial class MqttBroker
 
         if (!client.WillSuppressed && client.Will is { } will && !_shuttingDown)
         {
-            var message = WillToMessage(will, client.ClientId);
             uint delay = Math.Min(will.Properties?.WillDelayInterval ?? 0, session.ExpiryInterval);
-            if (delay == 0) PublishWill(session, message);
-            else session.PendingWill = new PendingWill(message, Now + delay * 1000L);
+            if (delay == 0) PublishWill(session, will);
+            else session.PendingWill = new PendingWill(will, Now + delay * 1000L);
         }
         if (session.ExpiryInterval == 0 && !_shuttingDown) EndSession(session, "session expiry 0");
     }
@@ -100,10 +99,10 @@ public sealed partial class MqttBroker
         return new Message(will.Topic, will.Payload, will.QoS, will.Retain, properties, clientId, Now);
     }
 
-    private void PublishWill(Session session, Message will)
+    private void PublishWill(Session session, WillMessage will)
     {
         if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Publishing will of {session.ClientId} on '{will.Topic}'.");
-        PublishInternalLocked(will);
+        PublishInternalLocked(WillToMessage(will, session.ClientId));
     }
 
     /// <summary>Ends a session: its subscriptions go, undelivered messages are counted as dropped, a pending will is published.</summary>
@@ -127,7 +126,7 @@ public sealed partial class MqttBroker
         if (session.PendingWill is { } will)
         {
             session.PendingWill = null;
-            PublishWill(session, will.Message);
+            PublishWill(session, will.Will);
         }
         if (hadQueue) SignalRoomFreed();
     }

@@ -63,7 +63,7 @@ public sealed partial class MqttBroker
                 if (sub.NoLocal && message.PublisherClientId == session.ClientId) continue;
                 var qos = (QualityOfService)Math.Min((int)message.QoS, (int)sub.MaximumQoS);
                 // Retained messages sent because of a new subscription always carry RETAIN=1 [MQTT-3.3.1-9].
-                Deliver(session, message, qos, retain: true, sub.SubscriptionIdentifier is { } id ? [id] : null);
+                Deliver(session, message, qos, retain: true, sub.SubscriptionIdentifier is { } id ? [id] : null, retainedOnSubscribe: true);
             }
         }
     }
