@@ -17,6 +17,15 @@ internal sealed class MqttConnection : IClientConnection
     /// <summary>How long a new connection may take to send CONNECT.</summary>
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>The largest first packet (CONNECT) accepted, so an unauthenticated peer cannot make us buffer 256 MB.</summary>
+    private const int MaxConnectPacketSize = 1024 * 1024;
+
+    /// <summary>PUBLISHes read while an earlier one is held back, before reading stops altogether.</summary>
+    private const int MaxHeldPublishes = 64;
+
+    /// <summary>How long the write loop may take to drain after the read side ended, before the socket is aborted.</summary>
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
+
     private readonly ConnectionContext _context;
     private readonly MqttBroker _broker;
     private readonly ListenerPolicy _policy;
@@ -31,6 +40,12 @@ internal sealed class MqttConnection : IClientConnection
     private long _pendingBytes;
     private int _closing;
     private ReasonCode? _closeReason;
+    // Back-pressure (MQTT 3.1.1, queue_full_policy block): while a PUBLISH waits for queue room, later PUBLISHes wait
+    // behind it in order, but acknowledgements, PINGREQ and DISCONNECT are still read and handled, so a client can
+    // never block itself (or its peers) by not being able to deliver its own PUBACKs.
+    private readonly Queue<PublishPacket> _heldPublishes = new();
+    private bool _publishHeld;
+    private Task _heldDrain = Task.CompletedTask;
     private string? _closeReasonString;
 
     public MqttConnection(ConnectionContext context, MqttBroker broker, ListenerPolicy policy, IBrokerLog log)
@@ -93,6 +108,12 @@ internal sealed class MqttConnection : IClientConnection
             if (_client is not null) _broker.ConnectionLost(_client, lostReason);
             Close(null);
         }
+        // A peer that stopped reading must not keep the connection (and its socket) forever.
+        if (await Task.WhenAny(writer, Task.Delay(DrainTimeout)) != writer)
+        {
+            _output.CancelPendingFlush();
+            _context.Abort();
+        }
         await writer;
     }
 
@@ -100,9 +121,11 @@ internal sealed class MqttConnection : IClientConnection
     private async Task<string> ReadLoopAsync()
     {
         _readDeadline.CancelAfter(ConnectTimeout);
-        int maxPacketSize = _broker.EffectiveMaxPacketSize;
+        int configuredMax = _broker.EffectiveMaxPacketSize;
         while (true)
         {
+            int maxPacketSize = _client is not null ? configuredMax
+                : configuredMax > 0 ? Math.Min(configuredMax, MaxConnectPacketSize) : MaxConnectPacketSize;
             ReadResult result;
             try
             {
@@ -172,14 +195,31 @@ internal sealed class MqttConnection : IClientConnection
         switch (packet)
         {
             case PublishPacket publish:
-                var handled = _broker.HandlePublish(client, publish, _closed.Token);
-                if (!handled.IsCompletedSuccessfully)
+                bool stopReading;
+                lock (_heldPublishes)
                 {
-                    // Back-pressure: stop reading this client until its message is accepted. Its silence is
-                    // our doing, so keep-alive is suspended meanwhile.
+                    if (_publishHeld)
+                    {
+                        _heldPublishes.Enqueue(publish);
+                        stopReading = _heldPublishes.Count >= MaxHeldPublishes;
+                    }
+                    else
+                    {
+                        var handled = _broker.HandlePublish(client, publish, _closed.Token);
+                        if (!handled.IsCompletedSuccessfully)
+                        {
+                            _publishHeld = true;
+                            _heldDrain = DrainHeldPublishesAsync(client, handled);
+                        }
+                        stopReading = false;
+                    }
+                }
+                if (stopReading)
+                {
+                    // Enough is waiting: stop reading until the held messages are accepted. The client's silence is
+                    // our doing now, so keep-alive is suspended meanwhile.
                     _readDeadline.CancelAfter(Timeout.InfiniteTimeSpan);
-                    try { await handled; }
-                    catch (OperationCanceledException) { return false; }
+                    await _heldDrain;
                 }
                 break;
             case PubAckPacket a: _broker.HandlePubAck(client, a); break;
@@ -197,6 +237,37 @@ internal sealed class MqttConnection : IClientConnection
                 return false;
         }
         return _closing == 0;
+    }
+
+    /// <summary>Waits for the held PUBLISH, then hands the ones read meanwhile to the broker in order (each may be held again).</summary>
+    private async Task DrainHeldPublishesAsync(ConnectedClient client, ValueTask held)
+    {
+        try
+        {
+            await held;
+            while (true)
+            {
+                PublishPacket next;
+                lock (_heldPublishes)
+                {
+                    if (!_heldPublishes.TryDequeue(out next!))
+                    {
+                        _publishHeld = false;
+                        return;
+                    }
+                }
+                await _broker.HandlePublish(client, next, _closed.Token);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The connection ended while held: the messages were never acknowledged, so the publisher still owns them.
+        }
+        catch (Exception e)
+        {
+            _log.Error($"Connection {ClientName}: held PUBLISH failed: {e}");
+            Close(ReasonCode.UnspecifiedError);
+        }
     }
 
     /// <summary>Encodes queued packets straight into the transport and flushes once the queue is drained: one
@@ -224,6 +295,9 @@ internal sealed class MqttConnection : IClientConnection
                     ReasonCode = reason,
                     Properties = _closeReasonString is null ? null : new MqttProperties { ReasonString = _closeReasonString },
                 };
+                // The reason string is optional: leave it out rather than exceed the client's Maximum Packet Size [MQTT-3.14.2-3].
+                if (_client.MaximumPacketSize > 0 && PacketWriter.GetSize(disconnect, _version) > _client.MaximumPacketSize)
+                    disconnect.Properties = null;
                 if (_log.IsEnabled(LogType.Debug)) _log.Write(LogType.Debug, PacketTrace.Sending(disconnect, ClientName));
                 PacketWriter.Write(disconnect, _version, _output);
                 await _output.FlushAsync();
