@@ -49,6 +49,7 @@ public sealed class HoldfastServer : IAsyncDisposable
 
     public async Task StartAsync(CancellationToken cancellation = default)
     {
+        NotYetSupported.Check(_config);
         _log.Notice($"Holdfast version {Version} starting");
         if (_config.Persistence)
             _log.Notice("Persistence: in-memory store (sessions and messages do not survive a restart in this version).");
@@ -62,8 +63,6 @@ public sealed class HoldfastServer : IAsyncDisposable
             kestrel.AddServerHeader = false;
             foreach (var listener in _config.Listeners)
             {
-                if (listener.Protocol != "mqtt")
-                    throw new ConfigException(listener.File, listener.Line, $"listener {listener.Port}: protocol {listener.Protocol} is not supported yet");
                 // Parsed but not yet enforced: starting anyway would serve plaintext where TLS was asked for, or let every
                 // client read and write everything where a password or ACL file was named. Refuse instead (DESIGN.md §5).
                 if (UnsupportedSecuritySetting(listener) is { } setting)
@@ -75,12 +74,13 @@ public sealed class HoldfastServer : IAsyncDisposable
                     AckTimeout = listener.AckTimeout,
                     AckTimeoutDisconnect = listener.AckTimeoutDisconnect,
                 };
+                var connections = new ConnectionLimit(listener.MaxConnections);
                 foreach (var address in BindAddresses(listener))
                 {
                     kestrel.Listen(address, listener.Port, lo =>
                     {
                         listenOptions.Add(lo);
-                        lo.Run(context => new MqttConnection(context, Broker, policy, _log).RunAsync());
+                        lo.Run(context => RunConnectionAsync(context, policy, connections));
                     });
                 }
             }
@@ -110,10 +110,31 @@ public sealed class HoldfastServer : IAsyncDisposable
         return null;
     }
 
+    private async Task RunConnectionAsync(ConnectionContext context, ListenerPolicy policy, ConnectionLimit connections)
+    {
+        if (!connections.TryEnter())
+        {
+            // max_connections: refuse by closing at once, as Mosquitto does; say so in the log.
+            _log.Notice($"Client connection from {context.RemoteEndPoint} refused: max_connections {connections.Limit} reached on port {policy.Name}.");
+            context.Abort();
+            return;
+        }
+        try
+        {
+            await new MqttConnection(context, Broker, policy, _log).RunAsync();
+        }
+        finally
+        {
+            connections.Exit();
+        }
+    }
+
     private static IEnumerable<IPAddress> BindAddresses(ListenerConfig listener)
     {
-        if (listener.LocalOnly) return [IPAddress.Loopback, IPAddress.IPv6Loopback];
-        if (listener.BindAddress is null) return [IPAddress.IPv6Any];
+        // Hosts with IPv6 disabled still get their IPv4 listeners.
+        bool ipv6 = System.Net.Sockets.Socket.OSSupportsIPv6;
+        if (listener.LocalOnly) return ipv6 ? [IPAddress.Loopback, IPAddress.IPv6Loopback] : [IPAddress.Loopback];
+        if (listener.BindAddress is null) return [ipv6 ? IPAddress.IPv6Any : IPAddress.Any];
         if (IPAddress.TryParse(listener.BindAddress, out var ip)) return [ip];
         return Dns.GetHostAddresses(listener.BindAddress);
     }

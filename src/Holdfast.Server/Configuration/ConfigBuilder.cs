@@ -43,6 +43,7 @@ internal sealed class ConfigBuilder
 
     public void Apply(ConfigLine line)
     {
+        _config.Locations.TryAdd(line.Key, (line.File, line.Number));
         switch (line.Key)
         {
             // Listeners

@@ -70,6 +70,9 @@ public sealed class HoldfastConfig
     /// <summary>user: stored; dropping privileges is the service manager's job on .NET.</summary>
     public string? User { get; set; }
 
+    /// <summary>Where each directive first appeared (file, line), so that later checks can name the line.</summary>
+    public Dictionary<string, (string File, int Line)> Locations { get; } = new(StringComparer.Ordinal);
+
     /// <summary>pid_file: stored for the server to write.</summary>
     public string? PidFile { get; set; }
 
