@@ -55,6 +55,9 @@ public sealed class BrokerOptions
     /// <summary>retry_interval_v311 (Holdfast): opt-in resend of unacknowledged QoS 1/2 messages to MQTT 3.1.1 clients on a live connection. Null = off (default).</summary>
     public TimeSpan? RetryIntervalV311 { get; set; }
 
+    /// <summary>connection_messages: log clients connecting and disconnecting.</summary>
+    public bool ConnectionMessages { get; set; } = true;
+
     /// <summary>Allow zero-length client ids (server assigns one). Mosquitto: allow_zero_length_clientid.</summary>
     public bool AllowZeroLengthClientId { get; set; } = true;
 }

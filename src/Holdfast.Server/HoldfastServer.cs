@@ -52,7 +52,11 @@ public sealed class HoldfastServer : IAsyncDisposable
         NotYetSupported.Check(_config);
         _log.Notice($"Holdfast version {Version} starting");
         if (_config.Persistence)
-            _log.Notice("Persistence: in-memory store (sessions and messages do not survive a restart in this version).");
+            _log.Notice($"Persistence: in-memory store (sessions and messages do not survive a restart in this version{(_config.PersistenceLocation is { } dir ? $"; persistence_location {dir} is not used" : "")}).");
+        if (_config.User is { } user)
+            _log.Warning($"user {user}: Holdfast does not change user; run it under the account you want (e.g. systemd User=).");
+        if (_config.PidFile is { } pidFile)
+            File.WriteAllText(pidFile, Environment.ProcessId + "\n");
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -63,10 +67,6 @@ public sealed class HoldfastServer : IAsyncDisposable
             kestrel.AddServerHeader = false;
             foreach (var listener in _config.Listeners)
             {
-                // Parsed but not yet enforced: starting anyway would serve plaintext where TLS was asked for, or let every
-                // client read and write everything where a password or ACL file was named. Refuse instead (DESIGN.md §5).
-                if (UnsupportedSecuritySetting(listener) is { } setting)
-                    throw new ConfigException(listener.File, listener.Line, $"listener {listener.Port}: {setting} is not supported yet");
                 var policy = new ListenerPolicy
                 {
                     Name = listener.Port.ToString(),
@@ -91,23 +91,21 @@ public sealed class HoldfastServer : IAsyncDisposable
             _log.Notice($"Holdfast version {Version} terminating");
             Broker.Shutdown();
         });
-        await _app.StartAsync(cancellation);
+        try
+        {
+            await _app.StartAsync(cancellation);
+        }
+        catch (IOException e)
+        {
+            // Kestrel words it for HTTP ("Failed to bind to address http://..."); say it for MQTT.
+            throw new IOException($"cannot open listen socket: {e.Message.Replace("http://", "")}", e);
+        }
         foreach (var lo in listenOptions)
         {
             _endpoints.Add(lo.IPEndPoint!);
             _log.Notice($"Opening {(lo.IPEndPoint!.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? "ipv6" : "ipv4")} listen socket on {lo.IPEndPoint}.");
         }
         _log.Notice($"Holdfast version {Version} running");
-    }
-
-    private string? UnsupportedSecuritySetting(ListenerConfig listener)
-    {
-        if (listener.CertFile is not null || listener.KeyFile is not null || listener.CaFile is not null || listener.CaPath is not null
-            || listener.RequireCertificate || listener.UseIdentityAsUsername || listener.TlsVersion is not null)
-            return "TLS (certfile, keyfile, cafile, capath, require_certificate, use_identity_as_username, tls_version)";
-        if (_config.EffectivePasswordFile(listener) is { } passwords) return $"password_file {passwords}";
-        if (_config.EffectiveAclFile(listener) is { } acl) return $"acl_file {acl}";
-        return null;
     }
 
     private async Task RunConnectionAsync(ConnectionContext context, ListenerPolicy policy, ConnectionLimit connections)

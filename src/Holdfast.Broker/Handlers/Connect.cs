@@ -97,14 +97,22 @@ public sealed partial class MqttBroker
             if (v5) connack.Properties = ConnAckProperties(assignedId, serverKeepAlive);
             connection.Send(connack);
 
-            if (Log.IsEnabled(LogType.Notice))
-                Log.Notice($"New client connected from {connection.RemoteAddress} as {clientId} (p{(int)version}, c{(connect.CleanStart ? 1 : 0)}, k{keepAlive}{(connect.UserName is null ? "" : $", u'{connect.UserName}'")}).");
+            if (Options.ConnectionMessages && Log.IsEnabled(LogType.Notice))
+                Log.Notice($"New client connected from {connection.RemoteAddress} as {clientId} (p{MosquittoProtocolNumber(version)}, c{(connect.CleanStart ? 1 : 0)}, k{keepAlive}{(connect.UserName is null ? "" : $", u'{connect.UserName}'")}).");
 
             // Resume: inflight first, in original order with DUP=1 (PUBREL past PUBREC), then the queue.
             Pump(session);
             return client;
         }
     }
+
+    /// <summary>Mosquitto's log names protocol versions p1 (3.1), p2 (3.1.1) and p5 (5.0).</summary>
+    private static int MosquittoProtocolNumber(ProtocolVersion version) => version switch
+    {
+        ProtocolVersion.V310 => 1,
+        ProtocolVersion.V311 => 2,
+        _ => 5,
+    };
 
     private MqttProperties ConnAckProperties(string? assignedId, ushort? serverKeepAlive)
     {

@@ -26,7 +26,7 @@ public sealed partial class MqttBroker
             // Only a normal disconnection (0x00; always so in 3.1.1) deletes the will [MQTT-3.1.2-8, MQTT-3.14.4-3]:
             // 0x04 asks for it, and a client reporting an error (0x80 and up) did not end normally either.
             client.WillSuppressed = packet.ReasonCode == ReasonCode.NormalDisconnection;
-            if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} disconnected.");
+            if (Options.ConnectionMessages && Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} disconnected.");
             client.Connection.Close(null);
             EndConnection(client);
         }
@@ -39,7 +39,7 @@ public sealed partial class MqttBroker
         lock (_lock)
         {
             if (client.Closed) return;
-            if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} {reason}.");
+            if (Options.ConnectionMessages && Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} {reason}.");
             EndConnection(client);
         }
     }

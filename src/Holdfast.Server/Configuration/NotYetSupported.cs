@@ -3,33 +3,38 @@ namespace Holdfast.Server.Configuration;
 /// <summary>
 /// Directives that parse (they are Mosquitto's, and later work enforces them) but that this version cannot honour.
 /// Starting anyway would be worse than refusing: a listener meant for TLS would serve cleartext, an ACL would not
-/// apply. So startup stops naming the line (DESIGN.md §5: never silently ignored).
+/// apply. So startup stops naming the line (DESIGN.md §5: never silently ignored). Values are checked, not just the
+/// text, so a config built in code is held to the same rule.
 /// </summary>
 public static class NotYetSupported
 {
-    private static readonly (string Key, string Reason)[] Directives =
-    [
-        ("certfile", "TLS listeners are not supported yet"),
-        ("keyfile", "TLS listeners are not supported yet"),
-        ("cafile", "TLS listeners are not supported yet"),
-        ("capath", "TLS listeners are not supported yet"),
-        ("require_certificate", "TLS listeners are not supported yet"),
-        ("use_identity_as_username", "TLS listeners are not supported yet"),
-        ("tls_version", "TLS listeners are not supported yet"),
-        ("password_file", "password files are not supported yet"),
-        ("acl_file", "ACL files are not supported yet"),
-    ];
+    private const string Tls = "TLS listeners are not supported yet";
 
-    /// <summary>Throws <see cref="ConfigException"/> for the first directive this version cannot honour.</summary>
+    /// <summary>Throws <see cref="ConfigException"/> for the first setting this version cannot honour.</summary>
     public static void Check(HoldfastConfig config)
     {
-        foreach (var (key, reason) in Directives)
-            if (config.Locations.TryGetValue(key, out var at))
-                throw new ConfigException(at.File, at.Line, $"{key}: {reason}");
+        foreach (var l in config.Listeners)
+        {
+            Refuse(config, l, "certfile", l.CertFile is not null, Tls);
+            Refuse(config, l, "keyfile", l.KeyFile is not null, Tls);
+            Refuse(config, l, "cafile", l.CaFile is not null, Tls);
+            Refuse(config, l, "capath", l.CaPath is not null, Tls);
+            Refuse(config, l, "require_certificate", l.RequireCertificate, Tls);
+            Refuse(config, l, "use_identity_as_username", l.UseIdentityAsUsername, Tls);
+            Refuse(config, l, "tls_version", l.TlsVersion is not null, Tls);
+            Refuse(config, l, "password_file", config.EffectivePasswordFile(l) is not null, "password files are not supported yet");
+            Refuse(config, l, "acl_file", config.EffectiveAclFile(l) is not null, "ACL files are not supported yet");
+            if (l.Protocol != "mqtt")
+                throw new ConfigException(l.File, l.Line, $"protocol {l.Protocol}: only mqtt listeners are supported yet");
+        }
         if (config.SysInterval > 0 && config.Locations.TryGetValue("sys_interval", out var sys))
             throw new ConfigException(sys.File, sys.Line, "sys_interval: $SYS topics are not published yet (set 0 or remove the line)");
-        foreach (var listener in config.Listeners)
-            if (listener.Protocol != "mqtt")
-                throw new ConfigException(listener.File, listener.Line, $"protocol {listener.Protocol}: only mqtt listeners are supported yet");
+    }
+
+    private static void Refuse(HoldfastConfig config, ListenerConfig listener, string key, bool isSet, string reason)
+    {
+        if (!isSet) return;
+        var (file, line) = config.Locations.TryGetValue(key, out var at) ? at : (listener.File, listener.Line);
+        throw new ConfigException(file, line, $"{key}: {reason}");
     }
 }

@@ -85,7 +85,7 @@ internal sealed class MqttConnection : IClientConnection
 
     public async Task RunAsync()
     {
-        if (_log.IsEnabled(LogType.Notice))
+        if (_broker.Options.ConnectionMessages && _log.IsEnabled(LogType.Notice))
             _log.Notice($"New connection from {RemoteAddress} on port {(_context.LocalEndPoint as System.Net.IPEndPoint)?.Port}.");
         var writer = WriteLoopAsync();
         string lostReason = "closed its connection";

@@ -19,12 +19,13 @@ public sealed partial class BrokerProcess : IAsyncDisposable
 
     public static string HoldfastDll => Path.Combine(AppContext.BaseDirectory, "holdfast.dll");
 
-    /// <summary>Starts `holdfast serve -c FILE` with <paramref name="configText"/> plus a listener on 127.0.0.1 port 0.</summary>
+    /// <summary>Starts `holdfast serve -c FILE -p 0` with <paramref name="configText"/> after a first listener on 127.0.0.1 (moved to an ephemeral port by -p 0).</summary>
     public static async Task<BrokerProcess> StartAsync(string configText = "", string[]? extraArgs = null)
     {
         string path = Path.Combine(Path.GetTempPath(), $"holdfast-test-{Guid.NewGuid():N}.conf");
-        await File.WriteAllTextAsync(path, $"listener 0 127.0.0.1\nallow_anonymous true\nlog_dest stdout\n{configText}\n");
-        var runner = ProcessRunner.Start("dotnet", [HoldfastDll, "serve", "-c", path, .. extraArgs ?? []]);
+        // The config language refuses port 0; `-p 0` moves the first listener to an ephemeral port.
+        await File.WriteAllTextAsync(path, $"listener {TestBroker.PlaceholderPort} 127.0.0.1\nallow_anonymous true\nlog_dest stdout\n{configText}\n");
+        var runner = ProcessRunner.Start("dotnet", [HoldfastDll, "serve", "-c", path, "-p", "0", .. extraArgs ?? []]);
         await runner.WaitForOutputAsync("running", TimeSpan.FromSeconds(30));
         var match = ListenLine().Match(runner.Stdout);
         if (!match.Success) throw new InvalidOperationException($"no listen line in:\n{runner.Stdout}");

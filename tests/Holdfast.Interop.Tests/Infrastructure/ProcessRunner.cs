@@ -28,6 +28,35 @@ public sealed class ProcessRunner : IAsyncDisposable
 
     public static ProcessRunner Start(string file, IEnumerable<string> args, string? stdin = null)
     {
+        var runner = StartCore(file, args);
+        if (stdin is not null) runner._process.StandardInput.Write(stdin);
+        runner._process.StandardInput.Close();
+        return runner;
+    }
+
+    /// <summary>Starts with standard input left open, for tools that read it while they run (mosquitto_pub -l);
+    /// feed it with <see cref="WriteInputLineAsync"/> and end it with <see cref="CloseInput"/>.</summary>
+    public static ProcessRunner StartWithInput(string file, IEnumerable<string> args) => StartCore(file, args);
+
+    public async Task WriteInputLineAsync(string line)
+    {
+        await _process.StandardInput.WriteAsync(line + "\n");
+        await _process.StandardInput.FlushAsync();
+    }
+
+    public void CloseInput() => _process.StandardInput.Close();
+
+    /// <summary>Runs to completion without blocking a thread (killed after <paramref name="timeout"/>, exit code -1).</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string file, IEnumerable<string> args, TimeSpan timeout, string? stdin = null)
+    {
+        await using var runner = Start(file, args, stdin);
+        bool exited = await runner.WaitForExitAsync(timeout);
+        if (!exited) runner.Kill();
+        return (exited ? runner.ExitCode : -1, runner.Stdout, runner.Stderr);
+    }
+
+    private static ProcessRunner StartCore(string file, IEnumerable<string> args)
+    {
         var info = new ProcessStartInfo(file)
         {
             RedirectStandardOutput = true,
@@ -37,10 +66,7 @@ public sealed class ProcessRunner : IAsyncDisposable
         };
         foreach (var a in args) info.ArgumentList.Add(a);
         var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {file}");
-        var runner = new ProcessRunner(process);
-        if (stdin is not null) process.StandardInput.Write(stdin);
-        process.StandardInput.Close();
-        return runner;
+        return new ProcessRunner(process);
     }
 
     /// <summary>Runs to completion (killed after <paramref name="timeout"/>).</summary>

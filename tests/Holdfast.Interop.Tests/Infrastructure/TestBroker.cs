@@ -21,12 +21,18 @@ public sealed class TestBroker : IAsyncDisposable
     public int Port => _server.Endpoints[0].Port;
     public HoldfastServer Server => _server;
 
+    /// <summary>The port written into generated config files before they are moved to an ephemeral port.</summary>
+    internal const int PlaceholderPort = 1;
+
     /// <summary>Starts a broker. <paramref name="configText"/> is Mosquitto-syntax config; a listener on port 0 is
     /// added when it names none. <paramref name="listenerText"/> is appended inside that listener's block.</summary>
     public static async Task<TestBroker> StartAsync(string configText = "", string listenerText = "")
     {
-        string text = $"listener 0 127.0.0.1\nallow_anonymous true\n{listenerText}\n{configText}\nlog_type all\n";
+        // The config language (like Mosquitto's) refuses port 0, so the listener is written with a placeholder
+        // port and switched to 0 (ephemeral) after parsing, as `holdfast serve -p 0` does.
+        string text = $"listener {PlaceholderPort} 127.0.0.1\nallow_anonymous true\n{listenerText}\n{configText}\nlog_type all\n";
         var config = ConfigParser.Parse(text, "test.conf");
+        config.Listeners[0].Port = 0;
         var log = new CapturingLog();
         var server = new HoldfastServer(config, log);
         await server.StartAsync();

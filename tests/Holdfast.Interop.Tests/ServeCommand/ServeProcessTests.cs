@@ -1,0 +1,339 @@
+using System.Net;
+using System.Net.Sockets;
+using Holdfast.Interop.Tests.DebianPeers;
+using Holdfast.Interop.Tests.Infrastructure;
+using static Holdfast.Interop.Tests.DebianPeers.Mosquitto;
+
+namespace Holdfast.Interop.Tests.ServeCommand;
+
+/// <summary>The real `holdfast serve` command as a child process, driven by Debian's mosquitto clients and raw sockets.</summary>
+public sealed class ServeProcessTests
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
+
+    private static string TempFile(string extension) => Path.Combine(Path.GetTempPath(), $"holdfast-serve-{Guid.NewGuid():N}{extension}");
+
+    [SkippableTheory]
+    [InlineData("mqttv311")]
+    [InlineData("mqttv5")]
+    public async Task Serve_with_a_config_file_carries_messages_between_mosquitto_clients(string version)
+    {
+        await using var broker = await BrokerProcess.StartAsync("", ["-v"]);
+        string topic = Unique("serve") + "/t";
+        await using var sub = await SubscribeAsync(broker, version, Unique("sub"), "-t", topic, "-q", "2", "-C", "3", "-F", "%q %p");
+        string pubId = Unique("pub");
+        for (int qos = 0; qos <= 2; qos++)
+            await PublishAsync(broker.Port, version, pubId, ["-t", topic, "-q", qos.ToString(), "-m", $"hello-q{qos}"]);
+        Assert.Equal(["0 hello-q0", "1 hello-q1", "2 hello-q2"], await LinesAfterExitAsync(sub));
+    }
+
+    [SkippableFact]
+    public async Task Verbose_flag_prints_the_mosquitto_style_packet_trace()
+    {
+        DebianTool.Require("mosquitto_pub");
+        await using var broker = await BrokerProcess.StartAsync("", ["-v"]);
+        // Each broker process is private to this test, so the fixed id c1 and topic a/b of the documented example are safe.
+        await PublishAsync(broker.Port, "mqttv311", "c1", ["-t", "a/b", "-q", "1", "-m", "hello"]);
+
+        await broker.Runner.WaitForOutputAsync("Received PUBLISH from c1 (d0, q1, r0, m1, 'a/b', ... (5 bytes))", StartTimeout);
+        await broker.Runner.WaitForOutputAsync("Sending PUBACK to c1 (m1, rc0)", StartTimeout);
+        await broker.Runner.WaitForOutputAsync("Sending CONNACK to c1 (0, 0)", StartTimeout);
+        await broker.Runner.WaitForOutputAsync("Received DISCONNECT from c1", StartTimeout);
+        // Mosquitto's line shape: "<unix seconds>: <message>".
+        Assert.Matches(@"(?m)^\d{10}: Received PUBLISH from c1 ", broker.Runner.Stdout);
+    }
+
+    [SkippableFact]
+    public async Task Without_verbose_the_packet_trace_is_not_printed()
+    {
+        DebianTool.Require("mosquitto_pub");
+        await using var broker = await BrokerProcess.StartAsync();
+        string id = Unique("quiet");
+        await PublishAsync(broker.Port, "mqttv311", id, ["-t", "a/b", "-q", "1", "-m", "hello"]);
+        // The connection notice is printed (default log types), the trace is not.
+        await broker.Runner.WaitForOutputAsync($"Client {id} disconnected", StartTimeout);
+        Assert.DoesNotContain("Received PUBLISH", broker.Runner.Stdout);
+        Assert.DoesNotContain("Sending PUBACK", broker.Runner.Stdout);
+    }
+
+    public static TheoryData<string, int, string> BadConfigs() => new()
+    {
+        { "allow_anonymous true\nno_such_directive 5\n", 2, "no_such_directive" },
+        { "# a comment\n\nmax_inflight_messages lots\n", 3, "max_inflight_messages" },
+        { "listener 1883 127.0.0.1\nlistener 70000\n", 2, "70000" },
+        { "log_dest carrier_pigeon\n", 1, "log_dest" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadConfigs))]
+    public async Task Bad_config_stops_startup_naming_file_line_and_reason(string config, int line, string reasonFragment)
+    {
+        string path = TempFile(".conf");
+        await File.WriteAllTextAsync(path, config);
+        try
+        {
+            var (exit, stdout, stderr) = await ProcessRunner.RunAsync("dotnet", [BrokerProcess.HoldfastDll, "serve", "-c", path], StartTimeout);
+            Assert.True(exit != 0 && exit != -1, $"exit {exit}; stdout:\n{stdout}\nstderr:\n{stderr}");
+            Assert.Contains($"{path}:{line}:", stderr);
+            Assert.Contains(reasonFragment, stderr);
+            Assert.DoesNotContain("running", stdout);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    /// <summary>Settings Holdfast parses but does not enforce yet must stop startup: serving plaintext where TLS was
+    /// configured, or letting anyone in where a password or ACL file was named, would fail open (DESIGN.md §5).</summary>
+    [Theory]
+    [InlineData("listener 1 127.0.0.1\ncertfile /etc/holdfast/server.crt\nkeyfile /etc/holdfast/server.key\n", 2, "TLS")]
+    [InlineData("password_file /etc/holdfast/passwd\nlistener 1 127.0.0.1\n", 1, "password_file")]
+    [InlineData("listener 1 127.0.0.1\n# ACL\nacl_file /etc/holdfast/acl\n", 3, "acl_file")]
+    public async Task Security_settings_that_are_not_enforced_stop_startup(string config, int line, string setting)
+    {
+        string path = TempFile(".conf");
+        await File.WriteAllTextAsync(path, config);
+        try
+        {
+            var (exit, stdout, stderr) = await ProcessRunner.RunAsync("dotnet", [BrokerProcess.HoldfastDll, "serve", "-c", path, "-p", "0"], StartTimeout);
+            Assert.True(exit != 0 && exit != -1, $"started with {setting} silently ignored: exit {exit}; stdout:\n{stdout}\nstderr:\n{stderr}");
+            Assert.Contains($"{path}:{line}:", stderr);
+            Assert.Contains(setting, stderr);
+            Assert.DoesNotContain(" running", stdout + stderr);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public async Task Missing_config_file_stops_startup_naming_the_file()
+    {
+        string path = TempFile(".conf");
+        var (exit, stdout, stderr) = await ProcessRunner.RunAsync("dotnet", [BrokerProcess.HoldfastDll, "serve", "-c", path], StartTimeout);
+        Assert.True(exit != 0 && exit != -1, $"exit {exit}; stdout:\n{stdout}\nstderr:\n{stderr}");
+        Assert.Contains(path, stderr);
+    }
+
+    [Fact]
+    public async Task Unwritable_log_file_stops_startup_with_a_message_not_a_crash()
+    {
+        string path = TempFile(".conf");
+        string logPath = $"/nonexistent-{Guid.NewGuid():N}/holdfast.log";
+        await File.WriteAllTextAsync(path, $"listener 1 127.0.0.1\nlog_dest file {logPath}\n");
+        try
+        {
+            var (exit, stdout, stderr) = await ProcessRunner.RunAsync("dotnet", [BrokerProcess.HoldfastDll, "serve", "-c", path, "-p", "0"], StartTimeout);
+            Assert.True(exit != 0 && exit != -1, $"exit {exit}; stdout:\n{stdout}\nstderr:\n{stderr}");
+            Assert.Contains(logPath, stderr);
+            Assert.DoesNotContain("Unhandled exception", stderr);
+            Assert.DoesNotContain("running", stdout);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public async Task Port_already_in_use_stops_startup_with_a_message_not_a_crash()
+    {
+        using var occupier = new TcpListener(IPAddress.Loopback, 0);
+        occupier.Start();
+        int port = ((IPEndPoint)occupier.LocalEndpoint).Port;
+        string path = TempFile(".conf");
+        await File.WriteAllTextAsync(path, $"listener {port} 127.0.0.1\n");
+        try
+        {
+            var (exit, stdout, stderr) = await ProcessRunner.RunAsync("dotnet", [BrokerProcess.HoldfastDll, "serve", "-c", path], StartTimeout);
+            Assert.True(exit != 0 && exit != -1, $"exit {exit}; stdout:\n{stdout}\nstderr:\n{stderr}");
+            Assert.Contains(port.ToString(), stderr);
+            Assert.DoesNotContain("Unhandled exception", stderr);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [SkippableFact]
+    public async Task Log_dest_file_writes_the_log_to_that_file()
+    {
+        DebianTool.Require("mosquitto_pub");
+        string logPath = TempFile(".log");
+        try
+        {
+            string id = Unique("filelog");
+            await using (var broker = await BrokerProcess.StartAsync($"log_dest file {logPath}\nlog_type all\n"))
+            {
+                await PublishAsync(broker.Port, "mqttv5", id, ["-t", "file/log", "-q", "1", "-m", "hello"]);
+                // Lines are flushed as written, so the file shows them while the broker runs.
+                await WaitForFileAsync(logPath, $"Client {id} disconnected.");
+                string text = await ReadSharedAsync(logPath);
+                Assert.Contains("Holdfast version", text);
+                Assert.Contains($"listen socket on 127.0.0.1:{broker.Port}", text);
+                Assert.Matches($@"New client connected from 127\.0\.0\.1:\d+ as {id} \(p5, c1, k60\)", text);
+            }
+        }
+        finally
+        {
+            File.Delete(logPath);
+        }
+    }
+
+    [SkippableFact]
+    public async Task Sigterm_sends_v5_clients_disconnect_0x8B_and_exits_0()
+    {
+        var broker = await BrokerProcess.StartAsync();
+        await using var _ = broker;
+        await using var raw = await RawMqttClient.ConnectAsync(broker.Port);
+        string id = Unique("shutdown");
+        await raw.ConnectMqttAsync(5, id);
+        await broker.Runner.WaitForOutputAsync($" as {id} (", StartTimeout);
+
+        broker.Runner.Signal(15);
+
+        // Graceful shutdown: DISCONNECT with 0x8B Server shutting down, then the connection closes [MQTT-3.14.2.1].
+        var packets = await raw.ReadUntilClosedAsync(StartTimeout);
+        var disconnect = Assert.Single(packets);
+        Assert.Equal(14, disconnect.Type);
+        Assert.Equal(0x8B, disconnect.Body[0]);
+
+        Assert.True(await broker.Runner.WaitForExitAsync(StartTimeout), "holdfast serve did not exit after SIGTERM");
+        Assert.True(broker.Runner.ExitCode == 0, $"exit code {broker.Runner.ExitCode}; stderr:\n{broker.Runner.Stderr}");
+        Assert.Contains("terminating", broker.Runner.Stdout);
+    }
+
+    [Fact]
+    public async Task Sigterm_closes_311_clients_without_a_disconnect_packet_and_exits_0()
+    {
+        var broker = await BrokerProcess.StartAsync();
+        await using var _ = broker;
+        await using var v311 = await RawMqttClient.ConnectAsync(broker.Port);
+        await using var v5 = await RawMqttClient.ConnectAsync(broker.Port);
+        string id311 = Unique("old"), id5 = Unique("new");
+        await v311.ConnectMqttAsync(4, id311);
+        await v5.ConnectMqttAsync(5, id5);
+        await broker.Runner.WaitForOutputAsync($" as {id311} (", StartTimeout);
+        await broker.Runner.WaitForOutputAsync($" as {id5} (", StartTimeout);
+
+        broker.Runner.Signal(15);
+
+        // MQTT 3.1.1 has no server-to-client DISCONNECT: the connection just closes. Each client is told in its own protocol.
+        Assert.Empty(await v311.ReadUntilClosedAsync(StartTimeout));
+        var disconnect = Assert.Single(await v5.ReadUntilClosedAsync(StartTimeout));
+        Assert.Equal([14, 0x8B], [disconnect.Type, disconnect.Body[0]]);
+        Assert.True(await broker.Runner.WaitForExitAsync(StartTimeout), "holdfast serve did not exit after SIGTERM");
+        Assert.Equal(0, broker.Runner.ExitCode);
+    }
+
+    [SkippableFact]
+    public async Task Port_option_overrides_the_configured_listener_port()
+    {
+        int port = FreePort();
+        string path = TempFile(".conf");
+        await File.WriteAllTextAsync(path, "listener 1 127.0.0.1\nallow_anonymous true\nlog_dest stdout\n");
+        await using var broker = ProcessRunner.Start("dotnet", [BrokerProcess.HoldfastDll, "serve", "-c", path, "-p", port.ToString(), "-v"]);
+        try
+        {
+            await broker.WaitForOutputAsync("running", StartTimeout);
+            Assert.Contains($"listen socket on 127.0.0.1:{port}.", broker.Stdout);
+            string topic = Unique("port") + "/t";
+            string subId = Unique("sub");
+            await using var sub = StartSub(port, "mqttv5", subId, "-t", topic, "-C", "1");
+            await broker.WaitForOutputAsync(SubAckSent(subId), StartTimeout);
+            await PublishAsync(port, "mqttv5", Unique("pub"), ["-t", topic, "-m", "on the chosen port"]);
+            Assert.Equal(["on the chosen port"], await LinesAfterExitAsync(sub));
+        }
+        finally
+        {
+            broker.Signal(15);
+            await broker.WaitForExitAsync(StartTimeout);
+            File.Delete(path);
+        }
+    }
+
+    [SkippableFact]
+    public async Task Without_a_config_it_listens_on_localhost_1883_only()
+    {
+        Skip.IfNot(PortIsFree(IPAddress.Loopback, 1883) && PortIsFree(IPAddress.IPv6Loopback, 1883),
+            "port 1883 is in use on this machine (another broker?); the no-config default cannot be tested here");
+        DebianTool.Require("mosquitto_sub");
+
+        // -v keeps the default listener (no config file) and adds the packet trace used to see the SUBACK.
+        await using var broker = ProcessRunner.Start("dotnet", [BrokerProcess.HoldfastDll, "serve", "-v"]);
+        try
+        {
+            await broker.WaitForOutputAsync("running", StartTimeout);
+            string all = broker.Stdout + broker.Stderr;
+            // Mosquitto 2's local-only mode: loopback addresses only, never the wildcard address.
+            Assert.Contains("listen socket on 127.0.0.1:1883", all);
+            Assert.DoesNotContain("0.0.0.0:1883", all);
+            Assert.DoesNotContain("[::]:1883", all);
+
+            string topic = Unique("default") + "/t";
+            string subId = Unique("sub");
+            await using var sub = StartSub(1883, "mqttv311", subId, "-t", topic, "-C", "1");
+            await broker.WaitForOutputAsync(SubAckSent(subId), StartTimeout);
+            await PublishAsync(1883, "mqttv311", Unique("pub"), ["-t", topic, "-q", "1", "-m", "anonymous on localhost"]);
+            Assert.Equal(["anonymous on localhost"], await LinesAfterExitAsync(sub));
+        }
+        finally
+        {
+            // Stopped by its own pid, never by name.
+            broker.Signal(15);
+            Assert.True(await broker.WaitForExitAsync(StartTimeout), "holdfast serve did not exit after SIGTERM");
+        }
+        Assert.Equal(0, broker.ExitCode);
+    }
+
+    private static bool PortIsFree(IPAddress address, int port)
+    {
+        try
+        {
+            var listener = new TcpListener(address, port);
+            listener.Start();
+            listener.Stop();
+            return true;
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressNotAvailable && address.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            return true; // no IPv6 loopback here: nothing can be listening on it
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    private static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    private static async Task<string> ReadSharedAsync(string path)
+    {
+        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var reader = new StreamReader(stream);
+        return await reader.ReadToEndAsync();
+    }
+
+    /// <summary>Polls the file until it contains <paramref name="fragment"/> (the event), failing after a generous timeout.</summary>
+    private static async Task WaitForFileAsync(string path, string fragment)
+    {
+        var deadline = DateTime.UtcNow + StartTimeout;
+        string text = "";
+        while (DateTime.UtcNow < deadline)
+        {
+            if (File.Exists(path) && (text = await ReadSharedAsync(path)).Contains(fragment)) return;
+            await Task.Delay(50);
+        }
+        throw new TimeoutException($"'{fragment}' never appeared in {path}:\n{text}");
+    }
+}
