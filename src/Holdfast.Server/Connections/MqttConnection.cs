@@ -173,7 +173,8 @@ internal sealed class MqttConnection : IClientConnection
     /// <summary>Hands one packet to the broker. False stops reading (the connection is closing).</summary>
     private async ValueTask<bool> DispatchAsync(MqttPacket packet)
     {
-        if (_log.IsEnabled(LogType.Debug)) _log.Write(LogType.Debug, PacketTrace.Received(packet, ClientName));
+        if (_log.IsEnabled(LogType.Debug))
+            foreach (var line in PacketTrace.Received(packet, ClientName)) _log.Write(LogType.Debug, line);
         if (_client is null)
         {
             if (packet is not ConnectPacket connect)

@@ -2,27 +2,60 @@ using Holdfast.Protocol;
 
 namespace Holdfast.Server.Connections;
 
-/// <summary>Mosquitto-style packet trace lines (log_type debug / -v), so operators' grep patterns carry over.</summary>
+/// <summary>Mosquitto's packet trace lines (log_type debug / -v), word for word where Mosquitto has one, so
+/// operators' grep patterns carry over.</summary>
 internal static class PacketTrace
 {
-    public static string Received(MqttPacket packet, string clientId) => "Received " + Describe(packet, "from " + clientId);
-
-    public static string Sending(MqttPacket packet, string clientId) => "Sending " + Describe(packet, "to " + clientId);
-
-    private static string Describe(MqttPacket packet, string who) => packet switch
+    /// <summary>Lines for a received packet; CONNECT has none (Mosquitto reports the connection instead).</summary>
+    public static IEnumerable<string> Received(MqttPacket packet, string clientId)
     {
-        PublishPacket p => $"PUBLISH {who} (d{(p.Dup ? 1 : 0)}, q{(int)p.QoS}, r{(p.Retain ? 1 : 0)}, m{p.PacketId}, '{p.Topic}', ... ({p.Payload.Length} bytes))",
-        PublishResponsePacket a => $"{Name(a.Type)} {who} (m{a.PacketId}, rc{(byte)a.ReasonCode})",
-        ConnAckPacket c => $"CONNACK {who} ({(c.SessionPresent ? 1 : 0)}, {(byte)c.ReasonCode})",
-        ConnectPacket c => $"CONNECT {who} (p{(int)c.ProtocolVersion}, c{(c.CleanStart ? 1 : 0)}, k{c.KeepAlive})",
-        SubAckPacket s => $"SUBACK {who} (m{s.PacketId}, [{string.Join(", ", s.ReasonCodes.Select(r => (byte)r))}])",
-        UnsubAckPacket u => $"UNSUBACK {who} (m{u.PacketId})",
-        SubscribePacket s => $"SUBSCRIBE {who} (m{s.PacketId}, {string.Join(", ", s.Subscriptions.Select(x => $"'{x.TopicFilter}' q{(int)x.MaximumQoS}"))})",
-        UnsubscribePacket u => $"UNSUBSCRIBE {who} (m{u.PacketId}, {string.Join(", ", u.TopicFilters.Select(f => $"'{f}'"))})",
-        DisconnectPacket d => $"DISCONNECT {who} (rc{(byte)d.ReasonCode})",
-        AuthPacket a => $"AUTH {who} (rc{(byte)a.ReasonCode})",
-        _ => $"{Name(packet.Type)} {who}",
+        switch (packet)
+        {
+            case ConnectPacket:
+                yield break;
+            case PublishPacket p:
+                yield return $"Received PUBLISH from {clientId} {Publish(p)}";
+                break;
+            case PubAckPacket or PubCompPacket:
+                var a = (PublishResponsePacket)packet;
+                yield return $"Received {Name(a.Type)} from {clientId} (Mid: {a.PacketId}, RC:{(byte)a.ReasonCode})";
+                break;
+            case PubRecPacket or PubRelPacket:
+                yield return $"Received {Name(packet.Type)} from {clientId} (Mid: {((PublishResponsePacket)packet).PacketId})";
+                break;
+            case SubscribePacket s:
+                yield return $"Received SUBSCRIBE from {clientId}";
+                foreach (var sub in s.Subscriptions) yield return $"\t{sub.TopicFilter} (QoS {(int)sub.MaximumQoS})";
+                break;
+            case UnsubscribePacket u:
+                yield return $"Received UNSUBSCRIBE from {clientId}";
+                foreach (var filter in u.TopicFilters) yield return $"\t{filter}";
+                break;
+            case DisconnectPacket { ReasonCode: not ReasonCode.NormalDisconnection } d:
+                yield return $"Received DISCONNECT from {clientId} (rc{(byte)d.ReasonCode})";
+                break;
+            case AuthPacket auth:
+                yield return $"Received AUTH from {clientId} (rc{(byte)auth.ReasonCode})";
+                break;
+            default:
+                yield return $"Received {Name(packet.Type)} from {clientId}";
+                break;
+        }
+    }
+
+    public static string Sending(MqttPacket packet, string clientId) => packet switch
+    {
+        PublishPacket p => $"Sending PUBLISH to {clientId} {Publish(p)}",
+        PubAckPacket or PubRecPacket => $"Sending {Name(packet.Type)} to {clientId} (m{((PublishResponsePacket)packet).PacketId}, rc{(byte)((PublishResponsePacket)packet).ReasonCode})",
+        PubRelPacket or PubCompPacket => $"Sending {Name(packet.Type)} to {clientId} (m{((PublishResponsePacket)packet).PacketId})",
+        ConnAckPacket c => $"Sending CONNACK to {clientId} ({(c.SessionPresent ? 1 : 0)}, {(byte)c.ReasonCode})",
+        DisconnectPacket d => $"Sending DISCONNECT to {clientId} (rc{(byte)d.ReasonCode})",
+        AuthPacket a => $"Sending AUTH to {clientId} (rc{(byte)a.ReasonCode})",
+        _ => $"Sending {Name(packet.Type)} to {clientId}",
     };
+
+    private static string Publish(PublishPacket p) =>
+        $"(d{(p.Dup ? 1 : 0)}, q{(int)p.QoS}, r{(p.Retain ? 1 : 0)}, m{p.PacketId}, '{p.Topic}', ... ({p.Payload.Length} bytes))";
 
     private static string Name(PacketType type) => type.ToString().ToUpperInvariant();
 }

@@ -15,7 +15,7 @@ public sealed class MosquittoLog : IBrokerLog, IDisposable
 {
     // Control characters in a message (a client id with a newline, say) would let a client forge log lines.
     private static readonly SearchValues<char> ControlChars =
-        SearchValues.Create(Enumerable.Range(0, 32).Select(c => (char)c).Append('\u007f').ToArray());
+        SearchValues.Create(Enumerable.Range(0, 32).Where(c => c != '\t').Select(c => (char)c).Append('\u007f').ToArray());
 
     private readonly LogType _types;
     private readonly bool _timestamp;

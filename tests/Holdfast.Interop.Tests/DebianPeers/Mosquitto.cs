@@ -14,7 +14,7 @@ internal static class Mosquitto
     public static string Unique(string prefix) => $"{prefix}-{Guid.NewGuid().ToString("N")[..10]}";
 
     /// <summary>The broker log fragment that says <paramref name="clientId"/>'s SUBACK was sent (needs log_type all / -v).</summary>
-    public static string SubAckSent(string clientId) => $"Sending SUBACK to {clientId} (";
+    public static string SubAckSent(string clientId) => $"Sending SUBACK to {clientId}";
 
     /// <summary>Starts mosquitto_sub against 127.0.0.1:<paramref name="port"/> with -i and -V, and waits until
     /// <paramref name="waitForLog"/> has seen its SUBACK go out.</summary>

@@ -46,7 +46,7 @@ public sealed class ManualAckSubscriberTests
             Assert.False(second.Dup);
             Assert.NotEqual(first.PacketId, second.PacketId);
             await second.AckAsync();
-            await broker.Log.WaitForAsync($"Received PUBACK from {subscriberId} (m{second.PacketId},");
+            await broker.Log.WaitForAsync($"Received PUBACK from {subscriberId} (Mid: {second.PacketId}, RC:");
 
             await subscriber.DisconnectAsync();
             await broker.Log.WaitForAsync($"Client {subscriberId} disconnected.");

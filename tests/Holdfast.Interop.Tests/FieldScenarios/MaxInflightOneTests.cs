@@ -48,7 +48,7 @@ public sealed class MaxInflightOneTests
             current = next;
         }
         await current.AckAsync();
-        await broker.Log.WaitForAsync($"Received PUBACK from {subscriber.ClientId} (m{current.PacketId},");
+        await broker.Log.WaitForAsync($"Received PUBACK from {subscriber.ClientId} (Mid: {current.PacketId}, RC:");
 
         await subscriber.AssertNothingReceivedAsync();
         Assert.Equal(Enumerable.Range(0, Count).Select(i => i.ToString()), subscriber.All.Select(m => m.Text));

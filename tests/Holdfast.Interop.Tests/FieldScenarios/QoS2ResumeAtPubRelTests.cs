@@ -56,7 +56,7 @@ public sealed class QoS2ResumeAtPubRelTests
         await first.Closed.Within(what: "the broker to close the cut connection");
         await broker.Log.WaitForAsync($"Client {subscriberId} closed its connection");
         // The broker had the PUBREC before the connection ended (it precedes the FIN on the wire).
-        Assert.True(broker.Log.Contains($"Received PUBREC from {subscriberId} (m{packetId},"));
+        Assert.True(broker.Log.Contains($"Received PUBREC from {subscriberId} (Mid: {packetId})"));
         var firstPackets = first.AllReceived;
         await first.DisposeAsync();
 
@@ -68,7 +68,7 @@ public sealed class QoS2ResumeAtPubRelTests
         var pubrel = Assert.IsType<PubRelPacket>(resumed);
         Assert.Equal(packetId, pubrel.PacketId);
         await second.SendAsync(new PubCompPacket { PacketId = packetId });
-        await broker.Log.WaitForAsync($"Received PUBCOMP from {subscriberId} (m{packetId},");
+        await broker.Log.WaitForAsync($"Received PUBCOMP from {subscriberId} (Mid: {packetId}, RC:");
 
         // Newer messages flow on the resumed session, through the whole QoS 2 exchange.
         await publisher.PublishAsync(topic, "after", MqttQualityOfServiceLevel.ExactlyOnce);

@@ -78,7 +78,7 @@ public sealed class SessionTakeoverTests
         Assert.True(resent.Dup);
         Assert.Equal(original.PacketId, resent.PacketId);
         await resent.AckAsync();
-        await broker.Log.WaitForAsync($"Received PUBACK from {id} (m{resent.PacketId},");
+        await broker.Log.WaitForAsync($"Received PUBACK from {id} (Mid: {resent.PacketId}, RC:");
         await second.AssertNothingReceivedAsync();
         await first.Disconnected.Within();
     }
