@@ -1,7 +1,7 @@
 using System.Text;
 using Holdfast.Interop.Tests.Infrastructure;
 using static Holdfast.Interop.Tests.DebianPeers.Mosquitto;
-using static Holdfast.Interop.Tests.DebianPeers.RawMqttClient;
+using static Holdfast.Interop.Tests.Infrastructure.RawByteClient;
 
 namespace Holdfast.Interop.Tests.DebianPeers;
 
@@ -101,7 +101,7 @@ public sealed class MalformedInputTests
         await using var _b = broker;
         await using var _w = witness;
 
-        await using (var raw = await RawMqttClient.ConnectAsync(broker.Port))
+        await using (var raw = await RawByteClient.ConnectAsync(broker.Port))
         {
             await raw.SendAsync(Convert.FromHexString(hex));
             // The first packet must be CONNECT; anything else closes the connection [MQTT-3.1.0-1].
@@ -120,7 +120,7 @@ public sealed class MalformedInputTests
         await using var _w = witness;
         string id = Unique("badname");
 
-        await using (var raw = await RawMqttClient.ConnectAsync(broker.Port))
+        await using (var raw = await RawByteClient.ConnectAsync(broker.Port))
         {
             await raw.SendAsync(Connect(level, id, protocolName: "MQTX"));
             // [MQTT-3.1.2-1] / v5 §3.1.2.1: the server may send a refusing CONNACK, and must not go on as MQTT.
@@ -139,7 +139,7 @@ public sealed class MalformedInputTests
         await using var _b = broker;
         await using var _w = witness;
 
-        await using (var raw = await RawMqttClient.ConnectAsync(broker.Port))
+        await using (var raw = await RawByteClient.ConnectAsync(broker.Port))
         {
             await raw.SendAsync(Connect(7, Unique("lvl7"), v5Layout: false));
             // "The Server MUST respond to the CONNECT Packet with a CONNACK return code 0x01 (unacceptable protocol
@@ -158,7 +158,7 @@ public sealed class MalformedInputTests
         await using var _b = broker;
         await using var _w = witness;
 
-        await using (var raw = await RawMqttClient.ConnectAsync(broker.Port))
+        await using (var raw = await RawByteClient.ConnectAsync(broker.Port))
         {
             await raw.SendAsync(Connect(6, Unique("lvl6"), v5Layout: true));
             // The broker cannot know the layout of an unknown version: v5 §3.1.2.2 allows CONNACK 0x84 (Unsupported
@@ -181,7 +181,7 @@ public sealed class MalformedInputTests
         await using var _b = broker;
         await using var _w = witness;
 
-        await using (var raw = await RawMqttClient.ConnectAsync(broker.Port))
+        await using (var raw = await RawByteClient.ConnectAsync(broker.Port))
         {
             if (connectedLevel > 0) await raw.ConnectMqttAsync(connectedLevel, Unique("rl5"));
             // A Variable Byte Integer has at most four bytes [MQTT-1.5.5-1 / 2.2.3].
@@ -205,7 +205,7 @@ public sealed class MalformedInputTests
         await using var _b = broker;
         await using var _w = witness;
 
-        await using (var raw = await RawMqttClient.ConnectAsync(broker.Port))
+        await using (var raw = await RawByteClient.ConnectAsync(broker.Port))
         {
             await raw.ConnectMqttAsync(level, Unique("wild"));
             // The witness subscribes to ROOT/#, so a routed wildcard publish would show up in its output.
@@ -228,7 +228,7 @@ public sealed class MalformedInputTests
         await using var _w = witness;
         string id = Unique("twice");
 
-        await using (var raw = await RawMqttClient.ConnectAsync(broker.Port))
+        await using (var raw = await RawByteClient.ConnectAsync(broker.Port))
         {
             await raw.ConnectMqttAsync(level, id);
             await raw.SendAsync(Connect(level, id));
@@ -254,7 +254,7 @@ public sealed class MalformedInputTests
         await using var _b = broker;
         await using var _w = witness;
 
-        await using (var raw = await RawMqttClient.ConnectAsync(broker.Port))
+        await using (var raw = await RawByteClient.ConnectAsync(broker.Port))
         {
             await raw.ConnectMqttAsync(level, Unique("utf8"));
             byte[] topic = [.. Encoding.UTF8.GetBytes(witness.Root + "/"), .. Convert.FromHexString(badHex)];
@@ -278,7 +278,7 @@ public sealed class MalformedInputTests
         await using var _b = broker;
         await using var _w = witness;
 
-        await using (var raw = await RawMqttClient.ConnectAsync(broker.Port))
+        await using (var raw = await RawByteClient.ConnectAsync(broker.Port))
         {
             await raw.ConnectMqttAsync(level, Unique("hdr"));
             byte[] properties = level == 5 ? [0] : [];

@@ -188,7 +188,7 @@ public sealed class ServeProcessTests
     {
         var broker = await BrokerProcess.StartAsync();
         await using var _ = broker;
-        await using var raw = await RawMqttClient.ConnectAsync(broker.Port);
+        await using var raw = await RawByteClient.ConnectAsync(broker.Port);
         string id = Unique("shutdown");
         await raw.ConnectMqttAsync(5, id);
         await broker.Runner.WaitForOutputAsync($" as {id} (", StartTimeout);
@@ -211,8 +211,8 @@ public sealed class ServeProcessTests
     {
         var broker = await BrokerProcess.StartAsync();
         await using var _ = broker;
-        await using var v311 = await RawMqttClient.ConnectAsync(broker.Port);
-        await using var v5 = await RawMqttClient.ConnectAsync(broker.Port);
+        await using var v311 = await RawByteClient.ConnectAsync(broker.Port);
+        await using var v5 = await RawByteClient.ConnectAsync(broker.Port);
         string id311 = Unique("old"), id5 = Unique("new");
         await v311.ConnectMqttAsync(4, id311);
         await v5.ConnectMqttAsync(5, id5);

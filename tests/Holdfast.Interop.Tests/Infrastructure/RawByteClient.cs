@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
 
-namespace Holdfast.Interop.Tests.DebianPeers;
+namespace Holdfast.Interop.Tests.Infrastructure;
 
 /// <summary>One packet as read off the wire: the fixed header's first byte and the body.</summary>
 internal sealed record RawPacket(byte First, byte[] Body)
@@ -15,24 +15,24 @@ internal sealed record RawPacket(byte First, byte[] Body)
 /// A deliberately dumb MQTT peer over a plain socket: it sends exactly the bytes a test gives it, so malformed
 /// packets reach the broker as written, and it reports exactly what came back and whether the socket closed.
 /// </summary>
-internal sealed class RawMqttClient : IAsyncDisposable
+internal sealed class RawByteClient : IAsyncDisposable
 {
     private static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(15);
     private readonly TcpClient _tcp;
     private readonly NetworkStream _stream;
     private readonly List<byte> _pending = [];
 
-    private RawMqttClient(TcpClient tcp)
+    private RawByteClient(TcpClient tcp)
     {
         _tcp = tcp;
         _stream = tcp.GetStream();
     }
 
-    public static async Task<RawMqttClient> ConnectAsync(int port)
+    public static async Task<RawByteClient> ConnectAsync(int port)
     {
         var tcp = new TcpClient { NoDelay = true };
         await tcp.ConnectAsync("127.0.0.1", port);
-        return new RawMqttClient(tcp);
+        return new RawByteClient(tcp);
     }
 
     public async Task SendAsync(params byte[] bytes)

@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Threading.Channels;
 using Holdfast.Protocol;
 
-namespace Holdfast.Interop.Tests.MqttNet;
+namespace Holdfast.Interop.Tests.Infrastructure;
 
 /// <summary>
 /// A bare MQTT client over TCP built on Holdfast.Protocol's codec, for what no real client library lets a test do:
