@@ -26,7 +26,7 @@ public sealed partial class MqttBroker
         return WaitAndRoute(client, packet, message, wait, cancellation);
     }
 
-    private async ValueTask WaitAndRoute(ConnectedClient client, PublishPacket packet, Message message, Task wait, CancellationToken cancellation)
+    private async ValueTask WaitAndRoute(ConnectedClient client, PublishPacket packet, Message message, Task? wait, CancellationToken cancellation)
     {
         if (Log.IsEnabled(LogType.Notice))
             Log.Notice($"Client {client.ClientId} held back: a subscriber queue for '{message.Topic}' is full (queue_full_policy block).");
