@@ -26,6 +26,10 @@ internal sealed class MqttConnection : IClientConnection
     /// <summary>How long the write loop may take to drain after the read side ended, before the socket is aborted.</summary>
     private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(5);
 
+    /// <summary>How long, after sending a DISCONNECT, the connection keeps reading (and discarding) what the client
+    /// still sends before the socket closes; it closes at once when the client closes first. See <see cref="LingerAsync"/>.</summary>
+    private static readonly TimeSpan LingerTimeout = TimeSpan.FromSeconds(1);
+
     private readonly ConnectionContext _context;
     private readonly MqttBroker _broker;
     private readonly ListenerPolicy _policy;
@@ -47,6 +51,7 @@ internal sealed class MqttConnection : IClientConnection
     private bool _publishHeld;
     private Task _heldDrain = Task.CompletedTask;
     private string? _closeReasonString;
+    private bool _disconnectSent;
 
     public MqttConnection(ConnectionContext context, MqttBroker broker, ListenerPolicy policy, IBrokerLog log)
     {
@@ -115,6 +120,38 @@ internal sealed class MqttConnection : IClientConnection
             _context.Abort();
         }
         await writer;
+        if (_disconnectSent)
+        {
+            await LingerAsync();
+            await _output.CompleteAsync();
+        }
+    }
+
+    /// <summary>
+    /// After a DISCONNECT the broker sent, reads and discards whatever the client still sends until the client
+    /// closes or <see cref="LingerTimeout"/> passes; only then does the socket close. Closing at once would make TCP
+    /// answer the client's packets already in flight (a PUBREL, the next PUBLISH of a stream) with a reset: the
+    /// client's next write then fails before it has read the DISCONNECT, and some stacks drop received data on a
+    /// reset, so the Reason Code never reaches it. Nothing read here is processed [MQTT-3.14.4-1], [MQTT-3.14.4-2].
+    /// </summary>
+    private async Task LingerAsync()
+    {
+        using var deadline = new CancellationTokenSource(LingerTimeout);
+        try
+        {
+            while (true)
+            {
+                var result = await _input.ReadAsync(deadline.Token);
+                _input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted) return;
+                // IsCanceled without IsCompleted is the write loop's wake-up (CancelPendingRead): keep draining.
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or ConnectionResetException
+                                       or ObjectDisposedException or InvalidOperationException)
+        {
+            // Linger time over, or the transport is gone: close now.
+        }
     }
 
     /// <summary>Returns the reason the connection ended, for the broker's log line.</summary>
@@ -301,7 +338,8 @@ internal sealed class MqttConnection : IClientConnection
                     disconnect.Properties = null;
                 if (_log.IsEnabled(LogType.Debug)) _log.Write(LogType.Debug, PacketTrace.Sending(disconnect, ClientName));
                 PacketWriter.Write(disconnect, _version, _output);
-                await _output.FlushAsync();
+                var flushed = await _output.FlushAsync();
+                _disconnectSent = !flushed.IsCompleted && !flushed.IsCanceled;
             }
         }
         catch (Exception e) when (e is IOException or ConnectionResetException or ObjectDisposedException or InvalidOperationException)
@@ -310,7 +348,8 @@ internal sealed class MqttConnection : IClientConnection
         }
         finally
         {
-            await _output.CompleteAsync();
+            // After a DISCONNECT the socket stays open for the linger; RunAsync closes it.
+            if (!_disconnectSent) await _output.CompleteAsync();
             // Wake the read loop so the connection ends even if the peer keeps the socket open.
             _input.CancelPendingRead();
         }

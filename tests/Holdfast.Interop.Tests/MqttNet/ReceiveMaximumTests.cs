@@ -45,6 +45,34 @@ public sealed class ReceiveMaximumTests
         await client.Closed.Within(what: "the broker to close the connection after DISCONNECT 0x93");
     }
 
+    [Fact]
+    public async Task Client_still_releasing_its_publishes_after_DISCONNECT_0x93_is_not_reset()
+    {
+        // Found by the Eclipse Paho interop suite (client_test5 test_flow_control2): a client sends its PUBRELs for the
+        // PUBRECs it has read while the broker's DISCONNECT is already on its way. The broker must keep reading (and
+        // discarding) for a moment before closing; a socket closed at once answers those writes with a TCP reset, the
+        // client's next write fails (EPIPE) and it never processes the DISCONNECT and its Reason Code.
+        await using var broker = await TestBroker.StartAsync("receive_maximum 3");
+        var (client, _) = await RawMqttClient.ConnectAsync(broker.Port, RawMqttClient.Connect(ProtocolVersion.V500, "rm-late-pubrel", persistent: false));
+        await using var owned = client;
+        for (ushort id = 1; id <= 4; id++) await client.SendAsync(Publish(id));
+        for (ushort id = 1; id <= 3; id++) Assert.Equal(id, (await client.ReceiveAsync<PubRecPacket>()).PacketId);
+        var disconnect = await client.ReceiveAsync<DisconnectPacket>();
+        Assert.Equal(ReasonCode.ReceiveMaximumExceeded, disconnect.ReasonCode);
+
+        // Well after the DISCONNECT was sent (the old immediate close had happened by now), the client writes on.
+        await Task.Delay(100);
+        for (ushort id = 1; id <= 3; id++)
+        {
+            await client.SendAsync(new PubRelPacket { PacketId = id });
+            await Task.Delay(30);
+        }
+        // The linger is bounded: a client that neither closes nor goes quiet still sees the connection close.
+        await client.Closed.Within(what: "the broker to close the connection after its linger");
+        // What it read meanwhile was discarded, not processed: nothing follows the DISCONNECT [MQTT-3.14.4-1].
+        Assert.IsType<DisconnectPacket>(client.AllReceived[^1]);
+    }
+
     private static PublishPacket Publish(ushort id) => new()
     {
         Topic = "rm/in",
