@@ -51,7 +51,8 @@ internal sealed class MqttConnection : IClientConnection
     private bool _publishHeld;
     private Task _heldDrain = Task.CompletedTask;
     private string? _closeReasonString;
-    private bool _disconnectSent;
+    /// <summary>The last thing sent was a DISCONNECT or a refusing CONNACK: linger before closing (see <see cref="LingerAsync"/>).</summary>
+    private bool _lingerBeforeClose;
 
     public MqttConnection(ConnectionContext context, MqttBroker broker, ListenerPolicy policy, IBrokerLog log)
     {
@@ -120,7 +121,7 @@ internal sealed class MqttConnection : IClientConnection
             _context.Abort();
         }
         await writer;
-        if (_disconnectSent)
+        if (_lingerBeforeClose)
         {
             await LingerAsync();
             await _output.CompleteAsync();
@@ -128,7 +129,7 @@ internal sealed class MqttConnection : IClientConnection
     }
 
     /// <summary>
-    /// After a DISCONNECT the broker sent, reads and discards whatever the client still sends until the client
+    /// After a DISCONNECT (or a CONNACK refusing the connection) the broker sent, reads and discards whatever the client still sends until the client
     /// closes or <see cref="LingerTimeout"/> passes; only then does the socket close. Closing at once would make TCP
     /// answer the client's packets already in flight (a PUBREL, the next PUBLISH of a stream) with a reset: the
     /// client's next write then fails before it has read the DISCONNECT, and some stacks drop received data on a
@@ -313,6 +314,7 @@ internal sealed class MqttConnection : IClientConnection
     private async Task WriteLoopAsync()
     {
         var reader = _outbound.Reader;
+        bool refused = false;
         try
         {
             while (await reader.WaitToReadAsync())
@@ -322,9 +324,11 @@ internal sealed class MqttConnection : IClientConnection
                     if (_log.IsEnabled(LogType.Debug)) _log.Write(LogType.Debug, PacketTrace.Sending(packet, ClientName));
                     PacketWriter.Write(packet, _version, _output);
                     if (packet is PublishPacket p) Interlocked.Add(ref _pendingBytes, -(p.Payload.Length + p.Topic.Length));
+                    refused = packet is ConnAckPacket c && (byte)c.ReasonCode >= 0x80;
                 }
                 var flush = await _output.FlushAsync();
                 if (flush.IsCompleted) break;
+                _lingerBeforeClose = refused;
             }
             if (_closeReason is { } reason && _version == ProtocolVersion.V500 && _client is not null)
             {
@@ -339,7 +343,7 @@ internal sealed class MqttConnection : IClientConnection
                 if (_log.IsEnabled(LogType.Debug)) _log.Write(LogType.Debug, PacketTrace.Sending(disconnect, ClientName));
                 PacketWriter.Write(disconnect, _version, _output);
                 var flushed = await _output.FlushAsync();
-                _disconnectSent = !flushed.IsCompleted && !flushed.IsCanceled;
+                _lingerBeforeClose = !flushed.IsCompleted && !flushed.IsCanceled;
             }
         }
         catch (Exception e) when (e is IOException or ConnectionResetException or ObjectDisposedException or InvalidOperationException)
@@ -348,8 +352,8 @@ internal sealed class MqttConnection : IClientConnection
         }
         finally
         {
-            // After a DISCONNECT the socket stays open for the linger; RunAsync closes it.
-            if (!_disconnectSent) await _output.CompleteAsync();
+            // After a DISCONNECT or a refusal the socket stays open for the linger; RunAsync closes it.
+            if (!_lingerBeforeClose) await _output.CompleteAsync();
             // Wake the read loop so the connection ends even if the peer keeps the socket open.
             _input.CancelPendingRead();
         }
