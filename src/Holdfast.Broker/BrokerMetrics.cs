@@ -30,5 +30,5 @@ public sealed class BrokerMetrics
     internal void MessageSent() => Interlocked.Increment(ref _messagesSent);
     internal void AckTimeout() => Interlocked.Increment(ref _ackTimeouts);
     internal void PublishRejected() => Interlocked.Increment(ref _publishesRejected);
-    internal void Drop(DropCause cause) => Interlocked.Increment(ref _dropped[(int)cause]);
+    internal void Drop(DropCause cause, long count = 1) => Interlocked.Add(ref _dropped[(int)cause], count);
 }

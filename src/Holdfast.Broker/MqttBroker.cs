@@ -21,6 +21,7 @@ public sealed partial class MqttBroker : IDisposable
     private readonly List<KeyValuePair<Session, Subscription>> _matched = [];
     private readonly List<SharedGroup> _matchedGroups = [];
     private readonly Dictionary<Session, DeliveryTarget> _targets = [];
+    private readonly List<(Session Session, DeliveryTarget Target)> _deliveries = [];
     private readonly Timer _timer;
     private TaskCompletionSource? _roomFreed;
     private bool _shuttingDown;
@@ -73,6 +74,7 @@ public sealed partial class MqttBroker : IDisposable
         _matched.Clear();
         _matchedGroups.Clear();
         _targets.Clear();
+        _deliveries.Clear();
         _subscriptions.Match(message.Topic, _matched, _matchedGroups);
 
         foreach (var (session, sub) in _matched)
@@ -92,36 +94,29 @@ public sealed partial class MqttBroker : IDisposable
             _targets[session] = t;
         }
 
-        // A shared group delivers each message to one member, chosen round-robin among those able to take it.
-        List<(Session, DeliveryTarget)>? shared = null;
+        foreach (var (session, t) in _targets) _deliveries.Add((session, t));
+
+        // A shared group delivers each message to one member, chosen round-robin among those able to take it. It is a
+        // subscription of its own: a member that also matches plainly gets both copies.
         foreach (var group in _matchedGroups)
         {
             var (member, sub) = group.Pick();
-            var qos = (QualityOfService)Math.Min((int)message.QoS, (int)sub.MaximumQoS);
-            (shared ??= []).Add((member, new DeliveryTarget
+            _deliveries.Add((member, new DeliveryTarget
             {
-                QoS = qos,
+                QoS = (QualityOfService)Math.Min((int)message.QoS, (int)sub.MaximumQoS),
                 RetainAsPublished = sub.RetainAsPublished,
                 SubscriptionIds = sub.SubscriptionIdentifier is { } id ? [id] : null,
             }));
         }
 
-        if (_targets.Count == 0 && shared is null) return RouteResult.NoSubscribers;
+        if (_deliveries.Count == 0) return RouteResult.NoSubscribers;
 
         if (blockWhenFull)
-        {
-            foreach (var (session, t) in _targets)
+            foreach (var (session, t) in _deliveries)
                 if (t.QoS > 0 && MustQueue(session) && IsQueueFull(session, message)) return RouteResult.QueueFull;
-            if (shared is not null)
-                foreach (var (session, t) in shared)
-                    if (t.QoS > 0 && MustQueue(session) && IsQueueFull(session, message)) return RouteResult.QueueFull;
-        }
 
-        foreach (var (session, t) in _targets)
+        foreach (var (session, t) in _deliveries)
             Deliver(session, message, t.QoS, message.Retain && t.RetainAsPublished, t.SubscriptionIds);
-        if (shared is not null)
-            foreach (var (session, t) in shared)
-                Deliver(session, message, t.QoS, message.Retain && t.RetainAsPublished, t.SubscriptionIds);
         return RouteResult.Accepted;
     }
 

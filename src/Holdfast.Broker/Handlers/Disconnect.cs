@@ -113,7 +113,7 @@ public sealed partial class MqttBroker
         int undelivered = session.InflightCount + session.Queue.Count;
         if (undelivered > 0)
         {
-            foreach (var _ in Enumerable.Range(0, undelivered)) Metrics.Drop(DropCause.SessionExpired);
+            Metrics.Drop(DropCause.SessionExpired, undelivered);
             Log.Warning($"Session of {session.ClientId} ended ({why}) with {undelivered} undelivered message(s); they are dropped.");
         }
         bool hadQueue = session.Queue.Count > 0;

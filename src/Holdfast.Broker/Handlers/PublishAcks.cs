@@ -6,21 +6,8 @@ namespace Holdfast.Broker;
 public sealed partial class MqttBroker
 {
     /// <summary>QoS 1 outbound: the subscriber has the message; the flow ends and the window moves on.</summary>
-    public void HandlePubAck(ConnectedClient client, PubAckPacket packet)
-    {
-        lock (_lock)
-        {
-            var session = client.Session;
-            var m = session.FindInflight(packet.PacketId);
-            if (m is null || m.State != InflightState.AwaitingPubAck)
-            {
-                Log.Write(LogType.Debug, $"Client {client.ClientId} acknowledged unknown message m{packet.PacketId} (PUBACK), ignored.");
-                return;
-            }
-            CompleteInflight(session, packet.PacketId);
-            Pump(session);
-        }
-    }
+    public void HandlePubAck(ConnectedClient client, PubAckPacket packet) =>
+        EndOutboundFlow(client, packet, InflightState.AwaitingPubAck);
 
     /// <summary>QoS 2 outbound, step 1: answer with PUBREL. From here a reconnect resumes with PUBREL, not the PUBLISH.</summary>
     public void HandlePubRec(ConnectedClient client, PubRecPacket packet)
@@ -51,15 +38,19 @@ public sealed partial class MqttBroker
     }
 
     /// <summary>QoS 2 outbound, step 2: the flow is complete.</summary>
-    public void HandlePubComp(ConnectedClient client, PubCompPacket packet)
+    public void HandlePubComp(ConnectedClient client, PubCompPacket packet) =>
+        EndOutboundFlow(client, packet, InflightState.AwaitingPubComp);
+
+    /// <summary>The last acknowledgement of an outbound flow: the message leaves the window and the window moves on.
+    /// An acknowledgement for a packet id not in that state is ignored (a stale or duplicate ack).</summary>
+    private void EndOutboundFlow(ConnectedClient client, PublishResponsePacket packet, InflightState awaited)
     {
         lock (_lock)
         {
             var session = client.Session;
-            var m = session.FindInflight(packet.PacketId);
-            if (m is null || m.State != InflightState.AwaitingPubComp)
+            if (session.FindInflight(packet.PacketId)?.State != awaited)
             {
-                Log.Write(LogType.Debug, $"Client {client.ClientId} completed unknown message m{packet.PacketId} (PUBCOMP), ignored.");
+                Log.Write(LogType.Debug, $"Client {client.ClientId} sent {packet.Type.ToString().ToUpperInvariant()} for unknown message m{packet.PacketId}, ignored.");
                 return;
             }
             CompleteInflight(session, packet.PacketId);

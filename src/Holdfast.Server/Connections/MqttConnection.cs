@@ -44,13 +44,13 @@ internal sealed class MqttConnection : IClientConnection
     private long _pendingBytes;
     private int _closing;
     private ReasonCode? _closeReason;
+    private string? _closeReasonString;
     // Back-pressure (MQTT 3.1.1, queue_full_policy block): while a PUBLISH waits for queue room, later PUBLISHes wait
     // behind it in order, but acknowledgements, PINGREQ and DISCONNECT are still read and handled, so a client can
     // never block itself (or its peers) by not being able to deliver its own PUBACKs.
     private readonly Queue<PublishPacket> _heldPublishes = new();
     private bool _publishHeld;
     private Task _heldDrain = Task.CompletedTask;
-    private string? _closeReasonString;
     /// <summary>The last thing sent was a DISCONNECT or a refusing CONNACK: linger before closing (see <see cref="LingerAsync"/>).</summary>
     private bool _lingerBeforeClose;
 
@@ -158,7 +158,7 @@ internal sealed class MqttConnection : IClientConnection
     /// <summary>Returns the reason the connection ended, for the broker's log line.</summary>
     private async Task<string> ReadLoopAsync()
     {
-        _readDeadline.CancelAfter(ConnectTimeout);
+        ArmReadDeadline();
         int configuredMax = _broker.EffectiveMaxPacketSize;
         while (true)
         {
@@ -190,9 +190,17 @@ internal sealed class MqttConnection : IClientConnection
             _input.AdvanceTo(buffer.Start, buffer.End);
             if (_closing == 1) return "disconnected";
             if (result.IsCompleted || result.IsCanceled) return "closed its connection";
-            if (_client is { KeepAlive: > 0 } client) _readDeadline.CancelAfter(TimeSpan.FromMilliseconds(client.KeepAlive * 1500));
+            // Before CONNECT the deadline is not extended: trickling bytes must not keep a connection open.
+            if (_client is not null) ArmReadDeadline();
         }
     }
+
+    /// <summary>Restarts the wait for the next bytes: CONNECT within <see cref="ConnectTimeout"/>, then anything within
+    /// 1.5 × the keep-alive in force [MQTT-3.1.2-22]; no limit with keep-alive 0.</summary>
+    private void ArmReadDeadline() => _readDeadline.CancelAfter(
+        _client is null ? ConnectTimeout
+        : _client.KeepAlive > 0 ? TimeSpan.FromMilliseconds(_client.KeepAlive * 1500)
+        : Timeout.InfiniteTimeSpan);
 
     private void OnProtocolError(MqttProtocolException e)
     {
@@ -226,7 +234,7 @@ internal sealed class MqttConnection : IClientConnection
             if (connect.ClientId.Length > 0) _connectingClientId = connect.ClientId;
             _client = _broker.HandleConnect(this, connect, _policy);
             if (_client is null) return false;
-            _readDeadline.CancelAfter(_client.KeepAlive > 0 ? TimeSpan.FromMilliseconds(_client.KeepAlive * 1500) : Timeout.InfiniteTimeSpan);
+            ArmReadDeadline();
             return true;
         }
 
