@@ -392,9 +392,13 @@ public sealed partial class MqttBroker : IDisposable
 
     private void PublishInternalLocked(Message message)
     {
-        if (message.Retain && Options.RetainAvailable) SetRetained(message);
+        KeepIfRetained(message);
         Route(message, blockWhenFull: false);
     }
+
+    /// <summary>$SYS topics belong to the broker: clients neither publish nor leave wills there.</summary>
+    private static bool IsBrokerTopic(string topic) =>
+        topic == "$SYS" || topic.StartsWith("$SYS/", StringComparison.Ordinal);
 
     public void Dispose() => _timer.Dispose();
 }

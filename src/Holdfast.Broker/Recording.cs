@@ -42,8 +42,10 @@ public sealed partial class MqttBroker
         if (s.ExpiryInterval > 0) _store.SetInboundQoS2(s.ClientId, packetId, awaitingPubRel);
     }
 
-    private void SetRetained(Message message)
+    /// <summary>A message published with RETAIN (when retained messages are available) sets, replaces or clears its topic's retained message.</summary>
+    private void KeepIfRetained(Message message)
     {
+        if (!message.Retain || !Options.RetainAvailable) return;
         _retained.Set(message);
         _store.SetRetained(message);
     }

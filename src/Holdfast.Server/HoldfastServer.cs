@@ -141,7 +141,7 @@ public sealed class HoldfastServer : IAsyncDisposable
     public async Task StopAsync()
     {
         if (_app is null) return;
-        Broker.Shutdown();
+        // Stopping the host raises ApplicationStopping, which shuts the broker down (see StartAsync).
         await _app.StopAsync();
     }
 

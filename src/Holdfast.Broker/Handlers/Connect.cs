@@ -30,7 +30,7 @@ public sealed partial class MqttBroker
             if (v5 && connect.Properties?.AuthenticationMethod is { } method)
                 return Refuse(connection, version, ReasonCode.BadAuthenticationMethod, $"authentication method '{method}' not supported");
             // $SYS belongs to the broker: a will may not publish (or retain) there.
-            if (connect.Will is { } will && (will.Topic == "$SYS" || will.Topic.StartsWith("$SYS/", StringComparison.Ordinal)))
+            if (connect.Will is { } will && IsBrokerTopic(will.Topic))
                 return Refuse(connection, version, ReasonCode.NotAuthorized, $"will topic '{will.Topic}' is reserved");
             if (!policy.AllowAnonymous)
                 return Refuse(connection, version, connect.UserName is null ? ReasonCode.NotAuthorized : ReasonCode.BadUserNameOrPassword, "not authorised");

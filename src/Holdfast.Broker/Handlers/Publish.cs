@@ -84,7 +84,7 @@ public sealed partial class MqttBroker
             client.Connection.Send(new PubRecPacket { PacketId = packet.PacketId });
             return null;
         }
-        if (topic == "$SYS" || topic.StartsWith("$SYS/", StringComparison.Ordinal))
+        if (IsBrokerTopic(topic))
         {
             // $SYS belongs to the broker. Accept and acknowledge (clients are not told off), but do not route.
             AwaitPubRel(client, packet);
@@ -141,7 +141,7 @@ public sealed partial class MqttBroker
             if (packet.QoS > 0) client.InboundUnacknowledged--;
         }
 
-        if (message.Retain && Options.RetainAvailable) SetRetained(message);
+        KeepIfRetained(message);
         var code = result == RouteResult.NoSubscribers && client.IsV5 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
         if (packet.QoS == QualityOfService.AtMostOnce) return null;
         AwaitPubRel(client, packet);
@@ -178,7 +178,7 @@ public sealed partial class MqttBroker
         client.InboundUnacknowledged++;
     }
 
-    private void Acknowledge(ConnectedClient client, PublishPacket packet, ReasonCode code)
+    private static void Acknowledge(ConnectedClient client, PublishPacket packet, ReasonCode code)
     {
         switch (packet.QoS)
         {
