@@ -33,7 +33,7 @@ public class ConfigParserTests
         Assert.True(config.Persistence);
         Assert.Null(config.PersistenceLocation);
         Assert.False(config.PerListenerSettings);
-        Assert.True(config.ConnectionMessages);
+        Assert.True(config.Broker.ConnectionMessages);
         Assert.True(config.LogTimestamp);
         Assert.Null(config.LogTimestampFormat);
         Assert.Equal(10, config.SysInterval);
@@ -309,7 +309,7 @@ public class ConfigParserTests
         Assert.Equal(60, config.AutosaveInterval);
         Assert.False(config.LogTimestamp);
         Assert.Equal("%Y-%m-%dT%H:%M:%S", config.LogTimestampFormat);
-        Assert.False(config.ConnectionMessages);
+        Assert.False(config.Broker.ConnectionMessages);
         Assert.Equal(0, config.SysInterval);
         Assert.Equal("holdfast", config.User);
         Assert.Equal("/run/holdfast.pid", config.PidFile);

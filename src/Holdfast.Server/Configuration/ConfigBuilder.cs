@@ -98,7 +98,7 @@ internal sealed class ConfigBuilder
             case "log_dest": AddLogDestination(line); break;
             case "log_timestamp": _config.LogTimestamp = line.Bool(); break;
             case "log_timestamp_format": _config.LogTimestampFormat = TimestampFormat(line); break;
-            case "connection_messages": _config.ConnectionMessages = _config.Broker.ConnectionMessages = line.Bool(); break;
+            case "connection_messages": _config.Broker.ConnectionMessages = line.Bool(); break;
 
             // Process
             case "sys_interval": _config.SysInterval = line.Int(0, 65535); break;

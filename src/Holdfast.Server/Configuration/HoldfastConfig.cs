@@ -28,8 +28,6 @@ public sealed class HoldfastConfig
     /// <summary>log_timestamp_format (strftime-like); null = Unix seconds, as Mosquitto.</summary>
     public string? LogTimestampFormat { get; set; }
 
-    /// <summary>connection_messages: log client connects and disconnects.</summary>
-    public bool ConnectionMessages { get; set; } = true;
 
     /// <summary>persistence: keep sessions and messages on disk. On by default in Holdfast, because an acknowledged
     /// message that is not on disk is not safe.</summary>
