@@ -82,18 +82,7 @@ public sealed class WillTests
         await using var watcher = await MqttNetPeer.ConnectAsync(broker.Port, MqttProtocolVersion.V500, "will-delay-watcher");
         await watcher.SubscribeAsync("will/delay");
 
-        var connect = RawMqttClient.Connect(ProtocolVersion.V500, "will-delay", persistent: true);
-        connect.Will = new WillMessage
-        {
-            Topic = "will/delay",
-            Payload = Encoding.UTF8.GetBytes("delayed"),
-            QoS = QualityOfService.AtLeastOnce,
-            Properties = new MqttProperties { WillDelayInterval = 2 },
-        };
-        var (client, _) = await RawMqttClient.ConnectAsync(broker.Port, connect);
-        var clock = Stopwatch.StartNew();
-        client.Drop();
-        await client.DisposeAsync();
+        var clock = await DropWithDelayedWillAsync(broker.Port, "will-delay", "will/delay", "delayed");
 
         var will = await watcher.ReceiveAsync();
         var elapsed = clock.Elapsed;
@@ -109,18 +98,7 @@ public sealed class WillTests
         await using var watcher = await MqttNetPeer.ConnectAsync(broker.Port, MqttProtocolVersion.V500, "will-cancel-watcher");
         await watcher.SubscribeAsync("will/cancel");
 
-        var connect = RawMqttClient.Connect(ProtocolVersion.V500, "will-cancel", persistent: true);
-        connect.Will = new WillMessage
-        {
-            Topic = "will/cancel",
-            Payload = Encoding.UTF8.GetBytes("should not appear"),
-            QoS = QualityOfService.AtLeastOnce,
-            Properties = new MqttProperties { WillDelayInterval = 2 },
-        };
-        var (client, _) = await RawMqttClient.ConnectAsync(broker.Port, connect);
-        var clock = Stopwatch.StartNew();
-        client.Drop();
-        await client.DisposeAsync();
+        var clock = await DropWithDelayedWillAsync(broker.Port, "will-cancel", "will/cancel", "should not appear");
         await broker.Log.WaitForAsync("Client will-cancel closed its connection");
 
         // Back within the delay [MQTT-3.1.3-9]: the pending will is cancelled.
@@ -162,5 +140,24 @@ public sealed class WillTests
         Assert.Equal("session over", (await watcher.ReceiveAsync()).Text);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"will after {clock.Elapsed.TotalSeconds:0.00} s; session expiry 1 s");
         Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(0.9), $"will after {clock.Elapsed.TotalSeconds:0.00} s, before the session ended");
+    }
+
+    /// <summary>Connects a persistent MQTT 5 client with a QoS 1 will delayed 2 s, then cuts its connection without
+    /// DISCONNECT. Returns a stopwatch started at the cut.</summary>
+    private static async Task<Stopwatch> DropWithDelayedWillAsync(int port, string clientId, string topic, string payload)
+    {
+        var connect = RawMqttClient.Connect(ProtocolVersion.V500, clientId, persistent: true);
+        connect.Will = new WillMessage
+        {
+            Topic = topic,
+            Payload = Encoding.UTF8.GetBytes(payload),
+            QoS = QualityOfService.AtLeastOnce,
+            Properties = new MqttProperties { WillDelayInterval = 2 },
+        };
+        var (client, _) = await RawMqttClient.ConnectAsync(port, connect);
+        var clock = Stopwatch.StartNew();
+        client.Drop();
+        await client.DisposeAsync();
+        return clock;
     }
 }
