@@ -247,6 +247,11 @@ public sealed partial class MqttBroker : IDisposable
         Metrics.MessageSent();
     }
 
+    /// <summary>Queues a packet that follows from state just recorded (an acknowledgement, an outbound QoS 1/2 flow, a
+    /// SUBACK): it goes out only once that state is durable, so no peer learns of something a crash could undo.</summary>
+    private void SendRecorded(ConnectedClient client, MqttPacket packet) =>
+        client.Connection.Send(packet, _store.RecordedSequence);
+
     /// <summary>Bytes a connection may have waiting to be written before QoS 0 messages to it are dropped.</summary>
     private const long SlowClientLimit = 8 * 1024 * 1024;
 
@@ -263,7 +268,7 @@ public sealed partial class MqttBroker : IDisposable
         RecordInflight(session, inflight);
         inflight.Sent = inflight.EverSent = true;
         inflight.SentAt = now;
-        client.Connection.Send(packet);
+        SendRecorded(client, packet);
         Metrics.MessageSent();
     }
 
@@ -293,11 +298,11 @@ public sealed partial class MqttBroker : IDisposable
         }
         if (publish is null)
         {
-            client.Connection.Send(new PubRelPacket { PacketId = m.PacketId });
+            SendRecorded(client, new PubRelPacket { PacketId = m.PacketId });
             return true;
         }
         m.EverSent = true;
-        client.Connection.Send(publish);
+        SendRecorded(client, publish);
         Metrics.MessageSent();
         return true;
     }
@@ -399,6 +404,12 @@ public sealed partial class MqttBroker : IDisposable
     /// <summary>$SYS topics belong to the broker: clients neither publish nor leave wills there.</summary>
     private static bool IsBrokerTopic(string topic) =>
         topic == "$SYS" || topic.StartsWith("$SYS/", StringComparison.Ordinal);
+
+    /// <summary>Whether the store holds every change up to <paramref name="sequence"/> durably (see <see cref="IClientConnection.Send"/>).</summary>
+    public bool IsDurable(long sequence) => _store.IsDurable(sequence);
+
+    /// <summary>Completes when <paramref name="sequence"/> is durable; faults with <see cref="Storage.StoreWriteException"/> if its write failed.</summary>
+    public ValueTask WhenDurable(long sequence) => _store.WhenDurable(sequence);
 
     public void Dispose() => _timer.Dispose();
 }

@@ -11,8 +11,17 @@ public sealed partial class MqttBroker
 
     private void RecordSession(Session s)
     {
-        if (s.ExpiryInterval > 0) _store.SaveSession(new StoredSession(s.ClientId, s.Version, s.ExpiryInterval, [.. s.Subscriptions.Values]));
+        if (s.ExpiryInterval > 0)
+            _store.SaveSession(new StoredSession(s.ClientId, s.Version, s.ExpiryInterval, [.. s.Subscriptions.Values], s.IsConnected ? null : s.DisconnectedAt));
         else _store.RemoveSession(s.ClientId);
+    }
+
+    /// <summary>A delayed will is kept (or, with null, forgotten) with its session, so it is still published after a restart.</summary>
+    private void SetPendingWill(Session s, PendingWill? will)
+    {
+        if (s.PendingWill is null && will is null) return;
+        s.PendingWill = will;
+        if (s.ExpiryInterval > 0) _store.SetPendingWill(s.ClientId, will);
     }
 
     private void RecordQueued(Session s, QueuedMessage q)
@@ -51,18 +60,24 @@ public sealed partial class MqttBroker
     }
 
     /// <summary>Rebuilds sessions (offline), subscriptions, queues, inflight flows (resent with DUP=1 on reconnect),
-    /// inbound QoS 2 ids and retained messages from the store.</summary>
+    /// inbound QoS 2 ids, delayed wills and retained messages from the store. Sessions that expired while the broker
+    /// was down end now (their delayed wills are published); expired messages at the head of a queue are dropped,
+    /// the rest when they reach it.</summary>
     private void Recover()
     {
+        var started = System.Diagnostics.Stopwatch.StartNew();
         var state = _store.Load();
         long now = Now;
+        var recovered = new List<Session>();
         foreach (var stored in state.Sessions)
         {
             var session = new Session(stored.ClientId)
             {
                 Version = stored.Version,
                 ExpiryInterval = stored.ExpiryInterval,
-                DisconnectedAt = now,
+                // Connected when the broker stopped: its connection ended then, which is now as far as anyone can tell.
+                DisconnectedAt = stored.DisconnectedAt ?? now,
+                PendingWill = state.PendingWills.GetValueOrDefault(stored.ClientId),
             };
             foreach (var sub in stored.Subscriptions)
             {
@@ -92,9 +107,24 @@ public sealed partial class MqttBroker
             if (state.InboundQoS2.TryGetValue(stored.ClientId, out var ids))
                 session.InboundQoS2.UnionWith(ids);
             _sessions[session.ClientId] = session;
+            recovered.Add(session);
         }
         foreach (var message in state.Retained) _retained.Set(message);
+
+        int expiredSessions = 0, expiredMessages = 0;
+        foreach (var session in recovered)
+        {
+            if (IsExpired(session, now))
+            {
+                expiredSessions++;
+                EndSession(session, "expired while the broker was down");
+            }
+            else expiredMessages += PurgeExpiredHead(session, now);
+        }
         if (state.Sessions.Count > 0 || state.Retained.Count > 0)
-            Log.Notice($"Recovered {state.Sessions.Count} session(s), {state.Queues.Values.Sum(q => q.Count)} queued and {state.Inflight.Values.Sum(f => f.Count)} inflight message(s), {state.Retained.Count} retained message(s).");
+            Log.Notice($"Recovered {state.Sessions.Count - expiredSessions} session(s), {state.Queues.Values.Sum(q => q.Count) - expiredMessages} queued and "
+                + $"{state.Inflight.Values.Sum(f => f.Count)} inflight message(s), {state.InboundQoS2.Values.Sum(ids => ids.Count)} QoS 2 flow(s) awaiting PUBREL, "
+                + $"{state.PendingWills.Count} delayed will(s) and {state.Retained.Count} retained message(s) in {started.Elapsed.TotalSeconds:0.###} s"
+                + (expiredSessions + expiredMessages > 0 ? $"; purged {expiredSessions} expired session(s) and {expiredMessages} expired message(s)." : "."));
     }
 }

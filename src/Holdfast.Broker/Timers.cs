@@ -37,7 +37,7 @@ public sealed partial class MqttBroker
             }
             if (session.PendingWill is { } will && now >= will.PublishAt)
             {
-                session.PendingWill = null;
+                SetPendingWill(session, null);
                 PublishWill(session, will.Will);
             }
             if (IsExpired(session, now)) (expired ??= []).Add(session);

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Holdfast.Broker;
 using Holdfast.Server;
 using Holdfast.Server.Configuration;
+using Holdfast.Storage.RocksDb;
 
 namespace Holdfast.Cli;
 
@@ -37,10 +38,11 @@ internal static class ServeCommand
             HoldfastServer server;
             try
             {
-                // Opens log_dest files: a path that cannot be written stops startup with a message, not a stack trace.
+                // Opens log_dest files and the data directory, and checks settings not supported yet: any of those stops
+                // startup with a message, not a stack trace.
                 server = new HoldfastServer(settings);
             }
-            catch (IOException e)
+            catch (Exception e) when (e is IOException or StoreOpenException or ConfigException)
             {
                 Console.Error.WriteLine($"Error: {e.Message}");
                 return 3;

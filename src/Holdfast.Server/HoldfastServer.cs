@@ -4,7 +4,7 @@ using Holdfast.Broker;
 using Holdfast.Server.Configuration;
 using Holdfast.Server.Connections;
 using Holdfast.Server.Logging;
-using Holdfast.Storage.Memory;
+using Holdfast.Storage.RocksDb;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
@@ -24,10 +24,12 @@ public sealed class HoldfastServer : IAsyncDisposable
     private readonly HoldfastConfig _config;
     private readonly IBrokerLog _log;
     private readonly MosquittoLog? _ownedLog;
+    private readonly RocksDbStore? _store;
     private WebApplication? _app;
     private readonly List<IPEndPoint> _endpoints = [];
 
-    public HoldfastServer(HoldfastConfig config, IBrokerLog? log = null)
+    /// <param name="openStoreFile">Opens the data directory's key-value file (default: RocksDB). Tests wrap it to inject faults.</param>
+    public HoldfastServer(HoldfastConfig config, IBrokerLog? log = null, Func<string, IStoreFile>? openStoreFile = null)
     {
         _config = config;
         if (log is null)
@@ -36,7 +38,25 @@ public sealed class HoldfastServer : IAsyncDisposable
             log = _ownedLog;
         }
         _log = log;
-        Broker = new MqttBroker(config.Broker, log, new MemoryStore());
+        NotYetSupported.Check(_config);
+        _log.Notice($"Holdfast version {Version} starting");
+        if (config.Persistence)
+        {
+            // Opens and reads the data directory: a corrupt or unusable one stops startup (StoreOpenException) rather
+            // than run empty and hide what was acknowledged.
+            _log.Notice($"Opening data directory {config.DataDirectory} (durability {config.Durability.ToString().ToLowerInvariant()}).");
+            var file = (openStoreFile ?? RocksDbFile.Open)(config.DataDirectory);
+            _store = new RocksDbStore(file, config.Durability, log);
+        }
+        try
+        {
+            Broker = new MqttBroker(config.Broker, log, _store);
+        }
+        catch
+        {
+            _store?.Dispose();
+            throw;
+        }
     }
 
     public static string Version { get; } =
@@ -49,10 +69,8 @@ public sealed class HoldfastServer : IAsyncDisposable
 
     public async Task StartAsync(CancellationToken cancellation = default)
     {
-        NotYetSupported.Check(_config);
-        _log.Notice($"Holdfast version {Version} starting");
-        if (_config.Persistence)
-            _log.Notice($"Persistence: in-memory store (sessions and messages do not survive a restart in this version{(_config.PersistenceLocation is { } dir ? $"; persistence_location {dir} is not used" : "")}).");
+        if (!_config.Persistence)
+            _log.Notice("Persistence off (persistence false): sessions and messages do not survive a restart.");
         if (_config.User is { } user)
             _log.Warning($"user {user}: Holdfast does not change user; run it under the account you want (e.g. systemd User=).");
         if (_config.PidFile is { } pidFile)
@@ -156,6 +174,8 @@ public sealed class HoldfastServer : IAsyncDisposable
     {
         if (_app is not null) await _app.DisposeAsync();
         Broker.Dispose();
+        // After the broker has shut down and recorded every session as offline: writes what is pending, closes the directory.
+        _store?.Dispose();
         _ownedLog?.Dispose();
     }
 }

@@ -6,7 +6,7 @@ namespace Holdfast.Storage.Memory;
 /// <summary>
 /// The in-memory store: keeps the broker's durable record in dictionaries, so a broker built on the same
 /// instance recovers it (tests of recovery, and <c>persistence false</c>). Nothing survives the process.
-/// Commits are immediate. Thread-safe, although the broker already calls it under its lock.
+/// Every change is as durable as it gets at once. Thread-safe, although the broker already calls it under its lock.
 /// </summary>
 public sealed class MemoryStore : IBrokerStore
 {
@@ -17,6 +17,7 @@ public sealed class MemoryStore : IBrokerStore
     private readonly Dictionary<(string, ushort), long> _inflightOrder = [];
     private readonly Dictionary<string, HashSet<ushort>> _inboundQoS2 = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Message> _retained = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, PendingWill> _wills = new(StringComparer.Ordinal);
     private long _sequence;
 
     public int SessionCount { get { lock (_lock) return _sessions.Count; } }
@@ -36,6 +37,7 @@ public sealed class MemoryStore : IBrokerStore
             if (_inflight.Remove(clientId, out var flows))
                 foreach (var f in flows.Values) _inflightOrder.Remove((clientId, f.PacketId));
             _inboundQoS2.Remove(clientId);
+            _wills.Remove(clientId);
         }
     }
 
@@ -93,7 +95,19 @@ public sealed class MemoryStore : IBrokerStore
         }
     }
 
-    public ValueTask CommitAsync() => ValueTask.CompletedTask;
+    public void SetPendingWill(string clientId, PendingWill? will)
+    {
+        lock (_lock)
+        {
+            if (will is null) _wills.Remove(clientId);
+            else _wills[clientId] = will;
+        }
+    }
+
+    // Nothing to wait for: the record is as durable as this store gets the moment it is made.
+    public long RecordedSequence => 0;
+    public bool IsDurable(long sequence) => true;
+    public ValueTask WhenDurable(long sequence) => ValueTask.CompletedTask;
 
     public StoredState Load()
     {
@@ -105,6 +119,7 @@ public sealed class MemoryStore : IBrokerStore
             foreach (var (id, flows) in _inflight) state.Inflight[id] = [.. flows.Values];
             foreach (var (id, ids) in _inboundQoS2) state.InboundQoS2[id] = [.. ids];
             state.Retained.AddRange(_retained.Values);
+            foreach (var (id, will) in _wills) state.PendingWills[id] = will;
             return state;
         }
     }

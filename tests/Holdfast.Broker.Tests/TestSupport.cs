@@ -14,7 +14,7 @@ public sealed class FakeConnection(string name = "test") : IClientConnection
     public string RemoteAddress => name + ":1";
     public long PendingBytes { get; set; }
 
-    public void Send(MqttPacket packet)
+    public void Send(MqttPacket packet, long durableAt = 0)
     {
         lock (_gate) _sent.Add(packet);
     }

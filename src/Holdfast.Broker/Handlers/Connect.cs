@@ -76,7 +76,7 @@ public sealed partial class MqttBroker
             {
                 sessionPresent = true;
                 // A new connection before the will delay has passed cancels the will [MQTT-3.1.3-9].
-                session.PendingWill = null;
+                SetPendingWill(session, null);
             }
 
             session.Version = version;
@@ -95,7 +95,8 @@ public sealed partial class MqttBroker
 
             var connack = new ConnAckPacket { SessionPresent = sessionPresent, ReasonCode = ReasonCode.Success };
             if (v5) connack.Properties = ConnAckProperties(assignedId, serverKeepAlive);
-            connection.Send(connack);
+            // Stamped: "session present" on the next connection must not be undone by a crash.
+            connection.Send(connack, _store.RecordedSequence);
 
             if (Options.ConnectionMessages && Log.IsEnabled(LogType.Notice))
                 Log.Notice($"New client connected from {connection.RemoteAddress} as {clientId} (p{MosquittoProtocolNumber(version)}, c{(connect.CleanStart ? 1 : 0)}, k{keepAlive}{(connect.UserName is null ? "" : $", u'{connect.UserName}'")}).");

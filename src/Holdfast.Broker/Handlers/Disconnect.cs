@@ -83,9 +83,11 @@ public sealed partial class MqttBroker
         {
             uint delay = Math.Min(will.Properties?.WillDelayInterval ?? 0, session.ExpiryInterval);
             if (delay == 0) PublishWill(session, will);
-            else session.PendingWill = new PendingWill(will, Now + delay * 1000L);
+            else SetPendingWill(session, new PendingWill(will, Now + delay * 1000L));
         }
-        if (session.ExpiryInterval == 0 && !_shuttingDown) EndSession(session, "session expiry 0");
+        if (session.ExpiryInterval == 0) { if (!_shuttingDown) EndSession(session, "session expiry 0"); }
+        // Recorded as offline since now, so that its expiry still counts from here after a restart.
+        else if (session.Client is null) RecordSession(session);
     }
 
     private Message WillToMessage(WillMessage will, string clientId)
@@ -125,6 +127,7 @@ public sealed partial class MqttBroker
         }
         if (session.PendingWill is { } will)
         {
+            // The store already forgot it with the session.
             session.PendingWill = null;
             PublishWill(session, will.Will);
         }

@@ -81,7 +81,8 @@ public sealed partial class MqttBroker
         {
             // A resent QoS 2 PUBLISH we already accepted: acknowledge again, never deliver twice
             // (checked first, so that no path counts the same packet id twice against our Receive Maximum).
-            client.Connection.Send(new PubRecPacket { PacketId = packet.PacketId });
+            // Stamped like the first PUBREC: if that one is not durable yet, neither is this answer.
+            SendRecorded(client, new PubRecPacket { PacketId = packet.PacketId });
             return null;
         }
         if (IsBrokerTopic(topic))
@@ -145,27 +146,8 @@ public sealed partial class MqttBroker
         var code = result == RouteResult.NoSubscribers && client.IsV5 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
         if (packet.QoS == QualityOfService.AtMostOnce) return null;
         AwaitPubRel(client, packet);
-        // PUBACK/PUBREC mean "recorded": acknowledge only once the store has committed what this publish changed.
-        var commit = _store.CommitAsync();
-        if (commit.IsCompletedSuccessfully) Acknowledge(client, packet, code);
-        else _ = AcknowledgeWhenCommitted(client, packet, code, commit);
+        Acknowledge(client, packet, code);
         return null;
-    }
-
-    private async Task AcknowledgeWhenCommitted(ConnectedClient client, PublishPacket packet, ReasonCode code, ValueTask commit)
-    {
-        try
-        {
-            await commit.ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            // Not recorded, so never acknowledged: the publisher keeps the message and resends it on reconnect.
-            Log.Error($"Store commit failed, not acknowledging m{packet.PacketId} from {client.ClientId}: {e.Message}");
-            Disconnect(client, ReasonCode.UnspecifiedError, "store commit failed");
-            return;
-        }
-        lock (_lock) if (!client.Closed) Acknowledge(client, packet, code);
     }
 
     /// <summary>Only an accepted QoS 2 message makes its packet id "awaiting PUBREL" (a refused one ends its flow at
@@ -178,15 +160,17 @@ public sealed partial class MqttBroker
         client.InboundUnacknowledged++;
     }
 
-    private static void Acknowledge(ConnectedClient client, PublishPacket packet, ReasonCode code)
+    /// <summary>PUBACK/PUBREC mean "kept": stamped so that they leave only once the store holds what this publish
+    /// changed (the message in every persistent subscriber's queue, the retained message, the QoS 2 packet id).</summary>
+    private void Acknowledge(ConnectedClient client, PublishPacket packet, ReasonCode code)
     {
         switch (packet.QoS)
         {
             case QualityOfService.AtLeastOnce:
-                client.Connection.Send(new PubAckPacket { PacketId = packet.PacketId, ReasonCode = code });
+                SendRecorded(client, new PubAckPacket { PacketId = packet.PacketId, ReasonCode = code });
                 break;
             case QualityOfService.ExactlyOnce:
-                client.Connection.Send(new PubRecPacket { PacketId = packet.PacketId, ReasonCode = code });
+                SendRecorded(client, new PubRecPacket { PacketId = packet.PacketId, ReasonCode = code });
                 break;
         }
     }

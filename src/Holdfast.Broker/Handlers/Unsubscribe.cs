@@ -27,7 +27,7 @@ public sealed partial class MqttBroker
                 }
             }
             RecordSession(session);
-            client.Connection.Send(new UnsubAckPacket { PacketId = packet.PacketId, ReasonCodes = codes });
+            SendRecorded(client, new UnsubAckPacket { PacketId = packet.PacketId, ReasonCodes = codes });
         }
     }
 }

@@ -12,6 +12,9 @@ internal sealed class UnrecordedStore : IBrokerStore
     public void RemoveInflight(string clientId, ushort packetId) { }
     public void SetInboundQoS2(string clientId, ushort packetId, bool awaitingPubRel) { }
     public void SetRetained(Message message) { }
-    public ValueTask CommitAsync() => ValueTask.CompletedTask;
+    public void SetPendingWill(string clientId, PendingWill? will) { }
+    public long RecordedSequence => 0;
+    public bool IsDurable(long sequence) => true;
+    public ValueTask WhenDurable(long sequence) => ValueTask.CompletedTask;
     public StoredState Load() => new();
 }

@@ -1,3 +1,4 @@
+using Holdfast.Storage.RocksDb;
 using System.Globalization;
 using Holdfast.Broker;
 using Holdfast.Server.Logging;
@@ -89,6 +90,14 @@ internal sealed class ConfigBuilder
             case "persistence": _config.Persistence = line.Bool(); break;
             case "persistence_location": _config.PersistenceLocation = line.Text(); break;
             case "persistence_file": _config.PersistenceFile = line.Text(); break;
+            case "durability":
+                _config.Durability = line.Choice("sync", "os", "memory") switch
+                {
+                    "sync" => Durability.Sync,
+                    "os" => Durability.Os,
+                    _ => Durability.Memory,
+                };
+                break;
             // Accepted so Mosquitto files load; Holdfast commits before acknowledging, so there is no timer to set.
             case "autosave_interval": _config.AutosaveInterval = line.Int(0, int.MaxValue); break;
             case "autosave_on_changes": line.Bool(); break;

@@ -1,6 +1,8 @@
 using Holdfast.Broker;
 using Holdfast.Server.Logging;
 
+using Holdfast.Storage.RocksDb;
+
 namespace Holdfast.Server.Configuration;
 
 /// <summary>
@@ -33,8 +35,16 @@ public sealed class HoldfastConfig
     /// message that is not on disk is not safe.</summary>
     public bool Persistence { get; set; } = true;
 
-    /// <summary>persistence_location: the data directory; null = the server's default data directory.</summary>
+    /// <summary>persistence_location: where the data directory (<see cref="DataDirectory"/>) is made; null = the
+    /// working directory, as Mosquitto puts mosquitto.db there.</summary>
     public string? PersistenceLocation { get; set; }
+
+    /// <summary>The store's directory: <c>holdfast.db</c> under persistence_location. A directory of its own, so that a
+    /// Mosquitto persistence_location (holding mosquitto.db) can be reused as it is.</summary>
+    public string DataDirectory => Path.GetFullPath(Path.Combine(PersistenceLocation ?? ".", "holdfast.db"));
+
+    /// <summary>durability: what an acknowledgement promises (sync, os, memory). See the README.</summary>
+    public Durability Durability { get; set; } = Durability.Sync;
 
     /// <summary>persistence_file: accepted for Mosquitto compatibility and stored.</summary>
     public string? PersistenceFile { get; set; }

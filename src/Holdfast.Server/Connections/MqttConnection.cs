@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Threading.Channels;
 using Holdfast.Broker;
+using Holdfast.Broker.Storage;
 using Holdfast.Protocol;
 using Microsoft.AspNetCore.Connections;
 
@@ -36,7 +37,7 @@ internal sealed class MqttConnection : IClientConnection
     private readonly IBrokerLog _log;
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
-    private readonly Channel<MqttPacket> _outbound = Channel.CreateUnbounded<MqttPacket>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<Outbound> _outbound = Channel.CreateUnbounded<Outbound>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _readDeadline = new();
     private readonly CancellationTokenSource _closed = new();
     private ProtocolVersion _version = ProtocolVersion.V311;
@@ -72,11 +73,14 @@ internal sealed class MqttConnection : IClientConnection
     private string? _connectingClientId;
     private string ClientName => _client?.ClientId ?? _connectingClientId ?? RemoteAddress;
 
-    public void Send(MqttPacket packet)
+    public void Send(MqttPacket packet, long durableAt = 0)
     {
         if (packet is PublishPacket p) Interlocked.Add(ref _pendingBytes, p.Payload.Length + p.Topic.Length);
-        _outbound.Writer.TryWrite(packet);
+        _outbound.Writer.TryWrite(new Outbound(packet, durableAt));
     }
+
+    /// <summary>A packet queued for writing, and the store sequence that must be durable before it goes out.</summary>
+    private readonly record struct Outbound(MqttPacket Packet, long DurableAt);
 
     public void Close(ReasonCode? reason, string? reasonString = null)
     {
@@ -318,25 +322,47 @@ internal sealed class MqttConnection : IClientConnection
     }
 
     /// <summary>Encodes queued packets straight into the transport and flushes once the queue is drained: one
-    /// write for a burst of packets, not one per packet.</summary>
+    /// write for a burst of packets, not one per packet. A packet that must wait for the durable store (an
+    /// acknowledgement, an outbound QoS 1/2 flow) holds itself and everything behind it until its batch is on disk:
+    /// order is kept, and many packets share the wait for one group commit.</summary>
     private async Task WriteLoopAsync()
     {
         var reader = _outbound.Reader;
         bool refused = false;
         try
         {
-            while (await reader.WaitToReadAsync())
+            try
             {
-                while (reader.TryRead(out var packet))
+                while (await reader.WaitToReadAsync())
                 {
-                    if (_log.IsEnabled(LogType.Debug)) _log.Write(LogType.Debug, PacketTrace.Sending(packet, ClientName));
-                    PacketWriter.Write(packet, _version, _output);
-                    if (packet is PublishPacket p) Interlocked.Add(ref _pendingBytes, -(p.Payload.Length + p.Topic.Length));
-                    refused = packet is ConnAckPacket c && (byte)c.ReasonCode >= 0x80;
+                    while (reader.TryRead(out var item))
+                    {
+                        if (item.DurableAt > 0 && !_broker.IsDurable(item.DurableAt))
+                        {
+                            // Let the client have what is already written while the store catches up.
+                            if ((await _output.FlushAsync()).IsCompleted) return;
+                            await _broker.WhenDurable(item.DurableAt);
+                        }
+                        var packet = item.Packet;
+                        if (_log.IsEnabled(LogType.Debug)) _log.Write(LogType.Debug, PacketTrace.Sending(packet, ClientName));
+                        PacketWriter.Write(packet, _version, _output);
+                        if (packet is PublishPacket p) Interlocked.Add(ref _pendingBytes, -(p.Payload.Length + p.Topic.Length));
+                        refused = packet is ConnAckPacket c && (byte)c.ReasonCode >= 0x80;
+                    }
+                    var flush = await _output.FlushAsync();
+                    if (flush.IsCompleted) return;
+                    _lingerBeforeClose = refused;
                 }
-                var flush = await _output.FlushAsync();
-                if (flush.IsCompleted) break;
-                _lingerBeforeClose = refused;
+            }
+            catch (StoreWriteException e)
+            {
+                // The store could not keep what this packet vouches for: it and everything behind it are discarded, never
+                // sent (an acknowledgement would be a lie). The client is disconnected; on its next connection it resends
+                // what it still holds, while the store retries the write.
+                if (_log.IsEnabled(LogType.Warning)) _log.Warning($"Client {ClientName}: disconnecting, {e.Message}.");
+                if (_client is { } client) _broker.Disconnect(client, ReasonCode.UnspecifiedError, "store write failed");
+                else Close(null);
+                while (await reader.WaitToReadAsync()) while (reader.TryRead(out _)) { }
             }
             if (_closeReason is { } reason && _version == ProtocolVersion.V500 && _client is not null)
             {

@@ -26,9 +26,9 @@ public sealed class ProcessRunner : IAsyncDisposable
     public bool HasExited => _process.HasExited;
     public int ExitCode => _process.ExitCode;
 
-    public static ProcessRunner Start(string file, IEnumerable<string> args, string? stdin = null)
+    public static ProcessRunner Start(string file, IEnumerable<string> args, string? stdin = null, string? workingDirectory = null)
     {
-        var runner = StartCore(file, args);
+        var runner = StartCore(file, args, workingDirectory);
         if (stdin is not null) runner._process.StandardInput.Write(stdin);
         runner._process.StandardInput.Close();
         return runner;
@@ -55,10 +55,11 @@ public sealed class ProcessRunner : IAsyncDisposable
         return (exited ? runner.ExitCode : -1, runner.Stdout, runner.Stderr);
     }
 
-    private static ProcessRunner StartCore(string file, IEnumerable<string> args)
+    private static ProcessRunner StartCore(string file, IEnumerable<string> args, string? workingDirectory = null)
     {
         var info = new ProcessStartInfo(file)
         {
+            WorkingDirectory = workingDirectory ?? "",
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,

@@ -30,7 +30,8 @@ public sealed class TestBroker : IAsyncDisposable
     {
         // The config language (like Mosquitto's) refuses port 0, so the listener is written with a placeholder
         // port and switched to 0 (ephemeral) after parsing, as `holdfast serve -p 0` does.
-        string text = $"listener {PlaceholderPort} 127.0.0.1\nallow_anonymous true\n{listenerText}\n{configText}\nlog_type all\n";
+        // In-process brokers keep nothing on disk unless a test asks (persistence true, persistence_location ...).
+        string text = $"persistence false\nlistener {PlaceholderPort} 127.0.0.1\nallow_anonymous true\n{listenerText}\n{configText}\nlog_type all\n";
         var config = ConfigParser.Parse(text, "test.conf");
         config.Listeners[0].Port = 0;
         var log = new CapturingLog();

@@ -263,11 +263,14 @@ public sealed class ServeProcessTests
             "port 1883 is in use on this machine (another broker?); the no-config default cannot be tested here");
         DebianTool.Require("mosquitto_sub");
 
-        // -v keeps the default listener (no config file) and adds the packet trace used to see the SUBACK.
-        await using var broker = ProcessRunner.Start("dotnet", [BrokerProcess.HoldfastDll, "serve", "-v"]);
+        // -v keeps the default listener (no config file) and adds the packet trace used to see the SUBACK. The default
+        // data directory is holdfast.db in the working directory, as Mosquitto writes mosquitto.db there.
+        string workingDirectory = Directory.CreateTempSubdirectory("holdfast-default-").FullName;
+        await using var broker = ProcessRunner.Start("dotnet", [BrokerProcess.HoldfastDll, "serve", "-v"], workingDirectory: workingDirectory);
         try
         {
             await broker.WaitForOutputAsync("running", StartTimeout);
+            Assert.True(File.Exists(Path.Combine(workingDirectory, "holdfast.db", "CURRENT")), "no store in holdfast.db under the working directory");
             string all = broker.Stdout + broker.Stderr;
             // Mosquitto 2's local-only mode: loopback addresses only, never the wildcard address.
             Assert.Contains("listen socket on 127.0.0.1:1883", all);
@@ -286,6 +289,7 @@ public sealed class ServeProcessTests
             // Stopped by its own pid, never by name.
             broker.Signal(15);
             Assert.True(await broker.WaitForExitAsync(StartTimeout), "holdfast serve did not exit after SIGTERM");
+            Directory.Delete(workingDirectory, recursive: true);
         }
         Assert.Equal(0, broker.ExitCode);
     }

@@ -1,0 +1,188 @@
+using System.Diagnostics;
+using Holdfast.Broker;
+using Holdfast.Broker.Storage;
+
+namespace Holdfast.Storage.RocksDb;
+
+/// <summary>
+/// The one writer of the store file. Changes recorded from every connection accumulate while a write is on disk;
+/// the next write takes them all as one batch, so one fsync serves every message that arrived meanwhile (group
+/// commit). Each change has a sequence number; <see cref="IsDurable"/> and <see cref="WhenDurable"/> tell the
+/// connections when the acknowledgements stamped with it may go out.
+///
+/// A failed write is never reported durable: whoever waited on it is told (their connections close without the
+/// acknowledgement), the batch is kept and retried with later changes appended, with a growing pause, until a write
+/// succeeds again.
+/// </summary>
+internal sealed class GroupCommit : IDisposable
+{
+    private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(2);
+
+    private readonly IStoreFile _file;
+    private readonly Durability _durability;
+    private readonly IBrokerLog _log;
+    private readonly Lock _gate = new();
+    private readonly ManualResetEventSlim _work = new(false);
+    private readonly Thread _thread;
+
+    private List<StoreOp> _pending = [];
+    private long _recorded;
+    private long _durable;
+    /// <summary>Completes when the next batch to start (holding everything recorded so far) is durable.</summary>
+    private TaskCompletionSource _next = NewSignal();
+    /// <summary>The batch being written: its last sequence and its signal (null when no write is in progress).</summary>
+    private long _writingUpTo;
+    private TaskCompletionSource? _writing;
+    private bool _stopping;
+
+    public GroupCommit(IStoreFile file, Durability durability, IBrokerLog log)
+    {
+        _file = file;
+        _durability = durability;
+        _log = log;
+        _thread = new Thread(Run) { IsBackground = true, Name = "holdfast-store-writer" };
+        _thread.Start();
+    }
+
+    /// <summary>Changes recorded so far (the last sequence number given out).</summary>
+    public long Recorded { get { lock (_gate) return _recorded; } }
+
+    /// <summary>Writes that failed since the last success (0 = healthy).</summary>
+    public int FailedAttempts { get; private set; }
+
+    public void Put(byte[] key, byte[] value) => Add(new StoreOp(key, value));
+
+    public void Delete(byte[] key) => Add(new StoreOp(key, null));
+
+    private void Add(StoreOp op)
+    {
+        lock (_gate)
+        {
+            _pending.Add(op);
+            _recorded++;
+        }
+        _work.Set();
+    }
+
+    public bool IsDurable(long sequence)
+    {
+        if (_durability == Durability.Memory) return true;
+        return sequence <= Volatile.Read(ref _durable);
+    }
+
+    public ValueTask WhenDurable(long sequence)
+    {
+        if (IsDurable(sequence)) return ValueTask.CompletedTask;
+        lock (_gate)
+        {
+            if (sequence <= _durable) return ValueTask.CompletedTask;
+            if (_writing is not null && sequence <= _writingUpTo) return new ValueTask(_writing.Task);
+            return new ValueTask(_next.Task);
+        }
+    }
+
+    /// <summary>Blocks until everything recorded so far has been written (or a write failed). For shutdown and tests.</summary>
+    public void Flush(TimeSpan timeout)
+    {
+        var wait = WhenDurableIgnoringLevel(Recorded);
+        try { wait.Wait(timeout); }
+        catch (AggregateException) { }
+    }
+
+    private Task WhenDurableIgnoringLevel(long sequence)
+    {
+        lock (_gate)
+        {
+            if (sequence <= _durable) return Task.CompletedTask;
+            if (_writing is not null && sequence <= _writingUpTo) return _writing.Task;
+            _work.Set();
+            return _next.Task;
+        }
+    }
+
+    private void Run()
+    {
+        List<StoreOp>? failed = null;
+        var retryDelay = FirstRetryDelay;
+        while (true)
+        {
+            _work.Wait();
+            List<StoreOp> batch;
+            long upTo;
+            TaskCompletionSource signal;
+            lock (_gate)
+            {
+                if (_pending.Count == 0 && failed is null)
+                {
+                    _work.Reset();
+                    if (_stopping) return;
+                    continue;
+                }
+                batch = _pending;
+                _pending = [];
+                upTo = _recorded;
+                signal = _writing = _next;
+                _writingUpTo = upTo;
+                _next = NewSignal();
+            }
+            // A failed batch goes first: later changes may depend on it (a delete after a put).
+            if (failed is not null)
+            {
+                failed.AddRange(batch);
+                batch = failed;
+            }
+
+            try
+            {
+                _file.Write(batch, sync: _durability == Durability.Sync);
+            }
+            catch (Exception e)
+            {
+                failed = batch;
+                FailedAttempts++;
+                lock (_gate) _writing = null;
+                signal.TrySetException(new StoreWriteException($"store write failed: {e.Message}", e));
+                if (FailedAttempts == 1 || FailedAttempts % 50 == 0)
+                    _log.Error($"Store write failed ({FailedAttempts} attempt(s) so far): {e.Message}. QoS 1/2 publishes to persistent sessions are not acknowledged until a write succeeds; retrying.");
+                bool stopping;
+                lock (_gate) stopping = _stopping;
+                if (stopping)
+                {
+                    _log.Error($"Store write failed at shutdown; {batch.Count} change(s) not written.");
+                    return;
+                }
+                Thread.Sleep(retryDelay);
+                retryDelay = TimeSpan.FromTicks(Math.Min(retryDelay.Ticks * 2, MaxRetryDelay.Ticks));
+                _work.Set();
+                continue;
+            }
+
+            if (failed is not null)
+            {
+                _log.Notice($"Store writes succeed again after {FailedAttempts} failed attempt(s); {batch.Count} change(s) written.");
+                failed = null;
+                FailedAttempts = 0;
+                retryDelay = FirstRetryDelay;
+            }
+            lock (_gate)
+            {
+                Volatile.Write(ref _durable, upTo);
+                _writing = null;
+            }
+            signal.TrySetResult();
+        }
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Writes what is pending and stops the writer.</summary>
+    public void Dispose()
+    {
+        lock (_gate) _stopping = true;
+        _work.Set();
+        if (!_thread.Join(TimeSpan.FromSeconds(30)))
+            _log.Error("Store writer did not finish within 30 s at shutdown.");
+        _work.Dispose();
+    }
+}

@@ -1,0 +1,97 @@
+using System.Text;
+using RocksDbSharp;
+
+namespace Holdfast.Storage.RocksDb;
+
+/// <summary>The data directory could not be opened as a Holdfast store: startup stops rather than run empty.</summary>
+public sealed class StoreOpenException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>The store's key-value file: a RocksDB database in the data directory, with its write-ahead log.</summary>
+public sealed class RocksDbFile : IStoreFile
+{
+    /// <summary>Marks a database as Holdfast's, with the record format version. Sorts before every record prefix.</summary>
+    private static readonly byte[] FormatKey = [0, .. "holdfast-format"u8];
+    private const string FormatVersion = "1";
+
+    private readonly RocksDbSharp.RocksDb _db;
+    private readonly WriteOptions _synced = new WriteOptions().SetSync(true);
+    private readonly WriteOptions _unsynced = new WriteOptions().SetSync(false);
+
+    private RocksDbFile(RocksDbSharp.RocksDb db) => _db = db;
+
+    /// <summary>Opens (or creates) the store in <paramref name="directory"/>. Throws <see cref="StoreOpenException"/> with the
+    /// reason when the directory is unreadable, locked by another process, corrupt, or holds something that is not a Holdfast store.</summary>
+    public static RocksDbFile Open(string directory)
+    {
+        string path = Path.GetFullPath(directory);
+        try
+        {
+            // Files but no RocksDB CURRENT file: not a store we made, or one that lost its manifest pointer. Creating a
+            // database over it would look like an empty broker and hide the loss.
+            if (Directory.Exists(path) && Directory.EnumerateFileSystemEntries(path).Any() && !File.Exists(Path.Combine(path, "CURRENT")))
+                throw new StoreOpenException($"data directory {path} is not empty and holds no Holdfast store (no CURRENT file); refusing to start empty over it");
+            Directory.CreateDirectory(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new StoreOpenException($"data directory {path} cannot be used: {e.Message}", e);
+        }
+
+        RocksDbSharp.RocksDb db;
+        try
+        {
+            var options = new DbOptions().SetCreateIfMissing(true).SetParanoidChecks(true);
+            db = RocksDbSharp.RocksDb.Open(options, path);
+        }
+        catch (RocksDbException e)
+        {
+            throw new StoreOpenException($"data directory {path} cannot be opened: {e.Message}", e);
+        }
+
+        try
+        {
+            var marker = db.Get(FormatKey);
+            if (marker is null)
+            {
+                using var it = db.NewIterator();
+                it.SeekToFirst();
+                if (it.Valid()) throw new StoreOpenException($"data directory {path} holds a database that is not a Holdfast store (no format marker)");
+                db.Put(FormatKey, Encoding.ASCII.GetBytes(FormatVersion), writeOptions: new WriteOptions().SetSync(true));
+            }
+            else if (Encoding.ASCII.GetString(marker) != FormatVersion)
+            {
+                throw new StoreOpenException($"data directory {path} holds store format {Encoding.ASCII.GetString(marker)}, this Holdfast reads format {FormatVersion}");
+            }
+        }
+        catch (Exception e) when (e is RocksDbException or StoreOpenException)
+        {
+            db.Dispose();
+            throw e as StoreOpenException ?? new StoreOpenException($"data directory {path} cannot be read: {e.Message}", e);
+        }
+        return new RocksDbFile(db);
+    }
+
+    public void Write(IReadOnlyList<StoreOp> ops, bool sync)
+    {
+        using var batch = new WriteBatch();
+        foreach (var op in ops)
+        {
+            if (op.Value is { } value) batch.Put(op.Key, value);
+            else batch.Delete(op.Key);
+        }
+        _db.Write(batch, sync ? _synced : _unsynced);
+    }
+
+    public IEnumerable<(byte[] Key, byte[] Value)> Scan(byte prefix)
+    {
+        using var it = _db.NewIterator();
+        for (it.Seek([prefix]); it.Valid(); it.Next())
+        {
+            var key = it.Key();
+            if (key.Length == 0 || key[0] != prefix) yield break;
+            yield return (key, it.Value());
+        }
+    }
+
+    public void Dispose() => _db.Dispose();
+}
