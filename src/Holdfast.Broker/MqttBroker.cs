@@ -32,6 +32,7 @@ public sealed partial class MqttBroker : IDisposable
         Options = options ?? new BrokerOptions();
         Log = log ?? NullBrokerLog.Instance;
         _store = store ?? UnrecordedStore.Instance;
+        _store.ShareLock(_lock);
         Recover();
         _timer = new Timer(_ => Tick(), null, TickInterval, TickInterval);
     }
@@ -367,10 +368,13 @@ public sealed partial class MqttBroker : IDisposable
         bool dequeued = false;
         while (session.Queue.Count > 0 && (session.Queue.Peek().QoS == 0 || session.HasInflightRoom))
         {
-            var next = Dequeue(session);
-            dequeued = true;
+            // Made inflight before it leaves the queue, so the store never sees the message unreferenced in between
+            // (it would delete the stored body and write it again).
+            var next = session.Queue.Peek();
             if (next.QoS == QualityOfService.AtMostOnce) SendQoS0(client, next.Message, next.Retain, next.SubscriptionIds);
             else SendNewInflight(session, client, next);
+            Dequeue(session);
+            dequeued = true;
         }
         // Room also appears without a dequeue: an empty queue whose window just opened can take a message that is
         // alone larger than max_queued_bytes (it goes straight out), so wake held-back publishers then too.

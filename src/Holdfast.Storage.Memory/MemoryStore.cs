@@ -26,6 +26,9 @@ public sealed class MemoryStore : IBrokerStore
     public int InboundQoS2Count(string clientId) { lock (_lock) return _inboundQoS2.TryGetValue(clientId, out var s) ? s.Count : 0; }
     public int RetainedCount { get { lock (_lock) return _retained.Count; } }
 
+    // Every change is complete the moment it is made: nothing is written in the background.
+    public void ShareLock(Lock brokerLock) { }
+
     public void SaveSession(StoredSession session) { lock (_lock) _sessions[session.ClientId] = session; }
 
     public void RemoveSession(string clientId)

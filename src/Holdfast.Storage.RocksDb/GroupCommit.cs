@@ -22,7 +22,11 @@ internal sealed class GroupCommit : IDisposable
     private readonly IStoreFile _file;
     private readonly Durability _durability;
     private readonly IBrokerLog _log;
+    /// <summary>Guards what the writer hands out to waiters: the durable sequence and the batch signals.</summary>
     private readonly Lock _gate = new();
+    /// <summary>Guards the pending changes. The broker's lock once shared (<see cref="ShareLock"/>): a batch is then taken
+    /// only between two broker operations, never in the middle of one.</summary>
+    private Lock _changes = new();
     private readonly ManualResetEventSlim _work = new(false);
     private readonly Thread _thread;
 
@@ -46,10 +50,19 @@ internal sealed class GroupCommit : IDisposable
     }
 
     /// <summary>Changes recorded so far (the last sequence number given out).</summary>
-    public long Recorded { get { lock (_gate) return _recorded; } }
+    public long Recorded { get { lock (_changes) return _recorded; } }
+
+    /// <summary>Takes batches under the broker's lock from now on. Call before recording anything.</summary>
+    public void ShareLock(Lock brokerLock) => _changes = brokerLock;
 
     /// <summary>Writes that failed since the last success (0 = healthy).</summary>
-    public int FailedAttempts { get; private set; }
+    public int FailedAttempts => Volatile.Read(ref _failedAttempts);
+    private int _failedAttempts;
+
+    /// <summary>Successful writes, the changes they held and the time spent in them (for the shutdown summary and metrics).</summary>
+    public long Batches { get; private set; }
+    public long Changes { get; private set; }
+    public TimeSpan WriteTime { get; private set; }
 
     public void Put(byte[] key, byte[] value) => Add(new StoreOp(key, value));
 
@@ -57,7 +70,8 @@ internal sealed class GroupCommit : IDisposable
 
     private void Add(StoreOp op)
     {
-        lock (_gate)
+        // Already held when the broker records (the lock is reentrant); taken here for callers without it (tests, tools).
+        lock (_changes)
         {
             _pending.Add(op);
             _recorded++;
@@ -92,6 +106,7 @@ internal sealed class GroupCommit : IDisposable
 
     private Task WhenDurableIgnoringLevel(long sequence)
     {
+        lock (_changes)
         lock (_gate)
         {
             if (sequence <= _durable) return Task.CompletedTask;
@@ -111,17 +126,22 @@ internal sealed class GroupCommit : IDisposable
             List<StoreOp> batch;
             long upTo;
             TaskCompletionSource signal;
-            lock (_gate)
+            lock (_changes)
             {
                 if (_pending.Count == 0 && failed is null)
                 {
                     _work.Reset();
-                    if (_stopping) return;
+                    if (Volatile.Read(ref _stopping)) return;
                     continue;
                 }
                 batch = _pending;
                 _pending = [];
                 upTo = _recorded;
+            }
+            lock (_gate)
+            {
+                // Waiters that asked before this point wait on _next, which becomes this batch's signal: everything they
+                // wait for was recorded before the swap above.
                 signal = _writing = _next;
                 _writingUpTo = upTo;
                 _next = NewSignal();
@@ -133,6 +153,7 @@ internal sealed class GroupCommit : IDisposable
                 batch = failed;
             }
 
+            long writeStarted = Stopwatch.GetTimestamp();
             try
             {
                 _file.Write(batch, sync: _durability == Durability.Sync);
@@ -140,14 +161,12 @@ internal sealed class GroupCommit : IDisposable
             catch (Exception e)
             {
                 failed = batch;
-                FailedAttempts++;
+                Interlocked.Increment(ref _failedAttempts);
                 lock (_gate) _writing = null;
                 signal.TrySetException(new StoreWriteException($"store write failed: {e.Message}", e));
                 if (FailedAttempts == 1 || FailedAttempts % 50 == 0)
                     _log.Error($"Store write failed ({FailedAttempts} attempt(s) so far): {e.Message}. QoS 1/2 publishes to persistent sessions are not acknowledged until a write succeeds; retrying.");
-                bool stopping;
-                lock (_gate) stopping = _stopping;
-                if (stopping)
+                if (Volatile.Read(ref _stopping))
                 {
                     _log.Error($"Store write failed at shutdown; {batch.Count} change(s) not written.");
                     return;
@@ -158,11 +177,14 @@ internal sealed class GroupCommit : IDisposable
                 continue;
             }
 
+            WriteTime += Stopwatch.GetElapsedTime(writeStarted);
+            Batches++;
+            Changes += batch.Count;
             if (failed is not null)
             {
                 _log.Notice($"Store writes succeed again after {FailedAttempts} failed attempt(s); {batch.Count} change(s) written.");
                 failed = null;
-                FailedAttempts = 0;
+                Volatile.Write(ref _failedAttempts, 0);
                 retryDelay = FirstRetryDelay;
             }
             lock (_gate)
@@ -179,10 +201,12 @@ internal sealed class GroupCommit : IDisposable
     /// <summary>Writes what is pending and stops the writer.</summary>
     public void Dispose()
     {
-        lock (_gate) _stopping = true;
+        Volatile.Write(ref _stopping, true);
         _work.Set();
         if (!_thread.Join(TimeSpan.FromSeconds(30)))
             _log.Error("Store writer did not finish within 30 s at shutdown.");
+        else if (Batches > 0)
+            _log.Notice($"Store: {Changes:N0} change(s) in {Batches:N0} write(s) ({(double)Changes / Batches:0.#} per write, {WriteTime.TotalMilliseconds / Batches:0.###} ms per write).");
         _work.Dispose();
     }
 }

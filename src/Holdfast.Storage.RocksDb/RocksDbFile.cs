@@ -28,7 +28,9 @@ public sealed class RocksDbFile : IStoreFile
         {
             // Files but no RocksDB CURRENT file: not a store we made, or one that lost its manifest pointer. Creating a
             // database over it would look like an empty broker and hide the loss.
-            if (Directory.Exists(path) && Directory.EnumerateFileSystemEntries(path).Any() && !File.Exists(Path.Combine(path, "CURRENT")))
+            // lost+found is what a freshly made ext filesystem holds when the data directory is its mount point.
+            if (Directory.Exists(path) && !File.Exists(Path.Combine(path, "CURRENT"))
+                && Directory.EnumerateFileSystemEntries(path).Any(e => Path.GetFileName(e) != "lost+found"))
                 throw new StoreOpenException($"data directory {path} is not empty and holds no Holdfast store (no CURRENT file); refusing to start empty over it");
             Directory.CreateDirectory(path);
         }

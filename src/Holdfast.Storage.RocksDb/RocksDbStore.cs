@@ -59,6 +59,8 @@ public sealed class RocksDbStore : IBrokerStore, IDisposable
     /// <summary>Writes that failed since the last success (0 = healthy).</summary>
     public int FailedWrites => _commit.FailedAttempts;
 
+    public void ShareLock(Lock brokerLock) => _commit.ShareLock(brokerLock);
+
     public long RecordedSequence => _commit.Recorded;
 
     public bool IsDurable(long sequence) => _commit.IsDurable(sequence);
@@ -264,7 +266,7 @@ public sealed class RocksDbStore : IBrokerStore, IDisposable
                     var (clientId, packetId) = StoreKeys.ClientAndNumber(key);
                     var r = new RecordReader(value);
                     long order = r.Int64();
-                    var state = (InflightState)r.Byte();
+                    var state = StoreRecords.Checked((InflightState)r.Byte());
                     var (bodyKey, qos, retain, ids) = StoreRecords.ReadDelivery(ref r);
                     var message = Reference(bodyKey);
                     store._lastInflightOrder = Math.Max(store._lastInflightOrder, order);

@@ -41,6 +41,7 @@ internal static class StoreRecords
     {
         var r = new RecordReader(value);
         var version = (ProtocolVersion)r.Byte();
+        if (!Enum.IsDefined(version)) throw new FormatException($"unknown protocol version {(byte)version}");
         uint expiry = r.UInt32();
         long disconnected = r.Int64();
         uint count = r.UInt32();
@@ -48,9 +49,9 @@ internal static class StoreRecords
         for (uint i = 0; i < count; i++)
         {
             string filter = r.String();
-            var qos = (QualityOfService)r.Byte();
+            var qos = Checked((QualityOfService)r.Byte());
             bool noLocal = r.Bool(), rap = r.Bool();
-            var handling = (RetainHandling)r.Byte();
+            var handling = Checked((RetainHandling)r.Byte());
             uint? id = r.Bool() ? r.UInt32() : null;
             subs.Add(new Subscription(filter, qos, noLocal, rap, handling, id) { ShareGroup = r.NullableString(), MatchFilter = r.String() });
         }
@@ -91,7 +92,7 @@ internal static class StoreRecords
     public static (long BodyKey, QualityOfService QoS, bool Retain, List<uint>? SubscriptionIds) ReadDelivery(ref RecordReader r)
     {
         long body = r.Int64();
-        var qos = (QualityOfService)r.Byte();
+        var qos = Checked((QualityOfService)r.Byte());
         bool retain = r.Bool();
         uint count = r.UInt32();
         List<uint>? ids = null;
@@ -103,6 +104,10 @@ internal static class StoreRecords
         r.End();
         return (body, qos, retain, ids);
     }
+
+    /// <summary>A stored enum value this version knows, or the record is corrupt.</summary>
+    public static T Checked<T>(T value) where T : struct, Enum =>
+        Enum.IsDefined(value) ? value : throw new FormatException($"invalid {typeof(T).Name} {value}");
 
     public static byte[] Will(RecordWriter w, PendingWill will, Clock clock)
     {

@@ -18,6 +18,12 @@ namespace Holdfast.Broker.Storage;
 /// </summary>
 public interface IBrokerStore
 {
+    /// <summary>Called once by the broker, before <see cref="Load"/>: the lock it holds while it records the changes of one
+    /// operation (a PUBLISH routed to many sessions, a message moved from its queue into the inflight window). A store that
+    /// writes in the background takes each batch under this lock, so that a write never holds half an operation: a crash
+    /// between two writes would otherwise leave a message both queued and inflight, or neither.</summary>
+    void ShareLock(Lock brokerLock);
+
     /// <summary>A session was created or its durable fields changed (version, expiry, subscriptions, connected or not).</summary>
     void SaveSession(StoredSession session);
 

@@ -4,6 +4,7 @@ namespace Holdfast.Broker.Storage;
 internal sealed class UnrecordedStore : IBrokerStore
 {
     public static readonly UnrecordedStore Instance = new();
+    public void ShareLock(Lock brokerLock) { }
     public void SaveSession(StoredSession session) { }
     public void RemoveSession(string clientId) { }
     public void AddQueued(string clientId, StoredDelivery delivery) { }

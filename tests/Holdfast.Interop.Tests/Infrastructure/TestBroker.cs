@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Holdfast.Broker;
 using Holdfast.Server;
 using Holdfast.Server.Configuration;
+using Holdfast.Storage.RocksDb;
 
 namespace Holdfast.Interop.Tests.Infrastructure;
 
@@ -25,8 +26,10 @@ public sealed class TestBroker : IAsyncDisposable
     internal const int PlaceholderPort = 1;
 
     /// <summary>Starts a broker. <paramref name="configText"/> is Mosquitto-syntax config; a listener on port 0 is
-    /// added when it names none. <paramref name="listenerText"/> is appended inside that listener's block.</summary>
-    public static async Task<TestBroker> StartAsync(string configText = "", string listenerText = "")
+    /// added when it names none. <paramref name="listenerText"/> is appended inside that listener's block.
+    /// <paramref name="openStoreFile"/> opens the data directory's key-value file in place of RocksDB's own (tests wrap it
+    /// to inject faults); it is used only with <c>persistence true</c> in <paramref name="configText"/>.</summary>
+    public static async Task<TestBroker> StartAsync(string configText = "", string listenerText = "", Func<string, IStoreFile>? openStoreFile = null)
     {
         // The config language (like Mosquitto's) refuses port 0, so the listener is written with a placeholder
         // port and switched to 0 (ephemeral) after parsing, as `holdfast serve -p 0` does.
@@ -35,7 +38,7 @@ public sealed class TestBroker : IAsyncDisposable
         var config = ConfigParser.Parse(text, "test.conf");
         config.Listeners[0].Port = 0;
         var log = new CapturingLog();
-        var server = new HoldfastServer(config, log);
+        var server = new HoldfastServer(config, log, openStoreFile);
         await server.StartAsync();
         return new TestBroker(server, log);
     }

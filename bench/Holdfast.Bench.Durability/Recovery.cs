@@ -1,0 +1,47 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Holdfast.Broker;
+using Holdfast.Broker.Storage;
+using Holdfast.Protocol;
+using Holdfast.Storage.RocksDb;
+
+namespace Holdfast.Bench;
+
+/// <summary>Builds a data directory holding S offline sessions with M queued messages each (every message its own body),
+/// then measures how long `holdfast serve` takes to recover it.</summary>
+internal static partial class Recovery
+{
+    public sealed record Result(TimeSpan Build, double RecoverySeconds, TimeSpan ToRunning, string Line);
+
+    public static Result Run(string location, int sessions, int messagesPerSession, int payloadSize)
+    {
+        var build = Stopwatch.StartNew();
+        using (var store = RocksDbStore.Open(Path.Combine(location, "holdfast.db"), Durability.Memory))
+        {
+            var payload = new byte[payloadSize];
+            var subscription = new Subscription("bench/#", QualityOfService.AtLeastOnce, false, false, RetainHandling.SendAtSubscribe, null);
+            long now = Environment.TickCount64;
+            for (int s = 0; s < sessions; s++)
+            {
+                string clientId = $"bench-sub-{s}";
+                store.SaveSession(new StoredSession(clientId, ProtocolVersion.V500, 86_400, [subscription], now));
+                for (int m = 0; m < messagesPerSession; m++)
+                    store.AddQueued(clientId, new StoredDelivery(new Message($"bench/{m}", payload, QualityOfService.AtLeastOnce, false, null, "bench-pub", now),
+                        QualityOfService.AtLeastOnce, false, null));
+                // Keep the writer's backlog bounded.
+                if (s % 50 == 49) store.Flush();
+            }
+        }
+        build.Stop();
+
+        var started = Stopwatch.StartNew();
+        using var broker = BrokerChild.Start($"persistence_location {location}", TimeSpan.FromMinutes(5));
+        var toRunning = started.Elapsed;
+        var match = RecoveredLine().Match(broker.Output);
+        if (!match.Success) throw new InvalidOperationException($"no recovery line in:\n{broker.Output}");
+        return new Result(build.Elapsed, double.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), toRunning, match.Value);
+    }
+
+    [GeneratedRegex(@"Recovered .* in ([0-9.]+) s")]
+    private static partial Regex RecoveredLine();
+}

@@ -1,0 +1,141 @@
+using System.Text;
+using Holdfast.Broker.Storage;
+using Holdfast.Protocol;
+using Holdfast.Storage.RocksDb;
+using Holdfast.Storage.Tests.Support;
+using RocksDbSharp;
+using NativeDb = RocksDbSharp.RocksDb;
+
+namespace Holdfast.Storage.Tests;
+
+/// <summary>A data directory that cannot be used stops startup with a <see cref="StoreOpenException"/> saying why,
+/// rather than running empty over it.</summary>
+public sealed class OpenErrorTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void A_directory_with_files_but_no_CURRENT_is_refused_and_left_alone()
+    {
+        File.WriteAllText(_dir.Combine("junk.txt"), "not a database");
+
+        var e = Assert.Throws<StoreOpenException>(() => RocksDbFile.Open(_dir.Path));
+        Assert.Contains(_dir.Path, e.Message);
+        Assert.Contains("no CURRENT file", e.Message);
+        Assert.Equal(["junk.txt"], Directory.GetFileSystemEntries(_dir.Path).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void A_rocksdb_database_that_is_not_holdfasts_is_refused_and_left_unchanged()
+    {
+        using (var plain = NativeDb.Open(new DbOptions().SetCreateIfMissing(true), _dir.Path))
+            plain.Put(Encoding.UTF8.GetBytes("someone-else"), Encoding.UTF8.GetBytes("data"));
+
+        var e = Assert.Throws<StoreOpenException>(() => RocksDbStore.Open(_dir.Path, Durability.Sync));
+        Assert.Contains(_dir.Path, e.Message);
+        Assert.Contains("not a Holdfast store", e.Message);
+
+        // Refusing released the database and wrote nothing to it (no format marker).
+        using var again = NativeDb.Open(new DbOptions(), _dir.Path);
+        using var it = again.NewIterator();
+        int keys = 0;
+        for (it.SeekToFirst(); it.Valid(); it.Next()) keys++;
+        Assert.Equal(1, keys);
+    }
+
+    [Fact]
+    public void A_store_of_another_format_version_is_refused()
+    {
+        using (var db = NativeDb.Open(new DbOptions().SetCreateIfMissing(true), _dir.Path))
+            {
+            byte[] formatKey = [0, .. "holdfast-format"u8];
+            db.Put(formatKey, "2"u8.ToArray());
+        }
+
+        var e = Assert.Throws<StoreOpenException>(() => RocksDbFile.Open(_dir.Path));
+        Assert.Contains("format 2", e.Message);
+    }
+
+    [Fact]
+    public void A_directory_already_open_is_refused_with_the_lock_named()
+    {
+        using var first = RocksDbStore.Open(_dir.Path, Durability.Sync);
+
+        var e = Assert.Throws<StoreOpenException>(() => RocksDbStore.Open(_dir.Path, Durability.Sync));
+        Assert.Contains(_dir.Path, e.Message);
+        Assert.Contains("lock", e.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.IsType<RocksDbException>(e.InnerException);
+    }
+
+    [Fact]
+    public void A_path_that_is_a_file_is_refused()
+    {
+        string path = _dir.Combine("a-file");
+        File.WriteAllText(path, "x");
+
+        var e = Assert.Throws<StoreOpenException>(() => RocksDbFile.Open(path));
+        Assert.Contains(path, e.Message);
+    }
+
+    [Fact]
+    public void A_corrupt_record_stops_the_load_naming_the_record()
+    {
+        using (var file = RocksDbFile.Open(_dir.Path))
+            file.Write([new StoreOp([(byte)'s', .. "c1"u8], [0xde, 0xad])], sync: true);
+
+        using var store = RocksDbStore.Open(_dir.Path, Durability.Sync);
+        var e = Assert.Throws<StoreOpenException>(() => store.Load());
+        Assert.Contains("'sc1'", e.Message);
+        Assert.Contains("corrupt", e.Message);
+        Assert.IsType<FormatException>(e.InnerException);
+    }
+
+    [Fact]
+    public void A_corrupt_message_body_stops_the_load_naming_the_record()
+    {
+        using (var file = RocksDbFile.Open(_dir.Path))
+        {
+            // Received-at, no publisher, then bytes that are not a PUBLISH packet.
+            byte[] garbage = [.. new byte[8], 0, 0x30, 0x7f, 1, 2, 3];
+            file.Write([new StoreOp(StoreKeys.ForBody(1), garbage)], sync: true);
+        }
+
+        using var store = RocksDbStore.Open(_dir.Path, Durability.Sync);
+        var e = Assert.Throws<StoreOpenException>(() => store.Load());
+        Assert.Contains("'m\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x01'", e.Message);
+    }
+
+    [Fact]
+    public void A_record_referring_to_a_missing_body_stops_the_load()
+    {
+        using (var store = RocksDbStore.Open(_dir.Path, Durability.Sync))
+        {
+            store.SaveSession(new StoredSession("c1", ProtocolVersion.V500, 60, []));
+            store.AddQueued("c1", new StoredDelivery(Messages.Create("t", "x"), QualityOfService.AtLeastOnce, false, null));
+        }
+        using (var file = RocksDbFile.Open(_dir.Path))
+        {
+            var body = Assert.Single(file.Scan((byte)'m'));
+            file.Write([new StoreOp(body.Key, null)], sync: true);
+        }
+
+        using var reopened = RocksDbStore.Open(_dir.Path, Durability.Sync);
+        var e = Assert.Throws<StoreOpenException>(() => reopened.Load());
+        Assert.Contains("'qc1\\x00", e.Message);
+        Assert.Contains("missing", e.Message);
+    }
+
+    [Fact]
+    public void A_record_of_a_session_that_is_not_stored_stops_the_load()
+    {
+        using (var file = RocksDbFile.Open(_dir.Path))
+            file.Write([new StoreOp(StoreKeys.ForPacketId(StoreKeys.InboundQoS2, "ghost", 5), [])], sync: true);
+
+        using var store = RocksDbStore.Open(_dir.Path, Durability.Sync);
+        var e = Assert.Throws<StoreOpenException>(() => store.Load());
+        Assert.Contains("'rghost\\x00\\x00\\x05'", e.Message);
+        Assert.Contains("not stored", e.Message);
+    }
+}

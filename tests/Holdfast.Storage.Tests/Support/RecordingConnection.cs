@@ -1,0 +1,35 @@
+using Holdfast.Broker;
+using Holdfast.Protocol;
+
+namespace Holdfast.Storage.Tests.Support;
+
+/// <summary>An in-memory connection: records every packet the broker queues for sending, with the store sequence it
+/// was stamped with (durableAt), and every close. Thread-safe.</summary>
+public sealed class RecordingConnection(string name) : IClientConnection
+{
+    private readonly Lock _gate = new();
+    private readonly List<(MqttPacket Packet, long DurableAt)> _sent = [];
+    private readonly List<ReasonCode?> _closes = [];
+
+    public string RemoteAddress => name + ":1";
+    public long PendingBytes => 0;
+
+    public void Send(MqttPacket packet, long durableAt = 0)
+    {
+        lock (_gate) _sent.Add((packet, durableAt));
+    }
+
+    public void Close(ReasonCode? reason, string? reasonString = null)
+    {
+        lock (_gate) _closes.Add(reason);
+    }
+
+    public (MqttPacket Packet, long DurableAt)[] Sent { get { lock (_gate) return [.. _sent]; } }
+
+    public (T Packet, long DurableAt)[] SentOf<T>() where T : MqttPacket =>
+        Sent.Where(s => s.Packet is T).Select(s => ((T)s.Packet, s.DurableAt)).ToArray();
+
+    public PublishPacket[] Publishes => SentOf<PublishPacket>().Select(s => s.Packet).ToArray();
+
+    public bool IsClosed { get { lock (_gate) return _closes.Count > 0; } }
+}
