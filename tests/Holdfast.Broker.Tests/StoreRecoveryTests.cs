@@ -57,6 +57,25 @@ public class StoreRecoveryTests
     }
 
     [Fact]
+    public void A_session_connected_when_the_broker_stopped_counts_its_expiry_from_the_restart()
+    {
+        var store = new MemoryStore();
+        using (var first = new MqttBroker(new BrokerOptions(), store: store))
+        {
+            // Offline once, long ago in session-expiry terms, then connected again until the "crash".
+            first.Connect("c", cleanStart: false, sessionExpiry: 2).Lost();
+            Thread.Sleep(1000);
+            first.Connect("c", cleanStart: false, sessionExpiry: 2);
+            Thread.Sleep(1500);
+        }
+
+        // 2.5 s after the first disconnection, but the session was connected until the broker stopped: it is still there.
+        using var second = new MqttBroker(new BrokerOptions(), store: store);
+        Assert.Equal(1, second.SessionCount);
+        Assert.True(second.Connect("c", cleanStart: false, sessionExpiry: 2).ConnAck.SessionPresent);
+    }
+
+    [Fact]
     public void Completed_flows_and_ended_sessions_leave_nothing_in_the_store()
     {
         var store = new MemoryStore();

@@ -84,7 +84,6 @@ public sealed partial class MqttBroker
             int clientReceiveMaximum = (v5 ? connect.Properties?.ReceiveMaximum : null) ?? 65535;
             session.InflightWindow = Options.MaxInflightMessages > 0 ? Math.Min(Options.MaxInflightMessages, clientReceiveMaximum) : clientReceiveMaximum;
 
-            RecordSession(session);
             var client = new ConnectedClient(session, connection, version, policy)
             {
                 KeepAlive = keepAlive,
@@ -92,6 +91,9 @@ public sealed partial class MqttBroker
                 Will = connect.Will,
             };
             session.Client = client;
+            // Recorded as connected: if the broker dies now, the session's offline time starts at the restart, not at
+            // its previous disconnection (which could make it look expired).
+            RecordSession(session);
 
             var connack = new ConnAckPacket { SessionPresent = sessionPresent, ReasonCode = ReasonCode.Success };
             if (v5) connack.Properties = ConnAckProperties(assignedId, serverKeepAlive);
