@@ -248,10 +248,11 @@ public sealed partial class MqttBroker : IDisposable
         Metrics.MessageSent();
     }
 
-    /// <summary>Queues a packet that follows from state just recorded (an acknowledgement, an outbound QoS 1/2 flow, a
-    /// SUBACK): it goes out only once that state is durable, so no peer learns of something a crash could undo.</summary>
-    private void SendRecorded(ConnectedClient client, MqttPacket packet) =>
-        client.Connection.Send(packet, _store.RecordedSequence);
+    /// <summary>Queues a packet that vouches for the client's own session state (an outbound QoS 1/2 flow, PUBREL, PUBCOMP,
+    /// SUBACK): held until that state is durable when the session is recorded at all. A session with expiry 0 has nothing
+    /// stored that a crash could undo, so its packets never wait, not even while the store is failing.</summary>
+    private void SendSessionRecorded(ConnectedClient client, MqttPacket packet) =>
+        client.Connection.Send(packet, client.Session.ExpiryInterval > 0 ? _store.RecordedSequence : 0);
 
     /// <summary>Bytes a connection may have waiting to be written before QoS 0 messages to it are dropped.</summary>
     private const long SlowClientLimit = 8 * 1024 * 1024;
@@ -269,7 +270,7 @@ public sealed partial class MqttBroker : IDisposable
         RecordInflight(session, inflight);
         inflight.Sent = inflight.EverSent = true;
         inflight.SentAt = now;
-        SendRecorded(client, packet);
+        SendSessionRecorded(client, packet);
         Metrics.MessageSent();
     }
 
@@ -299,11 +300,11 @@ public sealed partial class MqttBroker : IDisposable
         }
         if (publish is null)
         {
-            SendRecorded(client, new PubRelPacket { PacketId = m.PacketId });
+            SendSessionRecorded(client, new PubRelPacket { PacketId = m.PacketId });
             return true;
         }
         m.EverSent = true;
-        SendRecorded(client, publish);
+        SendSessionRecorded(client, publish);
         Metrics.MessageSent();
         return true;
     }

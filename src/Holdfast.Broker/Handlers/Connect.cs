@@ -97,8 +97,10 @@ public sealed partial class MqttBroker
 
             var connack = new ConnAckPacket { SessionPresent = sessionPresent, ReasonCode = ReasonCode.Success };
             if (v5) connack.Properties = ConnAckProperties(assignedId, serverKeepAlive);
-            // Stamped: "session present" on the next connection must not be undone by a crash.
-            connection.Send(connack, _store.RecordedSequence);
+            // Not held for the store: "session present" is the protocol's own report of what survived, and a CONNACK
+            // that waited on a failing store would leave even clients needing nothing stored unable to connect (and a
+            // DISCONNECT must never come before the CONNACK [MQTT-3.14.0-1]).
+            connection.Send(connack);
 
             if (Options.ConnectionMessages && Log.IsEnabled(LogType.Notice))
                 Log.Notice($"New client connected from {connection.RemoteAddress} as {clientId} (p{MosquittoProtocolNumber(version)}, c{(connect.CleanStart ? 1 : 0)}, k{keepAlive}{(connect.UserName is null ? "" : $", u'{connect.UserName}'")}).");

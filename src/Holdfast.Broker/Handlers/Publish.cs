@@ -81,8 +81,8 @@ public sealed partial class MqttBroker
         {
             // A resent QoS 2 PUBLISH we already accepted: acknowledge again, never deliver twice
             // (checked first, so that no path counts the same packet id twice against our Receive Maximum).
-            // Stamped like the first PUBREC: if that one is not durable yet, neither is this answer.
-            SendRecorded(client, new PubRecPacket { PacketId = packet.PacketId });
+            // Stamped like the first PUBREC could have been: if that one is not durable yet, neither is this answer.
+            client.Connection.Send(new PubRecPacket { PacketId = packet.PacketId }, _store.RecordedSequence);
             return null;
         }
         if (IsBrokerTopic(topic))
@@ -120,6 +120,7 @@ public sealed partial class MqttBroker
     private Task? TryRoute(ConnectedClient client, PublishPacket packet, Message message)
     {
         bool block = packet.QoS > 0 && Options.QueueFullPolicy == QueueFullPolicy.Block;
+        long recordedBefore = _store.RecordedSequence;
         var result = Route(message, block);
         if (result == RouteResult.QueueFull)
         {
@@ -146,7 +147,11 @@ public sealed partial class MqttBroker
         var code = result == RouteResult.NoSubscribers && client.IsV5 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
         if (packet.QoS == QualityOfService.AtMostOnce) return null;
         AwaitPubRel(client, packet);
-        Acknowledge(client, packet, code);
+        // PUBACK/PUBREC mean "kept": held until the store holds what this publish changed (the message in persistent
+        // sessions' queues, the retained message, the QoS 2 packet id). A publish that changed nothing stored (only
+        // clean subscribers) is acknowledged at once, even while the store is failing.
+        long recorded = _store.RecordedSequence;
+        Acknowledge(client, packet, code, recorded != recordedBefore ? recorded : 0);
         return null;
     }
 
@@ -160,17 +165,16 @@ public sealed partial class MqttBroker
         client.InboundUnacknowledged++;
     }
 
-    /// <summary>PUBACK/PUBREC mean "kept": stamped so that they leave only once the store holds what this publish
-    /// changed (the message in every persistent subscriber's queue, the retained message, the QoS 2 packet id).</summary>
-    private void Acknowledge(ConnectedClient client, PublishPacket packet, ReasonCode code)
+    /// <param name="durableAt">The store sequence the acknowledgement waits for (0: none).</param>
+    private static void Acknowledge(ConnectedClient client, PublishPacket packet, ReasonCode code, long durableAt = 0)
     {
         switch (packet.QoS)
         {
             case QualityOfService.AtLeastOnce:
-                SendRecorded(client, new PubAckPacket { PacketId = packet.PacketId, ReasonCode = code });
+                client.Connection.Send(new PubAckPacket { PacketId = packet.PacketId, ReasonCode = code }, durableAt);
                 break;
             case QualityOfService.ExactlyOnce:
-                SendRecorded(client, new PubRecPacket { PacketId = packet.PacketId, ReasonCode = code });
+                client.Connection.Send(new PubRecPacket { PacketId = packet.PacketId, ReasonCode = code }, durableAt);
                 break;
         }
     }

@@ -56,7 +56,7 @@ public sealed partial class MqttBroker
             }
 
             RecordSession(session);
-            SendRecorded(client, new SubAckPacket { PacketId = packet.PacketId, ReasonCodes = codes });
+            SendSessionRecorded(client, new SubAckPacket { PacketId = packet.PacketId, ReasonCodes = codes });
 
             foreach (var (message, sub) in retainedToSend)
             {

@@ -27,7 +27,7 @@ public sealed partial class MqttBroker
                 }
             }
             RecordSession(session);
-            SendRecorded(client, new UnsubAckPacket { PacketId = packet.PacketId, ReasonCodes = codes });
+            SendSessionRecorded(client, new UnsubAckPacket { PacketId = packet.PacketId, ReasonCodes = codes });
         }
     }
 }

@@ -140,8 +140,16 @@ public sealed class SubscriberLedger(string clientId, MqttProtocolVersion versio
     /// <summary>An inbound PUBREL: the QoS 2 flow for <paramref name="packetId"/> is over at the receiver.</summary>
     public void PubRel(ushort packetId)
     {
-        lock (_gate) _heldQoS2.Remove(packetId);
+        lock (_gate)
+        {
+            _heldQoS2.Remove(packetId);
+            _pubRels++;
+        }
     }
+
+    /// <summary>PUBRELs seen (for the report: proves the packet inspector feeds the QoS 2 receiver state).</summary>
+    public int PubRels { get { lock (_gate) return _pubRels; } }
+    private int _pubRels;
 
     /// <summary>Whether every one of <paramref name="sequences"/> from <paramref name="publisher"/> has been received.</summary>
     public bool HasAll(string publisher, IEnumerable<int> sequences)

@@ -93,8 +93,8 @@ public sealed class RestartingBroker : IAsyncDisposable
 /// <summary>One incarnation of the broker: its port, and its number (1 for the first start).</summary>
 public sealed record BrokerEndpoint(int Port, int Incarnation);
 
-/// <summary>Options shared by the crash-test clients: short connect timeout (a dead port fails at once anyway), keep-alive
-/// long enough to stay quiet (a killed broker closes the socket, so no keep-alive is needed to notice).</summary>
+/// <summary>Options shared by the crash-test clients. The keep-alive is long enough to stay quiet: a killed broker's sockets
+/// are closed by the kernel, so the clients notice at once without it.</summary>
 internal static class CrashClientOptions
 {
     public static MqttClientOptionsBuilder For(int port, MqttProtocolVersion version, string clientId) =>

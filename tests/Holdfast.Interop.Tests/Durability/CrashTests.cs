@@ -75,6 +75,29 @@ public sealed class CrashTests(ITestOutputHelper output)
                 lag: new Random(seed + 1)),
         ];
         var publishers = publishedBy.Select(p => new CrashPublisher(broker, p)).ToArray();
+        bool summarised = false, evidenced = false;
+        void Summarise()
+        {
+            if (summarised) return;
+            summarised = true;
+            foreach (var p in publishedBy)
+                Say($"{p.Name} (q{(int)p.QoS}): {p.AcknowledgedCount} acknowledged, {p.InDoubtSequences.Length} in doubt " +
+                    $"[{CrashVerdict.Range(p.InDoubtSequences)}; {p.Failures}], {p.RefusedSequences.Length} refused, {p.Connections} connections");
+            foreach (var s in subscribers)
+                Say($"{s.Ledger.ClientId}: {s.Ledger.Deliveries.Length} deliveries, {s.Ledger.Connections} connections, {s.Ledger.PubRels} PUBRELs, " +
+                    $"{s.Ledger.DiscardedQoS2Resends} QoS 2 resends held back as a compliant receiver would");
+        }
+        bool PrintEvidence()
+        {
+            Summarise();
+            if (!evidenced)
+            {
+                evidenced = true;
+                Say($"seed {seed}, durability {durability}: broker output follows");
+                foreach (var line in BrokerEvidence(broker)) Say(line);
+            }
+            return false;
+        }
         try
         {
             foreach (var s in subscribers) await s.ConnectAndSubscribeAsync();
@@ -117,20 +140,13 @@ public sealed class CrashTests(ITestOutputHelper output)
             }
             Say($"drain {(drained ? "complete" : "INCOMPLETE")} at {clock.Elapsed.TotalSeconds:F1} s");
 
-            foreach (var p in publishedBy)
-                Say($"{p.Name} (q{(int)p.QoS}): {p.AcknowledgedCount} acknowledged, {p.InDoubtSequences.Length} in doubt " +
-                    $"[{CrashVerdict.Range(p.InDoubtSequences)}; {p.Failures}], {p.RefusedSequences.Length} refused, {p.Connections} connections");
-            foreach (var s in subscribers)
-                Say($"{s.Ledger.ClientId}: {s.Ledger.Deliveries.Length} deliveries, {s.Ledger.Connections} connections, " +
-                    $"{s.Ledger.DiscardedQoS2Resends} QoS 2 resends held back as a compliant receiver would");
-
+            Summarise();
             var breaches = CrashVerdict.Check(publishedBy, subscribers.Select(s => s.Ledger).ToList());
             foreach (var p in publishedBy)
                 foreach (var (sequence, reason) in p.RefusedSequences.Take(5))
                     breaches.Add($"{p.Name} #{sequence} refused ({reason}): queues are unlimited here, nothing should be refused");
             if (breaches.Count > 0)
             {
-                foreach (var line in BrokerEvidence(broker)) Say(line);
                 Assert.Fail($"seed {seed}, durability {durability}: {breaches.Count} breach(es) of the delivery contract:\n" + string.Join("\n", breaches));
             }
 
@@ -141,6 +157,10 @@ public sealed class CrashTests(ITestOutputHelper output)
             Assert.True(subscribers[0].Ledger.Connections >= kills + 1, $"seed {seed}: {subscribers[0].Ledger.ClientId} connected {subscribers[0].Ledger.Connections} times");
             Assert.True(subscribers[1].Ledger.Connections >= 2, $"seed {seed}: the lagging subscriber never reconnected");
             Say($"done in {clock.Elapsed.TotalSeconds:F1} s");
+        }
+        catch (Exception) when (PrintEvidence())
+        {
+            // Not reached: the filter prints the summary and the broker's output, then lets the failure through.
         }
         finally
         {

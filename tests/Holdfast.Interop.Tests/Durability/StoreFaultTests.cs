@@ -10,7 +10,7 @@ namespace Holdfast.Interop.Tests.Durability;
 /// <summary>
 /// Store faults (issue 3, DESIGN.md §6): while writes to the data directory fail, a QoS 1 publish to a topic with a
 /// persistent subscriber is never acknowledged (the publisher is disconnected, MQTT 5 with 0x80 Unspecified error) and
-/// the broker logs the failure; QoS 0 traffic goes on meanwhile; once writes succeed again the publisher reconnects, its
+/// the broker logs the failure; QoS 0 traffic and clean sessions (which store nothing) go on meanwhile; once writes succeed again the publisher reconnects, its
 /// publish is acknowledged, and the subscriber's stored session delivers the messages.
 /// </summary>
 public sealed class StoreFaultTests
@@ -63,6 +63,15 @@ public sealed class StoreFaultTests
             await Waits.UntilAsync(() => file.FailedWrites >= 2, "the store writer to retry the failed write");
             Assert.True(qos0.Client.IsConnected);
             Assert.False(qos0.Disconnected.IsCompleted);
+
+            // Clean sessions have nothing stored: a new one connects, subscribes and gets a QoS 1 publish acknowledged
+            // (it reaches only clean subscribers, so nothing it changed needs the disk).
+            string cleanTopic = $"fault/{version}/clean";
+            await using var cleanSubscriber = await MqttNetPeer.ConnectAsync(broker.Port, version, $"fault-clean-sub-{version}");
+            await cleanSubscriber.SubscribeAsync(cleanTopic, MqttQualityOfServiceLevel.AtLeastOnce);
+            await using var cleanPublisher = await MqttNetPeer.ConnectAsync(broker.Port, otherVersion, $"fault-clean-pub-{version}");
+            Assert.Equal(MqttClientPublishReasonCode.Success, (await cleanPublisher.PublishAsync(cleanTopic, "clean")).ReasonCode);
+            Assert.Equal("clean", (await cleanSubscriber.ReceiveAsync()).Text);
 
             file.Failing = false;
             await broker.Log.WaitForAsync("Store writes succeed again");
