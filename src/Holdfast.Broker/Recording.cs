@@ -121,10 +121,12 @@ public sealed partial class MqttBroker
             }
             else expiredMessages += PurgeExpiredHead(session, now);
         }
+        // Counted after the purge: what an expired session held did not come back.
+        var kept = recovered.Where(s => _sessions.TryGetValue(s.ClientId, out var current) && current == s).ToList();
         if (state.Sessions.Count > 0 || state.Retained.Count > 0)
-            Log.Notice($"Recovered {state.Sessions.Count - expiredSessions} session(s), {state.Queues.Values.Sum(q => q.Count) - expiredMessages} queued and "
-                + $"{state.Inflight.Values.Sum(f => f.Count)} inflight message(s), {state.InboundQoS2.Values.Sum(ids => ids.Count)} QoS 2 flow(s) awaiting PUBREL, "
-                + $"{state.PendingWills.Count} delayed will(s) and {state.Retained.Count} retained message(s) in {started.Elapsed.TotalSeconds:0.###} s"
+            Log.Notice($"Recovered {kept.Count} session(s), {kept.Sum(s => s.Queue.Count)} queued and "
+                + $"{kept.Sum(s => s.InflightCount)} inflight message(s), {kept.Sum(s => s.InboundQoS2.Count)} QoS 2 flow(s) awaiting PUBREL, "
+                + $"{kept.Count(s => s.PendingWill is not null)} delayed will(s) and {_retained.Count} retained message(s) in {started.Elapsed.TotalSeconds:0.###} s"
                 + (expiredSessions + expiredMessages > 0 ? $"; purged {expiredSessions} expired session(s) and {expiredMessages} expired message(s)." : "."));
     }
 }

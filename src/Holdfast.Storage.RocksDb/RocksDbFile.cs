@@ -14,10 +14,15 @@ public sealed class RocksDbFile : IStoreFile
     private const string FormatVersion = "1";
 
     private readonly RocksDbSharp.RocksDb _db;
+    private readonly string _path;
     private readonly WriteOptions _synced = new WriteOptions().SetSync(true);
     private readonly WriteOptions _unsynced = new WriteOptions().SetSync(false);
 
-    private RocksDbFile(RocksDbSharp.RocksDb db) => _db = db;
+    private RocksDbFile(RocksDbSharp.RocksDb db, string path)
+    {
+        _db = db;
+        _path = path;
+    }
 
     /// <summary>Opens (or creates) the store in <paramref name="directory"/>. Throws <see cref="StoreOpenException"/> with the
     /// reason when the directory is unreadable, locked by another process, corrupt, or holds something that is not a Holdfast store.</summary>
@@ -42,7 +47,10 @@ public sealed class RocksDbFile : IStoreFile
         RocksDbSharp.RocksDb db;
         try
         {
-            var options = new DbOptions().SetCreateIfMissing(true).SetParanoidChecks(true);
+            // A torn last record is what a kill leaves and is dropped; damage before it stops the open, where RocksDB's
+            // default would stop replaying there and silently lose every acknowledged change after it.
+            var options = new DbOptions().SetCreateIfMissing(true).SetParanoidChecks(true)
+                .SetWalRecoveryMode(Recovery.TolerateCorruptedTailRecords);
             db = RocksDbSharp.RocksDb.Open(options, path);
         }
         catch (RocksDbException e)
@@ -70,7 +78,7 @@ public sealed class RocksDbFile : IStoreFile
             db.Dispose();
             throw e as StoreOpenException ?? new StoreOpenException($"data directory {path} cannot be read: {e.Message}", e);
         }
-        return new RocksDbFile(db);
+        return new RocksDbFile(db, path);
     }
 
     public void Write(IReadOnlyList<StoreOp> ops, bool sync)
@@ -93,7 +101,29 @@ public sealed class RocksDbFile : IStoreFile
             if (key.Length == 0 || key[0] != prefix) yield break;
             yield return (key, it.Value());
         }
+        // An iterator that stopped on a read error is merely not Valid(): ask, or a damaged block ends the scan early.
+        try
+        {
+            Native.Instance.rocksdb_iter_get_error(it.Handle);
+        }
+        catch (RocksDbException e)
+        {
+            throw new StoreOpenException($"data directory {_path} cannot be read: {e.Message}", e);
+        }
     }
 
-    public void Dispose() => _db.Dispose();
+    /// <summary>Flushes the in-memory tables to disk first, so that the next start reads sorted files instead of replaying
+    /// the write-ahead log (a crash replays it; a clean stop should not have to).</summary>
+    public void Dispose()
+    {
+        try
+        {
+            _db.Flush(new FlushOptions().SetWaitForFlush(true));
+        }
+        catch (RocksDbException)
+        {
+            // The log still holds everything; the next start replays it.
+        }
+        _db.Dispose();
+    }
 }

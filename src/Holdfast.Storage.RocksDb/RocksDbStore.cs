@@ -1,5 +1,6 @@
 using Holdfast.Broker;
 using Holdfast.Broker.Storage;
+using Holdfast.Protocol;
 
 namespace Holdfast.Storage.RocksDb;
 
@@ -231,33 +232,63 @@ public sealed class RocksDbStore : IBrokerStore, IDisposable
 
         public StoredState Load()
         {
-            foreach (var (key, value) in file.Scan(StoreKeys.Body))
-                Read(key, () =>
-                {
-                    long bodyKey = StoreKeys.BodyKey(key);
-                    _bodiesByKey[bodyKey] = StoreRecords.ReadBody(value, _clock);
-                    store._lastBodyKey = Math.Max(store._lastBodyKey, bodyKey);
-                });
+            // Message bodies are the bulk of a large store: they are decoded on a second thread while the queues that
+            // refer to them are read, and resolved once both are done.
+            var bodies = Task.Run(() =>
+            {
+                foreach (var (key, value) in file.Scan(StoreKeys.Body))
+                    Read(key, () =>
+                    {
+                        long bodyKey = StoreKeys.BodyKey(key);
+                        _bodiesByKey[bodyKey] = StoreRecords.ReadBody(value, _clock);
+                        store._lastBodyKey = Math.Max(store._lastBodyKey, bodyKey);
+                    });
+            });
 
-            foreach (var (key, value) in file.Scan(StoreKeys.Session))
-                Read(key, () =>
-                {
-                    var session = StoreRecords.ReadSession(StoreKeys.Name(key), value, _clock);
-                    _state.Sessions.Add(session);
-                    store._sessions[session.ClientId] = new SessionRecords();
-                });
+            var queued = new List<(string ClientId, long Sequence, long BodyKey, QualityOfService QoS, bool Retain, List<uint>? Ids)>();
+            try
+            {
+                foreach (var (key, value) in file.Scan(StoreKeys.Session))
+                    Read(key, () =>
+                    {
+                        var session = StoreRecords.ReadSession(StoreKeys.Name(key), value, _clock);
+                        _state.Sessions.Add(session);
+                        store._sessions[session.ClientId] = new SessionRecords();
+                    });
 
-            foreach (var (key, value) in file.Scan(StoreKeys.Queued))
-                Read(key, () =>
+                string? lastClientId = null;
+                foreach (var (key, value) in file.Scan(StoreKeys.Queued))
+                    Read(key, () =>
+                    {
+                        var (clientId, sequence) = StoreKeys.ClientAndNumber(key);
+                        // A queue's records are adjacent: share one string per client id rather than one per message.
+                        if (clientId == lastClientId) clientId = lastClientId;
+                        lastClientId = clientId;
+                        var r = new RecordReader(value);
+                        var (bodyKey, qos, retain, ids) = StoreRecords.ReadDelivery(ref r);
+                        queued.Add((clientId, sequence, bodyKey, qos, retain, ids));
+                    });
+            }
+            finally
+            {
+                // Even when this side failed: never leave the other scan running on a file that is about to be closed.
+                ((IAsyncResult)bodies).AsyncWaitHandle.WaitOne();
+            }
+            bodies.GetAwaiter().GetResult();
+            foreach (var (clientId, sequence, bodyKey, qos, retain, ids) in queued)
+            {
+                try
                 {
-                    var (clientId, sequence) = StoreKeys.ClientAndNumber(key);
-                    var r = new RecordReader(value);
-                    var (bodyKey, qos, retain, ids) = StoreRecords.ReadDelivery(ref r);
                     var message = Reference(bodyKey);
                     store._lastQueueSequence = Math.Max(store._lastQueueSequence, sequence);
                     SessionOf(clientId).Queue.Enqueue((sequence, message));
                     ListOf(_state.Queues, clientId).Add(new StoredDelivery(message, qos, retain, ids));
-                });
+                }
+                catch (FormatException e)
+                {
+                    throw new StoreOpenException($"corrupt store record '{Describe(StoreKeys.ForQueued(clientId, sequence))}': {e.Message}", e);
+                }
+            }
 
             var inflight = new List<(string ClientId, long Order, StoredInflight Flow)>();
             foreach (var (key, value) in file.Scan(StoreKeys.Inflight))

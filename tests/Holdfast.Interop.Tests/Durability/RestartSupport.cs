@@ -37,17 +37,36 @@ public static partial class Restart
     }
 
     /// <summary>
-    /// Returns once everything the broker recorded before this call is on disk. For state that no acknowledgement
-    /// covers (a session going offline, a pending will): a CONNACK is written only when every change recorded before it
-    /// is durable (the broker stamps it with the store's recorded sequence), and the broker handles a CONNECT under the
-    /// same lock as the change that logged the line the test waited for. A clean session is not stored, so the probe
-    /// leaves nothing behind.
+    /// Returns once everything the broker recorded before this call is on disk, for state that no acknowledgement covers
+    /// (a session going offline, a pending will or its cancellation, removals after a subscriber's acks). A PUBACK for a
+    /// publish that changed stored state leaves only once the store is durable up to that change, and the store writes
+    /// its changes in order: so the PUBACK for setting a retained message proves every earlier change durable too (the
+    /// broker handled the earlier change, whose log line the test waited for, under the same lock before this publish).
+    /// The probe then clears its retained message and waits for that PUBACK as well, so it leaves nothing in the store;
+    /// its session is clean (not stored), and its topic matches no test's subscription.
     /// </summary>
     public static async Task SettleAsync(this BrokerProcess broker)
     {
-        var (probe, _) = await RawMqttClient.ConnectAsync(broker.Port,
-            RawMqttClient.Connect(ProtocolVersion.V500, $"settle-{Guid.NewGuid():N}", persistent: false));
-        await using (probe) await probe.SendAsync(new DisconnectPacket());
+        string id = $"settle-{Guid.NewGuid():N}";
+        var (probe, _) = await RawMqttClient.ConnectAsync(broker.Port, RawMqttClient.Connect(ProtocolVersion.V500, id, persistent: false));
+        await using (probe)
+        {
+            ushort packetId = 0;
+            foreach (string payload in new[] { "settle", "" })
+            {
+                await probe.SendAsync(new PublishPacket
+                {
+                    Topic = $"holdfast-test/{id}",
+                    QoS = QualityOfService.AtLeastOnce,
+                    Retain = true,
+                    PacketId = ++packetId,
+                    Payload = System.Text.Encoding.UTF8.GetBytes(payload),
+                });
+                var puback = await probe.ReceiveAsync<PubAckPacket>();
+                Assert.Equal(packetId, puback.PacketId);
+            }
+            await probe.SendAsync(new DisconnectPacket());
+        }
     }
 
     /// <summary>The recovery line of a broker's log (throws if there is none).</summary>

@@ -21,7 +21,9 @@ public sealed class RestartWillTests
     [Fact]
     public async Task Delayed_will_pending_at_the_kill_is_published_after_its_delay()
     {
-        var delay = TimeSpan.FromSeconds(3);
+        // Longer than a kill and a restart usually take here (2-4 s with tests running in parallel), so that the restarted
+        // broker mostly has to wait for it; a will already due at startup must go out at once.
+        var delay = TimeSpan.FromSeconds(5);
         using var location = new RestartLocation();
         await using var first = await location.StartAsync();
         await WatchAsync(first, "will-watcher", "restart/will/published");
@@ -57,8 +59,8 @@ public sealed class RestartWillTests
     [Fact]
     public async Task Delayed_will_is_not_published_when_the_client_returns_to_the_restarted_broker_in_time()
     {
-        // Long enough for a kill, a restart and a reconnect on a loaded machine.
-        var delay = TimeSpan.FromSeconds(6);
+        // Long enough for a kill, a restart and a reconnect on a loaded machine (2-4 s here with tests running in parallel).
+        var delay = TimeSpan.FromSeconds(8);
         using var location = new RestartLocation();
         await using var first = await location.StartAsync();
         await WatchAsync(first, "cancel-watcher", "restart/will/cancelled");
