@@ -3,17 +3,25 @@ using Holdfast.Bench;
 
 // Durability benchmarks (issue 3): QoS 1 fan-in at each durability level, and recovery time of a large data directory.
 //   dotnet run -c Release --project bench/Holdfast.Bench.Durability -- fanin [seconds] [rounds] [window]
-//   dotnet run -c Release --project bench/Holdfast.Bench.Durability -- recovery [sessions] [messages per session]
+//   dotnet run -c Release --project bench/Holdfast.Bench.Durability -- recovery [sessions] [messages per session] [crash]
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 string mode = args.Length > 0 ? args[0] : "fanin";
+if (mode == "build-and-crash")
+{
+    // The child of `recovery ... crash`: leave the store as a killed process would (no close, no memtable flush).
+    Recovery.Build(args[1], int.Parse(args[2]), int.Parse(args[3]), 64);
+    Environment.Exit(0);
+}
 if (mode == "recovery")
 {
     int sessions = args.Length > 1 ? int.Parse(args[1]) : 1000;
     int perSession = args.Length > 2 ? int.Parse(args[2]) : 1000;
+    bool afterCrash = args.Length > 3 && args[3] == "crash";
     string location = Directory.CreateTempSubdirectory("holdfast-recovery-").FullName;
     try
     {
-        var r = Recovery.Run(location, sessions, perSession, 64);
+        var r = Recovery.Run(location, sessions, perSession, 64, afterCrash);
+        Console.WriteLine(afterCrash ? "data directory left as by a kill (write-ahead log not flushed)" : "data directory closed cleanly");
         Console.WriteLine($"built {sessions:N0} sessions x {perSession:N0} queued messages in {r.Build.TotalSeconds:0.0} s");
         Console.WriteLine($"recovery (broker's own figure): {r.RecoverySeconds:0.00} s; process start to listening: {r.ToRunning.TotalSeconds:0.00} s");
         Console.WriteLine(r.Line);

@@ -13,24 +13,20 @@ internal static partial class Recovery
 {
     public sealed record Result(TimeSpan Build, double RecoverySeconds, TimeSpan ToRunning, string Line);
 
-    public static Result Run(string location, int sessions, int messagesPerSession, int payloadSize)
+    public static Result Run(string location, int sessions, int messagesPerSession, int payloadSize, bool afterCrash)
     {
         var build = Stopwatch.StartNew();
-        using (var store = RocksDbStore.Open(Path.Combine(location, "holdfast.db"), Durability.Memory))
+        if (afterCrash)
         {
-            var payload = new byte[payloadSize];
-            var subscription = new Subscription("bench/#", QualityOfService.AtLeastOnce, false, false, RetainHandling.SendAtSubscribe, null);
-            long now = Environment.TickCount64;
-            for (int s = 0; s < sessions; s++)
-            {
-                string clientId = $"bench-sub-{s}";
-                store.SaveSession(new StoredSession(clientId, ProtocolVersion.V500, 86_400, [subscription], now));
-                for (int m = 0; m < messagesPerSession; m++)
-                    store.AddQueued(clientId, new StoredDelivery(new Message($"bench/{m}", payload, QualityOfService.AtLeastOnce, false, null, "bench-pub", now),
-                        QualityOfService.AtLeastOnce, false, null));
-                // Keep the writer's backlog bounded.
-                if (s % 50 == 49) store.Flush();
-            }
+            // Built by a child process that exits without closing the store, as a killed broker leaves it: the newest
+            // changes are only in the write-ahead log, which the broker must replay.
+            var child = Process.Start("dotnet", [typeof(Recovery).Assembly.Location, "build-and-crash", location, sessions.ToString(), messagesPerSession.ToString()]);
+            child.WaitForExit();
+            if (child.ExitCode != 0) throw new InvalidOperationException($"building the data directory failed ({child.ExitCode})");
+        }
+        else
+        {
+            Build(location, sessions, messagesPerSession, payloadSize).Dispose();
         }
         build.Stop();
 
@@ -40,6 +36,27 @@ internal static partial class Recovery
         var match = RecoveredLine().Match(broker.Output);
         if (!match.Success) throw new InvalidOperationException($"no recovery line in:\n{broker.Output}");
         return new Result(build.Elapsed, double.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), toRunning, match.Value);
+    }
+
+    /// <summary>Writes the sessions and queues; every change is written (Flush) when it returns, the store still open.</summary>
+    public static RocksDbStore Build(string location, int sessions, int messagesPerSession, int payloadSize)
+    {
+        var store = RocksDbStore.Open(Path.Combine(location, "holdfast.db"), Durability.Memory);
+        var payload = new byte[payloadSize];
+        var subscription = new Subscription("bench/#", QualityOfService.AtLeastOnce, false, false, RetainHandling.SendAtSubscribe, null);
+        long now = Environment.TickCount64;
+        for (int s = 0; s < sessions; s++)
+        {
+            string clientId = $"bench-sub-{s}";
+            store.SaveSession(new StoredSession(clientId, ProtocolVersion.V500, 86_400, [subscription], now));
+            for (int m = 0; m < messagesPerSession; m++)
+                store.AddQueued(clientId, new StoredDelivery(new Message($"bench/{m}", payload, QualityOfService.AtLeastOnce, false, null, "bench-pub", now),
+                    QualityOfService.AtLeastOnce, false, null));
+            // Keep the writer's backlog bounded.
+            if (s % 50 == 49) store.Flush();
+        }
+        store.Flush();
+        return store;
     }
 
     [GeneratedRegex(@"Recovered .* in ([0-9.]+) s")]
