@@ -68,7 +68,7 @@ public sealed partial class MqttBroker
         var started = System.Diagnostics.Stopwatch.StartNew();
         var state = _store.Load();
         long now = Now;
-        var recovered = new List<Session>();
+        var recovered = new List<(Session Session, bool WasConnected)>();
         foreach (var stored in state.Sessions)
         {
             var session = new Session(stored.ClientId)
@@ -107,22 +107,28 @@ public sealed partial class MqttBroker
             if (state.InboundQoS2.TryGetValue(stored.ClientId, out var ids))
                 session.InboundQoS2.UnionWith(ids);
             _sessions[session.ClientId] = session;
-            recovered.Add(session);
+            recovered.Add((session, stored.DisconnectedAt is null));
         }
         foreach (var message in state.Retained) _retained.Set(message);
 
         int expiredSessions = 0, expiredMessages = 0;
-        foreach (var session in recovered)
+        foreach (var (session, wasConnected) in recovered)
         {
             if (IsExpired(session, now))
             {
                 expiredSessions++;
                 EndSession(session, "expired while the broker was down");
             }
-            else expiredMessages += PurgeExpiredHead(session, now);
+            else
+            {
+                expiredMessages += PurgeExpiredHead(session, now);
+                // Connected when the broker stopped: record it as offline since now, or every restart would start its
+                // expiry afresh and a client that never returns would keep its session (and queue) for ever.
+                if (wasConnected) RecordSession(session);
+            }
         }
         // Counted after the purge: what an expired session held did not come back.
-        var kept = recovered.Where(s => _sessions.TryGetValue(s.ClientId, out var current) && current == s).ToList();
+        var kept = recovered.Select(r => r.Session).Where(s => _sessions.TryGetValue(s.ClientId, out var current) && current == s).ToList();
         if (state.Sessions.Count > 0 || state.Retained.Count > 0)
             Log.Notice($"Recovered {kept.Count} session(s), {kept.Sum(s => s.Queue.Count)} queued and "
                 + $"{kept.Sum(s => s.InflightCount)} inflight message(s), {kept.Sum(s => s.InboundQoS2.Count)} QoS 2 flow(s) awaiting PUBREL, "

@@ -137,14 +137,15 @@ internal sealed class GroupCommit : IDisposable
                 batch = _pending;
                 _pending = [];
                 upTo = _recorded;
-            }
-            lock (_gate)
-            {
-                // Waiters that asked before this point wait on _next, which becomes this batch's signal: everything they
-                // wait for was recorded before the swap above.
-                signal = _writing = _next;
-                _writingUpTo = upTo;
-                _next = NewSignal();
+                // Still under the broker's lock: no change can be recorded between taking the batch and naming its signal.
+                // Waiters that asked before this point wait on _next, which becomes this batch's signal, and everything they
+                // wait for is in it; a change recorded after this point waits on the new _next.
+                lock (_gate)
+                {
+                    signal = _writing = _next;
+                    _writingUpTo = upTo;
+                    _next = NewSignal();
+                }
             }
             // A failed batch goes first: later changes may depend on it (a delete after a put).
             if (failed is not null)

@@ -33,9 +33,8 @@ public sealed class RocksDbFile : IStoreFile
         {
             // Files but no RocksDB CURRENT file: not a store we made, or one that lost its manifest pointer. Creating a
             // database over it would look like an empty broker and hide the loss.
-            // lost+found is what a freshly made ext filesystem holds when the data directory is its mount point.
             if (Directory.Exists(path) && !File.Exists(Path.Combine(path, "CURRENT"))
-                && Directory.EnumerateFileSystemEntries(path).Any(e => Path.GetFileName(e) != "lost+found"))
+                && !Directory.EnumerateFileSystemEntries(path).All(HoldsNoData))
                 throw new StoreOpenException($"data directory {path} is not empty and holds no Holdfast store (no CURRENT file); refusing to start empty over it");
             Directory.CreateDirectory(path);
         }
@@ -79,6 +78,19 @@ public sealed class RocksDbFile : IStoreFile
             throw e as StoreOpenException ?? new StoreOpenException($"data directory {path} cannot be read: {e.Message}", e);
         }
         return new RocksDbFile(db, path);
+    }
+
+    /// <summary>What a data directory without CURRENT may hold and still be created over: lost+found (the directory is the
+    /// mount point of a fresh filesystem) and the files RocksDB writes before CURRENT when it creates a database (a kill
+    /// during the very first start leaves them). None of them holds data; a table file or a write-ahead log does.</summary>
+    private static bool HoldsNoData(string entry)
+    {
+        string name = Path.GetFileName(entry);
+        if (name == "lost+found") return true;
+        return File.Exists(entry)
+            && (name is "LOCK" or "IDENTITY" || name.StartsWith("LOG", StringComparison.Ordinal)
+                || name.StartsWith("MANIFEST-", StringComparison.Ordinal) || name.StartsWith("OPTIONS-", StringComparison.Ordinal)
+                || name.EndsWith(".dbtmp", StringComparison.Ordinal));
     }
 
     public void Write(IReadOnlyList<StoreOp> ops, bool sync)

@@ -28,6 +28,24 @@ public sealed class OpenErrorTests : IDisposable
     }
 
     [Fact]
+    public void What_a_kill_during_the_first_start_leaves_is_created_over_but_a_store_that_lost_CURRENT_is_refused()
+    {
+        // A kill before RocksDB wrote CURRENT leaves its bootstrap files and no data: starting again must work.
+        foreach (var name in new[] { "LOCK", "IDENTITY", "LOG", "MANIFEST-000001", "OPTIONS-000005", "000001.dbtmp" })
+            File.WriteAllText(_dir.Combine(name), "partial");
+        using (var store = new RocksDbStore(RocksDbFile.Open(_dir.Path), Durability.Sync))
+        {
+            Assert.Empty(store.Load().Sessions);
+            store.SaveSession(new StoredSession("c", ProtocolVersion.V500, 60, []));
+        }
+
+        // A store with data whose CURRENT is gone is damage, not a first start: refused.
+        File.Delete(_dir.Combine("CURRENT"));
+        var e = Assert.Throws<StoreOpenException>(() => RocksDbFile.Open(_dir.Path));
+        Assert.Contains("no CURRENT file", e.Message);
+    }
+
+    [Fact]
     public void A_rocksdb_database_that_is_not_holdfasts_is_refused_and_left_unchanged()
     {
         using (var plain = NativeDb.Open(new DbOptions().SetCreateIfMissing(true), _dir.Path))

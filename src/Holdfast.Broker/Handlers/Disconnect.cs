@@ -68,6 +68,18 @@ public sealed partial class MqttBroker
         }
     }
 
+    /// <summary>The store could not write what a packet to this client vouched for: the client is disconnected (MQTT 5:
+    /// 0x80) without it and resends on its next connection. Its will is not published: the client did nothing wrong, and
+    /// a store fault would otherwise fire the will of every client it touched.</summary>
+    public void StoreWriteFailed(ConnectedClient client)
+    {
+        lock (_lock)
+        {
+            client.WillSuppressed = true;
+            Disconnect(client, ReasonCode.UnspecifiedError, "store write failed");
+        }
+    }
+
     /// <summary>Detaches a connection from its session: inflight messages will be resent on the next connection,
     /// the will is published (now or after its delay), and a session with expiry 0 ends.</summary>
     private void EndConnection(ConnectedClient client)

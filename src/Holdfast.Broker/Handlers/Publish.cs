@@ -81,15 +81,16 @@ public sealed partial class MqttBroker
         {
             // A resent QoS 2 PUBLISH we already accepted: acknowledge again, never deliver twice
             // (checked first, so that no path counts the same packet id twice against our Receive Maximum).
-            // Stamped like the first PUBREC could have been: if that one is not durable yet, neither is this answer.
-            client.Connection.Send(new PubRecPacket { PacketId = packet.PacketId }, _store.RecordedSequence);
+            // Held like the first PUBREC could have been: if the id is not durable yet, neither is this answer.
+            SendSessionRecorded(client, new PubRecPacket { PacketId = packet.PacketId });
             return null;
         }
         if (IsBrokerTopic(topic))
         {
             // $SYS belongs to the broker. Accept and acknowledge (clients are not told off), but do not route.
+            long before = _store.RecordedSequence;
             AwaitPubRel(client, packet);
-            Acknowledge(client, packet, ReasonCode.Success);
+            Acknowledge(client, packet, ReasonCode.Success, _store.RecordedSequence != before ? _store.RecordedSequence : 0);
             return null;
         }
         if (packet.Retain && !Options.RetainAvailable)

@@ -341,7 +341,9 @@ internal sealed class MqttConnection : IClientConnection
                         {
                             // Let the client have what is already written while the store catches up.
                             if ((await _output.FlushAsync()).IsCompleted) return;
-                            await _broker.WhenDurable(item.DurableAt);
+                            // Checked again after each wake-up: the packet leaves only once its own sequence is durable.
+                            do await _broker.WhenDurable(item.DurableAt);
+                            while (!_broker.IsDurable(item.DurableAt));
                         }
                         var packet = item.Packet;
                         if (_log.IsEnabled(LogType.Debug)) _log.Write(LogType.Debug, PacketTrace.Sending(packet, ClientName));
@@ -360,7 +362,7 @@ internal sealed class MqttConnection : IClientConnection
                 // sent (an acknowledgement would be a lie). The client is disconnected; on its next connection it resends
                 // what it still holds, while the store retries the write.
                 if (_log.IsEnabled(LogType.Warning)) _log.Warning($"Client {ClientName}: disconnecting, {e.Message}.");
-                if (_client is { } client) _broker.Disconnect(client, ReasonCode.UnspecifiedError, "store write failed");
+                if (_client is { } client) _broker.StoreWriteFailed(client);
                 else Close(null);
                 while (await reader.WaitToReadAsync()) while (reader.TryRead(out _)) { }
             }

@@ -1,0 +1,52 @@
+using Holdfast.Broker.Storage;
+using Holdfast.Protocol;
+using Holdfast.Storage.RocksDb;
+
+namespace Holdfast.Storage.Tests;
+
+/// <summary>WhenDurable must never complete before the write holding its sequence: an acknowledgement released early is
+/// one a crash can undo. Many "connections" record a change under the shared broker lock and wait for it while the writer
+/// swaps batches as fast as it can; a change recorded between the writer taking a batch and naming that batch's signal
+/// used to be released with the wrong batch.</summary>
+public sealed class DurableSignalTests
+{
+    [Fact]
+    public async Task A_waiter_is_released_only_by_the_write_that_holds_its_change()
+    {
+        using var store = new RocksDbStore(new QuickFile(), Durability.Sync);
+        var brokerLock = new Lock();
+        store.ShareLock(brokerLock);
+        lock (brokerLock) store.SaveSession(new StoredSession("c", ProtocolVersion.V500, 60, []));
+        long waits = 0, early = 0;
+        var until = DateTime.UtcNow.AddSeconds(3);
+        var connections = Enumerable.Range(0, 16).Select(t => Task.Run(async () =>
+        {
+            ushort packetId = (ushort)(t * 4000);
+            while (DateTime.UtcNow < until)
+            {
+                long sequence;
+                lock (brokerLock)
+                {
+                    store.SetInboundQoS2("c", ++packetId, true);
+                    sequence = store.RecordedSequence;
+                }
+                if (store.IsDurable(sequence)) continue;
+                Interlocked.Increment(ref waits);
+                await store.WhenDurable(sequence);
+                if (!store.IsDurable(sequence)) Interlocked.Increment(ref early);
+            }
+        })).ToArray();
+        await Task.WhenAll(connections);
+
+        Assert.True(waits > 1000, $"only {waits} waits: the test did not exercise the writer");
+        Assert.Equal(0, early);
+    }
+
+    /// <summary>A write that takes a little time and keeps nothing.</summary>
+    private sealed class QuickFile : IStoreFile
+    {
+        public void Write(IReadOnlyList<StoreOp> ops, bool sync) => Thread.SpinWait(2000);
+        public IEnumerable<(byte[] Key, byte[] Value)> Scan(byte prefix) => [];
+        public void Dispose() { }
+    }
+}
