@@ -19,6 +19,10 @@ public class ConfigErrorTests
     }
 
     [Fact]
+    public void An_unknown_durability_level_names_the_choices() =>
+        Assert.Equal("holdfast.conf:2: durability: 'fast' is not one of sync, os, memory", Fails("persistence true\ndurability fast\n").Message);
+
+    [Fact]
     public void Keys_are_case_sensitive_as_in_Mosquitto() =>
         Assert.Equal("holdfast.conf:1: unknown directive 'Persistence'", Fails("Persistence true").Message);
 

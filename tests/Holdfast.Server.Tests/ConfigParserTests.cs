@@ -273,6 +273,24 @@ public class ConfigParserTests
     public void Queue_full_policy_values(string word, QueueFullPolicy expected) =>
         Assert.Equal(expected, Parse($"queue_full_policy {word}").Broker.QueueFullPolicy);
 
+    [Theory]
+    [InlineData("sync", Holdfast.Storage.RocksDb.Durability.Sync)]
+    [InlineData("os", Holdfast.Storage.RocksDb.Durability.Os)]
+    [InlineData("memory", Holdfast.Storage.RocksDb.Durability.Memory)]
+    public void Durability_levels(string word, Holdfast.Storage.RocksDb.Durability expected) =>
+        Assert.Equal(expected, Parse($"durability {word}").Durability);
+
+    [Fact]
+    public void The_store_is_on_by_default_in_holdfast_db_under_persistence_location()
+    {
+        var defaults = Parse("");
+        Assert.True(defaults.Persistence);
+        Assert.Equal(Holdfast.Storage.RocksDb.Durability.Sync, defaults.Durability);
+        Assert.Equal(Path.GetFullPath("holdfast.db"), defaults.DataDirectory);
+        Assert.Equal(Path.GetFullPath("/var/lib/mosquitto/holdfast.db"), Parse("persistence_location /var/lib/mosquitto/").DataDirectory);
+        Assert.False(Parse("persistence false").Persistence);
+    }
+
     [Fact]
     public void Retry_interval_zero_means_off() =>
         Assert.Null(Parse("retry_interval_v311 0").Broker.RetryIntervalV311);

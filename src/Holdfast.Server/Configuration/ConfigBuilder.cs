@@ -1,7 +1,7 @@
-using Holdfast.Storage.RocksDb;
 using System.Globalization;
 using Holdfast.Broker;
 using Holdfast.Server.Logging;
+using Holdfast.Storage.RocksDb;
 
 namespace Holdfast.Server.Configuration;
 

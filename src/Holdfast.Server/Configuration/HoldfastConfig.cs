@@ -1,6 +1,5 @@
 using Holdfast.Broker;
 using Holdfast.Server.Logging;
-
 using Holdfast.Storage.RocksDb;
 
 namespace Holdfast.Server.Configuration;
