@@ -13,8 +13,11 @@ public sealed class RocksDbFile : IStoreFile
     private static readonly byte[] FormatKey = [0, .. "holdfast-format"u8];
     private const string FormatVersion = "1";
 
-    private readonly RocksDbSharp.RocksDb _db;
+    private RocksDbSharp.RocksDb? _db;
     private readonly string _path;
+    /// <summary>A write failed: RocksDB refuses every later write (a sticky background error) even once the cause is gone,
+    /// e.g. when disk space returns, so the next write reopens the database first.</summary>
+    private bool _reopen;
     private readonly WriteOptions _synced = new WriteOptions().SetSync(true);
     private readonly WriteOptions _unsynced = new WriteOptions().SetSync(false);
 
@@ -46,11 +49,7 @@ public sealed class RocksDbFile : IStoreFile
         RocksDbSharp.RocksDb db;
         try
         {
-            // A torn last record is what a kill leaves and is dropped; damage before it stops the open, where RocksDB's
-            // default would stop replaying there and silently lose every acknowledged change after it.
-            var options = new DbOptions().SetCreateIfMissing(true).SetParanoidChecks(true)
-                .SetWalRecoveryMode(Recovery.TolerateCorruptedTailRecords);
-            db = RocksDbSharp.RocksDb.Open(options, path);
+            db = OpenDatabase(path);
         }
         catch (RocksDbException e)
         {
@@ -93,20 +92,42 @@ public sealed class RocksDbFile : IStoreFile
                 || name.EndsWith(".dbtmp", StringComparison.Ordinal));
     }
 
+    private static RocksDbSharp.RocksDb OpenDatabase(string path) =>
+        // A torn last record is what a kill leaves and is dropped; damage before it stops the open, where RocksDB's
+        // default would stop replaying there and silently lose every acknowledged change after it.
+        RocksDbSharp.RocksDb.Open(new DbOptions().SetCreateIfMissing(true).SetParanoidChecks(true)
+            .SetWalRecoveryMode(Recovery.TolerateCorruptedTailRecords), path);
+
     public void Write(IReadOnlyList<StoreOp> ops, bool sync)
     {
+        if (_reopen)
+        {
+            // The failed batch was not applied (a write is atomic); reopening replays the log of what was.
+            _db?.Dispose();
+            _db = null;
+            _db = OpenDatabase(_path);
+            _reopen = false;
+        }
         using var batch = new WriteBatch();
         foreach (var op in ops)
         {
             if (op.Value is { } value) batch.Put(op.Key, value);
             else batch.Delete(op.Key);
         }
-        _db.Write(batch, sync ? _synced : _unsynced);
+        try
+        {
+            _db!.Write(batch, sync ? _synced : _unsynced);
+        }
+        catch (RocksDbException)
+        {
+            _reopen = true;
+            throw;
+        }
     }
 
     public IEnumerable<(byte[] Key, byte[] Value)> Scan(byte prefix)
     {
-        using var it = _db.NewIterator();
+        using var it = _db!.NewIterator();
         for (it.Seek([prefix]); it.Valid(); it.Next())
         {
             var key = it.Key();
@@ -128,6 +149,7 @@ public sealed class RocksDbFile : IStoreFile
     /// the write-ahead log (a crash replays it; a clean stop should not have to).</summary>
     public void Dispose()
     {
+        if (_db is null) return;
         try
         {
             _db.Flush(new FlushOptions().SetWaitForFlush(true));
@@ -137,5 +159,6 @@ public sealed class RocksDbFile : IStoreFile
             // The log still holds everything; the next start replays it.
         }
         _db.Dispose();
+        _db = null;
     }
 }
