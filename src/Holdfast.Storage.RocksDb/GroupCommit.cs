@@ -85,33 +85,24 @@ internal sealed class GroupCommit : IDisposable
         return sequence <= Volatile.Read(ref _durable);
     }
 
-    public ValueTask WhenDurable(long sequence)
-    {
-        if (IsDurable(sequence)) return ValueTask.CompletedTask;
-        lock (_gate)
-        {
-            if (sequence <= _durable) return ValueTask.CompletedTask;
-            if (_writing is not null && sequence <= _writingUpTo) return new ValueTask(_writing.Task);
-            return new ValueTask(_next.Task);
-        }
-    }
+    public ValueTask WhenDurable(long sequence) =>
+        IsDurable(sequence) ? ValueTask.CompletedTask : new ValueTask(WrittenThrough(sequence));
 
-    /// <summary>Blocks until everything recorded so far has been written (or a write failed). For shutdown and tests.</summary>
+    /// <summary>Blocks until everything recorded so far has been written (or a write failed), whatever the durability
+    /// level. For shutdown and tests.</summary>
     public void Flush(TimeSpan timeout)
     {
-        var wait = WhenDurableIgnoringLevel(Recorded);
-        try { wait.Wait(timeout); }
+        try { WrittenThrough(Recorded).Wait(timeout); }
         catch (AggregateException) { }
     }
 
-    private Task WhenDurableIgnoringLevel(long sequence)
+    /// <summary>Completes when the write holding <paramref name="sequence"/> has succeeded; faults if it failed.</summary>
+    private Task WrittenThrough(long sequence)
     {
-        lock (_changes)
         lock (_gate)
         {
             if (sequence <= _durable) return Task.CompletedTask;
             if (_writing is not null && sequence <= _writingUpTo) return _writing.Task;
-            _work.Set();
             return _next.Task;
         }
     }
