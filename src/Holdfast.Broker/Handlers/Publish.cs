@@ -90,7 +90,7 @@ public sealed partial class MqttBroker
             // $SYS belongs to the broker. Accept and acknowledge (clients are not told off), but do not route.
             long before = _store.RecordedSequence;
             AwaitPubRel(client, packet);
-            Acknowledge(client, packet, ReasonCode.Success, _store.RecordedSequence != before ? _store.RecordedSequence : 0);
+            Acknowledge(client, packet, ReasonCode.Success, RecordedSince(before));
             return null;
         }
         if (packet.Retain && !Options.RetainAvailable)
@@ -151,8 +151,7 @@ public sealed partial class MqttBroker
         // PUBACK/PUBREC mean "kept": held until the store holds what this publish changed (the message in persistent
         // sessions' queues, the retained message, the QoS 2 packet id). A publish that changed nothing stored (only
         // clean subscribers) is acknowledged at once, even while the store is failing.
-        long recorded = _store.RecordedSequence;
-        Acknowledge(client, packet, code, recorded != recordedBefore ? recorded : 0);
+        Acknowledge(client, packet, code, RecordedSince(recordedBefore));
         return null;
     }
 
@@ -164,6 +163,14 @@ public sealed partial class MqttBroker
         client.Session.InboundQoS2.Add(packet.PacketId);
         RecordInboundQoS2(client.Session, packet.PacketId, true);
         client.InboundUnacknowledged++;
+    }
+
+    /// <summary>The sequence an acknowledgement must wait for: the latest, if anything was recorded since
+    /// <paramref name="before"/>; 0 (no wait) when this publish changed nothing stored.</summary>
+    private long RecordedSince(long before)
+    {
+        long now = _store.RecordedSequence;
+        return now != before ? now : 0;
     }
 
     /// <param name="durableAt">The store sequence the acknowledgement waits for (0: none).</param>
