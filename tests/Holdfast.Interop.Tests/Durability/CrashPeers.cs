@@ -109,24 +109,37 @@ internal static class CrashClientOptions
     public static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(50);
 }
 
+/// <summary>What the crash-test clients share: an MQTTnet client kept connected to whichever incarnation of the broker runs,
+/// by a loop that <see cref="DisposeAsync"/> stops before disconnecting.</summary>
+public abstract class CrashClient(RestartingBroker broker) : IAsyncDisposable
+{
+    protected readonly RestartingBroker _broker = broker;
+    protected readonly IMqttClient _client = new MqttClientFactory().CreateMqttClient();
+    protected readonly CancellationTokenSource _stop = new();
+    protected Task? _run;
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        if (_run is not null) await _run.WaitAsync(Waits.Event).ContinueWith(_ => { });
+        try
+        {
+            if (_client.IsConnected) await _client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build()).WaitAsync(TimeSpan.FromSeconds(5));
+        }
+        catch (Exception) { /* the broker may be gone */ }
+        _client.Dispose();
+        _stop.Dispose();
+    }
+}
+
 /// <summary>
 /// A sequenced publisher: one PUBLISH at a time (so its order is unambiguous), payload "name/sequence", a clean session
 /// (see <see cref="CrashTests"/> for why), reconnecting to the broker's current port whenever the connection is lost.
 /// </summary>
-public sealed class CrashPublisher : IAsyncDisposable
+public sealed class CrashPublisher(RestartingBroker broker, PublisherLedger ledger) : CrashClient(broker)
 {
-    private readonly RestartingBroker _broker;
-    private readonly IMqttClient _client = new MqttClientFactory().CreateMqttClient();
-    private readonly CancellationTokenSource _stop = new();
-    private Task? _run;
+    public PublisherLedger Ledger { get; } = ledger;
 
-    public CrashPublisher(RestartingBroker broker, PublisherLedger ledger)
-    {
-        _broker = broker;
-        Ledger = ledger;
-    }
-
-    public PublisherLedger Ledger { get; }
 
     /// <summary>Publishes acknowledged by the given incarnation (to know traffic flows again after a restart).</summary>
     public int AcknowledgedBy(BrokerEndpoint endpoint)
@@ -222,18 +235,6 @@ public sealed class CrashPublisher : IAsyncDisposable
         if (_run is not null) await _run.Within(Waits.Event, $"{Ledger.Name} to stop");
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        _stop.Cancel();
-        if (_run is not null) await _run.WaitAsync(Waits.Event).ContinueWith(_ => { });
-        try
-        {
-            if (_client.IsConnected) await _client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build()).WaitAsync(TimeSpan.FromSeconds(5));
-        }
-        catch (Exception) { /* the broker may be gone */ }
-        _client.Dispose();
-        _stop.Dispose();
-    }
 }
 
 /// <summary>
@@ -242,20 +243,16 @@ public sealed class CrashPublisher : IAsyncDisposable
 /// A lagging subscriber stays away for a random while after losing its connection, so that kills also find its
 /// session offline with messages queued.
 /// </summary>
-public sealed class CrashSubscriber : IAsyncDisposable
+public sealed class CrashSubscriber : CrashClient
 {
-    private readonly RestartingBroker _broker;
     private readonly string _filter;
     private readonly MqttQualityOfServiceLevel _subscriptionQoS;
     private readonly Random? _lag;
-    private readonly IMqttClient _client = new MqttClientFactory().CreateMqttClient();
-    private readonly CancellationTokenSource _stop = new();
-    private Task? _run;
 
     /// <param name="lag">When set, each reconnect waits 0–2.5 s (drawn from it) after the connection was lost.</param>
     public CrashSubscriber(RestartingBroker broker, SubscriberLedger ledger, string filter, MqttQualityOfServiceLevel subscriptionQoS, Random? lag = null)
+        : base(broker)
     {
-        _broker = broker;
         Ledger = ledger;
         _filter = filter;
         _subscriptionQoS = subscriptionQoS;
@@ -339,16 +336,4 @@ public sealed class CrashSubscriber : IAsyncDisposable
 
     public bool IsConnected => _client.IsConnected;
 
-    public async ValueTask DisposeAsync()
-    {
-        _stop.Cancel();
-        if (_run is not null) await _run.WaitAsync(Waits.Event).ContinueWith(_ => { });
-        try
-        {
-            if (_client.IsConnected) await _client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build()).WaitAsync(TimeSpan.FromSeconds(5));
-        }
-        catch (Exception) { /* the broker may be gone */ }
-        _client.Dispose();
-        _stop.Dispose();
-    }
 }
