@@ -1,0 +1,209 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Threading.Channels;
+using Holdfast.Protocol;
+
+namespace Holdfast.Client;
+
+/// <summary>
+/// One MQTT connection, client side, on Holdfast.Protocol's codec. It does the transport (TCP or TLS), CONNECT/CONNACK,
+/// keep-alive, and the byte-level send and receive; the caller owns every flow (acknowledgements, packet ids, resends),
+/// so a tool can do exactly what it means to, including the wrong thing on purpose (not acknowledging).
+/// Sends are queued and written by one loop that flushes when the queue drains: a burst goes out in one write.
+/// Receives are for one reader at a time.
+/// </summary>
+public sealed class MqttClientConnection : IAsyncDisposable
+{
+    private readonly Socket _socket;
+    private readonly Stream _stream;
+    private readonly PipeReader _input;
+    private readonly PipeWriter _output;
+    private readonly Channel<MqttPacket> _outbound = Channel.CreateUnbounded<MqttPacket>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Action<bool, MqttPacket>? _trace;
+    private readonly CancellationTokenSource _closing = new();
+    private Task _writeLoop = Task.CompletedTask;
+    private Task _keepAliveLoop = Task.CompletedTask;
+    private ReadOnlySequence<byte> _buffer;
+    private bool _holdingBuffer;
+    private bool _inputCompleted;
+    private long _lastSentTicks = Environment.TickCount64;
+    private long _lastReceivedTicks = Environment.TickCount64;
+
+    private MqttClientConnection(Socket socket, Stream stream, ProtocolVersion version, ushort keepAlive, Action<bool, MqttPacket>? trace)
+    {
+        _socket = socket;
+        _stream = stream;
+        _input = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024));
+        _output = PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 16 * 1024));
+        Version = version;
+        KeepAlive = keepAlive;
+        _trace = trace;
+    }
+
+    public ProtocolVersion Version { get; }
+    /// <summary>The keep-alive in force: the broker's Server Keep Alive if it set one (MQTT 5), else ours.</summary>
+    public ushort KeepAlive { get; private set; }
+    public ConnAckPacket ConnAck { get; private set; } = null!;
+    /// <summary>The client id in force: ours, or the one the broker assigned.</summary>
+    public string ClientId { get; private set; } = "";
+    /// <summary>Cancelled when the connection ends, from either side.</summary>
+    public CancellationToken Closed => _closing.Token;
+
+    /// <summary>Connects, sends CONNECT and waits for CONNACK. Throws <see cref="MqttConnectException"/> when the broker
+    /// refuses, and IOException/SocketException when it cannot be reached.</summary>
+    public static async Task<MqttClientConnection> ConnectAsync(MqttClientOptions options, CancellationToken cancellationToken = default)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.ConnectTimeout);
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        MqttClientConnection? connection = null;
+        try
+        {
+            await socket.ConnectAsync(options.Host, options.Port, timeout.Token);
+            Stream stream = new NetworkStream(socket, ownsSocket: true);
+            if (options.Tls is { } tls)
+            {
+                var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+                await ssl.AuthenticateAsClientAsync(tls.ToAuthenticationOptions(options.Host), timeout.Token);
+                stream = ssl;
+            }
+            connection = new MqttClientConnection(socket, stream, options.Version, options.KeepAlive, options.Trace);
+            connection._writeLoop = connection.WriteLoopAsync();
+            connection.ClientId = options.ClientId;
+            connection.Send(options.ToConnectPacket());
+            var first = await connection.ReceiveAsync(timeout.Token);
+            if (first is not ConnAckPacket connAck)
+                throw new MqttConnectException(ReasonCode.UnspecifiedError,
+                    first is null ? "the broker closed the connection without a CONNACK" : $"the broker sent {first.Type} before CONNACK");
+            connection.ConnAck = connAck;
+            if (connAck.ReasonCode != ReasonCode.Success)
+                throw new MqttConnectException(connAck.ReasonCode, $"connection refused: {Describe(connAck.ReasonCode)}"
+                    + (connAck.Properties?.ReasonString is { } why ? $" ({why})" : ""));
+            if (connAck.Properties?.AssignedClientIdentifier is { } assigned) connection.ClientId = assigned;
+            if (connAck.Properties?.ServerKeepAlive is { } serverKeepAlive) connection.KeepAlive = serverKeepAlive;
+            if (connection.KeepAlive > 0) connection._keepAliveLoop = connection.KeepAliveLoopAsync();
+            return connection;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            if (connection is not null) await connection.DisposeAsync(); else socket.Dispose();
+            throw new TimeoutException($"no CONNACK from {options.Host}:{options.Port} within {options.ConnectTimeout.TotalSeconds:0.#} s");
+        }
+        catch
+        {
+            if (connection is not null) await connection.DisposeAsync(); else socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Queues a packet; it goes out with whatever else is queued, in order. Returns false once the connection has ended.</summary>
+    public bool Send(MqttPacket packet) => _outbound.Writer.TryWrite(packet);
+
+    /// <summary>The next packet from the broker (PINGRESP is taken care of here), or null when the connection has ended.
+    /// Throws <see cref="MqttProtocolException"/> if the broker sends something malformed.</summary>
+    public async ValueTask<MqttPacket?> ReceiveAsync(CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            if (_holdingBuffer)
+            {
+                if (PacketReader.TryRead(ref _buffer, Version, 0, out var packet))
+                {
+                    _lastReceivedTicks = Environment.TickCount64;
+                    _trace?.Invoke(false, packet!);
+                    if (packet is PingRespPacket) continue;
+                    return packet;
+                }
+                _input.AdvanceTo(_buffer.Start, _buffer.End);
+                _holdingBuffer = false;
+                if (_inputCompleted) { Close(); return null; }
+            }
+            try
+            {
+                var result = await _input.ReadAsync(cancellationToken);
+                _buffer = result.Buffer;
+                _holdingBuffer = true;
+                _inputCompleted = result.IsCompleted;
+            }
+            catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
+            {
+                Close();
+                return null;
+            }
+        }
+    }
+
+    /// <summary>Sends DISCONNECT (after everything queued before it) and closes the connection.</summary>
+    public async Task DisconnectAsync(ReasonCode reasonCode = ReasonCode.NormalDisconnection, MqttProperties? properties = null)
+    {
+        if (Send(new DisconnectPacket { ReasonCode = reasonCode, Properties = properties }))
+            _outbound.Writer.TryComplete();
+        try { await _writeLoop.WaitAsync(TimeSpan.FromSeconds(5)); } catch (Exception) { /* closing anyway */ }
+        Close();
+    }
+
+    /// <summary>Drops the connection without DISCONNECT, as a crash or a cut cable would (the broker publishes the will).</summary>
+    public void Abort() => Close();
+
+    private void Close()
+    {
+        _outbound.Writer.TryComplete();
+        if (_closing.IsCancellationRequested) return;
+        try { _closing.Cancel(); } catch (ObjectDisposedException) { }
+        try { _socket.Close(0); } catch (ObjectDisposedException) { }
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var reader = _outbound.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync())
+            {
+                while (reader.TryRead(out var packet))
+                {
+                    _trace?.Invoke(true, packet);
+                    PacketWriter.Write(packet, Version, _output);
+                }
+                _lastSentTicks = Environment.TickCount64;
+                var flush = await _output.FlushAsync();
+                if (flush.IsCompleted) break;
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            Close();
+        }
+    }
+
+    /// <summary>PINGREQ when we have sent nothing for three quarters of the keep-alive; and a broker that has sent nothing
+    /// for one and a half keep-alives after a PINGREQ is gone (MQTT says the client should then close the connection).</summary>
+    private async Task KeepAliveLoopAsync()
+    {
+        long keepAliveMs = KeepAlive * 1000L;
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(Math.Clamp(keepAliveMs / 4, 100, 5000)));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_closing.Token))
+            {
+                long now = Environment.TickCount64;
+                if (now - _lastReceivedTicks > keepAliveMs * 3 / 2) { Close(); return; }
+                if (now - _lastSentTicks >= keepAliveMs * 3 / 4) Send(PingReqPacket.Instance);
+            }
+        }
+        catch (OperationCanceledException) { }
+    }
+
+    /// <summary>The MQTT 5 name of a reason code, for messages a person reads.</summary>
+    public static string Describe(ReasonCode code) => $"{code} (0x{(byte)code:x2})";
+
+    public async ValueTask DisposeAsync()
+    {
+        Close();
+        try { await Task.WhenAll(_writeLoop, _keepAliveLoop).WaitAsync(TimeSpan.FromSeconds(5)); } catch (Exception) { }
+        await _stream.DisposeAsync();
+        _closing.Dispose();
+    }
+}
