@@ -7,11 +7,11 @@ namespace Holdfast.Tools.Tests.Infrastructure;
 
 /// <summary>A broker the tools are tested against, as a child process on 127.0.0.1: `holdfast serve` or Debian's mosquitto.
 /// The test stops it (by its process id) when it disposes it.</summary>
-public sealed partial class Broker : IAsyncDisposable
+public sealed partial class BrokerProcess : IAsyncDisposable
 {
     private readonly string _directory;
 
-    private Broker(string name, ProcessRunner runner, int port, string directory)
+    private BrokerProcess(string name, ProcessRunner runner, int port, string directory)
     {
         Name = name;
         Runner = runner;
@@ -29,7 +29,7 @@ public sealed partial class Broker : IAsyncDisposable
     /// <summary>The brokers every tool must work with, for [Theory] data.</summary>
     public static TheoryData<string> Names => new() { "holdfast", "mosquitto" };
 
-    public static Task<Broker> StartAsync(string name, string configText = "") => name switch
+    public static Task<BrokerProcess> StartAsync(string name, string configText = "") => name switch
     {
         "holdfast" => StartHoldfastAsync(configText),
         "mosquitto" => StartMosquittoAsync(configText),
@@ -37,7 +37,7 @@ public sealed partial class Broker : IAsyncDisposable
     };
 
     /// <summary>`holdfast serve -p 0` with a durable store in a temporary directory.</summary>
-    public static async Task<Broker> StartHoldfastAsync(string configText = "")
+    public static async Task<BrokerProcess> StartHoldfastAsync(string configText = "")
     {
         string directory = Directory.CreateTempSubdirectory("holdfast-tools-").FullName;
         string config = Path.Combine(directory, "holdfast.conf");
@@ -55,11 +55,11 @@ public sealed partial class Broker : IAsyncDisposable
         }
         var match = HoldfastListenLine().Match(runner.Stdout);
         if (!match.Success) throw new InvalidOperationException($"no listen line in:\n{runner.Stdout}");
-        return new Broker("holdfast", runner, int.Parse(match.Groups[1].Value), directory);
+        return new BrokerProcess("holdfast", runner, int.Parse(match.Groups[1].Value), directory);
     }
 
     /// <summary>Debian's mosquitto on a free port (it has no ephemeral-port option: a taken port is retried with another).</summary>
-    public static async Task<Broker> StartMosquittoAsync(string configText = "")
+    public static async Task<BrokerProcess> StartMosquittoAsync(string configText = "")
     {
         string mosquitto = File.Exists("/usr/sbin/mosquitto") ? "/usr/sbin/mosquitto" : DebianTool.Require("mosquitto");
         for (int attempt = 0; ; attempt++)
@@ -75,7 +75,7 @@ public sealed partial class Broker : IAsyncDisposable
             try
             {
                 await runner.WaitForOutputAsync(" running", TimeSpan.FromSeconds(20));
-                return new Broker("mosquitto", runner, port, directory);
+                return new BrokerProcess("mosquitto", runner, port, directory);
             }
             catch (TimeoutException) when (attempt < 3 && runner.HasExited)
             {
