@@ -77,7 +77,8 @@ internal sealed class CheckConsole
     {
         if (_quiet)
         {
-            Console.Error.WriteLine($"check: {report.Verdict}" + (report.Passed ? "" : $": {string.Join("; ", report.Violations)}"));
+            Console.Error.WriteLine($"check: {report.Verdict}");
+            foreach (var violation in report.Violations) Console.Error.WriteLine($"  - {violation}");
             return;
         }
         var table = new Table().Border(TableBorder.Rounded).AddColumn("");

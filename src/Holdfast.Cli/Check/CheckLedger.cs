@@ -228,6 +228,7 @@ internal sealed record LostRange(string Subscriber, int Publisher, long First, l
 /// <summary>The ledger's counts for one QoS level; stream counts are summed over every (subscriber, publisher) pair.</summary>
 internal sealed class QoSResult
 {
+    [System.Text.Json.Serialization.JsonPropertyName("qos")]
     public int QoS { get; set; }
     public int Publishers { get; set; }
     public long Published { get; set; }

@@ -35,6 +35,7 @@ internal sealed class CheckReport
     public required FaultCounts Faults { get; init; }
     public required int PublisherConnections { get; init; }
     public required int SubscriberConnections { get; init; }
+    [JsonPropertyName("qos")]
     public required List<QoSResult> QoS { get; init; }
     public required List<string> SessionsLost { get; init; }
     public required long Unexpected { get; init; }

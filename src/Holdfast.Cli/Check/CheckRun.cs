@@ -138,7 +138,7 @@ internal sealed class CheckRun(CheckOptions options)
         if (options.Json is { } json)
         {
             if (json == "-") Console.Out.WriteLine(report.ToJson());
-            else await File.WriteAllTextAsync(json, report.ToJson() + "\n", Encoding.UTF8);
+            else await File.WriteAllTextAsync(json, report.ToJson() + "\n");
         }
         return report.Passed ? CheckCommand.Pass : CheckCommand.Violation;
     }
