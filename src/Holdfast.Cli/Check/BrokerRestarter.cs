@@ -30,8 +30,6 @@ internal sealed class BrokerRestarter : IAsyncDisposable
         _port = port;
     }
 
-    public int Restarts { get; private set; }
-
     /// <summary>Starts the broker with <paramref name="command"/> and waits until it accepts connections.</summary>
     public static async Task<BrokerRestarter> StartOwnedAsync(string command, string host, int port, CancellationToken cancellationToken)
     {
@@ -75,7 +73,6 @@ internal sealed class BrokerRestarter : IAsyncDisposable
             if (shell.ExitCode != 0)
                 throw new BrokerUnavailableException($"--restart-command exited with {shell.ExitCode}: {RecentOutput}");
         }
-        Restarts++;
         await WaitUntilAcceptingAsync(cancellationToken);
     }
 

@@ -37,7 +37,5 @@ internal sealed class CheckOptions
     public string? Json { get; init; }
     public bool Quiet { get; init; }
 
-    public bool HasRestarts => RestartEvery > TimeSpan.Zero && (BrokerCommand is not null || RestartCommand is not null);
-
     public QualityOfService QoSOf(int publisher) => QoS[publisher % QoS.Count];
 }

@@ -44,6 +44,7 @@ internal sealed class CheckReport
     public string Acknowledged => AcknowledgedDefinition;
     public string Gaps => GapDefinition;
 
+    [JsonIgnore]
     public bool Passed => Verdict == "PASS";
 
     /// <summary>The violations a ledger and a run's errors add up to. QoS 0 is never one (it promises nothing).</summary>
@@ -72,6 +73,8 @@ internal sealed class CheckReport
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        // The report is read by people too: keep ' and non-ASCII as they are (it is written to a file or stdout, never into HTML).
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
