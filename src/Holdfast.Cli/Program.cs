@@ -17,4 +17,5 @@ foreach (var help in root.Options.OfType<HelpOption>()) help.Aliases.Remove("-h"
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(PubCommand.Create(properties));
 root.Subcommands.Add(SubCommand.Create(properties));
+root.Subcommands.Add(CheckCommand.Create());
 return await root.Parse(args).InvokeAsync();
