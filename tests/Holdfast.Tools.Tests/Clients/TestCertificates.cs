@@ -1,0 +1,69 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Holdfast.Tools.Tests.Clients;
+
+/// <summary>A private CA, a server certificate for 127.0.0.1/localhost and a client certificate, as PEM files in a
+/// temporary directory (deleted with this object).</summary>
+internal sealed class TestCertificates : IDisposable
+{
+    public TestCertificates()
+    {
+        Directory = System.IO.Directory.CreateTempSubdirectory("holdfast-tls-").FullName;
+        using var caKey = RSA.Create(2048);
+        var caRequest = new CertificateRequest("CN=Holdfast Test CA", caKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        caRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        using var ca = caRequest.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        CaFile = Write("ca.pem", ca.ExportCertificatePem());
+
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(IPAddress.Loopback);
+        names.AddDnsName("localhost");
+        (ServerCertFile, ServerKeyFile) = Issue(ca, caKey, "server", "CN=localhost", names.Build(), "1.3.6.1.5.5.7.3.1");
+        (ClientCertFile, ClientKeyFile) = Issue(ca, caKey, "client", "CN=line-7", null, "1.3.6.1.5.5.7.3.2");
+    }
+
+    public string Directory { get; }
+    public string CaFile { get; }
+    public string ServerCertFile { get; }
+    public string ServerKeyFile { get; }
+    public string ClientCertFile { get; }
+    public string ClientKeyFile { get; }
+
+    /// <summary>A CA nobody signed these certificates with, for the refusal test.</summary>
+    public string OtherCaFile()
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest("CN=Someone Else", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        using var other = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        return Write("other-ca.pem", other.ExportCertificatePem());
+    }
+
+    private (string Cert, string Key) Issue(X509Certificate2 ca, RSA caKey, string name, string subject, X509Extension? names, string usage)
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, false));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(usage)], false));
+        if (names is not null) request.CertificateExtensions.Add(names);
+        byte[] serial = RandomNumberGenerator.GetBytes(8);
+        using var certificate = request.Create(ca.SubjectName, X509SignatureGenerator.CreateForRSA(caKey, RSASignaturePadding.Pkcs1),
+            DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30), serial);
+        return (Write($"{name}.pem", certificate.ExportCertificatePem()), Write($"{name}.key", key.ExportPkcs8PrivateKeyPem()));
+    }
+
+    private string Write(string name, string pem)
+    {
+        string path = Path.Combine(Directory, name);
+        File.WriteAllText(path, pem);
+        return path;
+    }
+
+    public void Dispose()
+    {
+        try { System.IO.Directory.Delete(Directory, recursive: true); } catch (IOException) { }
+    }
+}
