@@ -21,6 +21,8 @@ internal sealed class CheckConsole
         _console = reportToStderr ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }) : AnsiConsole.Console;
         // A live table redraws in place, which only a terminal can show; a log or a pipe gets a line every few seconds.
         _live = !quiet && !reportToStderr && !Console.IsOutputRedirected && _console.Profile.Capabilities.Interactive;
+        // Into a log or a pipe Spectre assumes 80 columns and wraps the report's sentences mid-line; logs have room.
+        if (Console.IsOutputRedirected) _console.Profile.Width = 160;
     }
 
     public void Info(string text)

@@ -44,6 +44,20 @@ internal sealed class CheckRun(CheckOptions options)
 
     private async Task<int> RunWithBrokerAsync(string runId, BrokerRestarter? restarter, CheckConsole console, CancellationToken cancellationToken)
     {
+        // Straight to the broker first: through the proxy, a refused connection would look like a broker that hung up.
+        try
+        {
+            using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(10));
+            await probe.ConnectAsync(options.Host, options.Port, timeout.Token);
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or OperationCanceledException)
+        {
+            Console.Error.WriteLine($"Error: cannot reach the broker at {options.Host}:{options.Port}: "
+                + (e is OperationCanceledException ? "no answer within 10 s" : e.Message));
+            return CheckCommand.UsageError;
+        }
         await using var proxy = new FaultProxy(options.Host, options.Port);
         proxy.Start();
         var publisherQoS = Enumerable.Range(0, options.Publishers).Select(options.QoSOf).ToArray();
