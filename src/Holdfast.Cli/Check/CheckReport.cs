@@ -16,7 +16,9 @@ internal sealed class CheckReport
     public const string GapDefinition =
         "longest gap: the longest time between two consecutive new deliveries of one publisher's messages at one subscriber; "
         + "max latency: the longest time from a message's first send to its first delivery; longest lost run: the most "
-        + "consecutive acknowledged sequence numbers one subscriber never received.";
+        + "consecutive acknowledged sequence numbers one subscriber never received. Published, acknowledged, refused and "
+        + "unacknowledged count messages; expected, received, lost, duplicates and out of order count deliveries (one per "
+        + "subscriber). Duplicates are a violation for QoS 2 only: QoS 1 is at least once.";
 
     public required string Verdict { get; init; }
     public required List<string> Violations { get; init; }
