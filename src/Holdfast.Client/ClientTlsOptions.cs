@@ -39,27 +39,23 @@ public sealed class ClientTlsOptions
         X509CertificateCollection? clientCertificates = null;
         if (CertFile is not null)
             clientCertificates = [X509Certificate2.CreateFromPemFile(CertFile, KeyFile)];
-        return new SslClientAuthenticationOptions
+        var options = new SslClientAuthenticationOptions
         {
             TargetHost = ServerName ?? host,
             EnabledSslProtocols = Protocols,
             ClientCertificates = clientCertificates,
-            RemoteCertificateValidationCallback = (_, certificate, chain, errors) => Validate(certificate, errors, trusted),
+            // --insecure skips only the host name check; the chain (and its server-authentication usage) is still verified.
+            RemoteCertificateValidationCallback = (_, _, _, errors) =>
+                (Insecure ? errors & ~SslPolicyErrors.RemoteCertificateNameMismatch : errors) == SslPolicyErrors.None,
         };
-    }
-
-    private bool Validate(X509Certificate? certificate, SslPolicyErrors errors, X509Certificate2Collection? trusted)
-    {
-        if (certificate is null) return false;
-        if (Insecure) errors &= ~SslPolicyErrors.RemoteCertificateNameMismatch;
-        if (trusted is null) return errors == SslPolicyErrors.None;
-
-        // A private CA: build the chain against it alone, and keep only the name check from the platform's verdict.
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.AddRange(trusted);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        bool chainOk = chain.Build(new X509Certificate2(certificate));
-        return chainOk && (errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0;
+        if (trusted is not null)
+        {
+            // A private CA: the platform builds the chain (with any intermediates the server sends) against these roots only.
+            var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
+            policy.CustomTrustStore.AddRange(trusted);
+            policy.ApplicationPolicy.Add(new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.1")); // server authentication
+            options.CertificateChainPolicy = policy;
+        }
+        return options;
     }
 }

@@ -30,6 +30,8 @@ public sealed class MqttClientConnection : IAsyncDisposable
     private bool _inputCompleted;
     private long _lastSentTicks = Environment.TickCount64;
     private long _lastReceivedTicks = Environment.TickCount64;
+    // When the outstanding PINGREQ went out (0: none); anything received answers it.
+    private long _pingSentTicks;
 
     private MqttClientConnection(Socket socket, Stream stream, ProtocolVersion version, ushort keepAlive, Action<bool, MqttPacket>? trace)
     {
@@ -48,6 +50,8 @@ public sealed class MqttClientConnection : IAsyncDisposable
     public ConnAckPacket ConnAck { get; private set; } = null!;
     /// <summary>The client id in force: ours, or the one the broker assigned.</summary>
     public string ClientId { get; private set; } = "";
+    /// <summary>Why the write loop stopped, if it was not the connection ending (a packet that cannot be encoded).</summary>
+    public Exception? WriteError { get; private set; }
     /// <summary>Cancelled when the connection ends, from either side.</summary>
     public CancellationToken Closed => _closing.Token;
 
@@ -112,6 +116,7 @@ public sealed class MqttClientConnection : IAsyncDisposable
                 if (PacketReader.TryRead(ref _buffer, Version, 0, out var packet))
                 {
                     _lastReceivedTicks = Environment.TickCount64;
+                    Volatile.Write(ref _pingSentTicks, 0);
                     _trace?.Invoke(false, packet!);
                     if (packet is PingRespPacket) continue;
                     return packet;
@@ -135,24 +140,38 @@ public sealed class MqttClientConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Sends DISCONNECT (after everything queued before it) and closes the connection.</summary>
+    /// <summary>Sends DISCONNECT (after everything queued before it) and closes the connection gracefully: our side is shut
+    /// first so every byte written still reaches the broker, and the socket closes once the broker has closed its side
+    /// (a close with unread input, or with linger 0, would reset the connection and could lose the DISCONNECT itself).
+    /// Someone must be reading (<see cref="ReceiveAsync"/>) to see the broker's close; without it this waits a second.</summary>
     public async Task DisconnectAsync(ReasonCode reasonCode = ReasonCode.NormalDisconnection, MqttProperties? properties = null)
     {
         if (Send(new DisconnectPacket { ReasonCode = reasonCode, Properties = properties }))
             _outbound.Writer.TryComplete();
         try { await _writeLoop.WaitAsync(TimeSpan.FromSeconds(5)); } catch (Exception) { /* closing anyway */ }
-        Close();
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Send);
+            await Task.Delay(TimeSpan.FromSeconds(1), _closing.Token);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException) { }
+        CloseGracefully();
     }
 
     /// <summary>Drops the connection without DISCONNECT, as a crash or a cut cable would (the broker publishes the will).</summary>
     public void Abort() => Close();
 
-    private void Close()
+    /// <summary>Ends the connection at once with a reset: what is still unsent is dropped.</summary>
+    private void Close() => End(linger: 0);
+
+    private void CloseGracefully() => End(linger: null);
+
+    private void End(int? linger)
     {
         _outbound.Writer.TryComplete();
         if (_closing.IsCancellationRequested) return;
         try { _closing.Cancel(); } catch (ObjectDisposedException) { }
-        try { _socket.Close(0); } catch (ObjectDisposedException) { }
+        try { if (linger is { } seconds) _socket.Close(seconds); else _socket.Close(); } catch (ObjectDisposedException) { }
     }
 
     private async Task WriteLoopAsync()
@@ -172,14 +191,19 @@ public sealed class MqttClientConnection : IAsyncDisposable
                 if (flush.IsCompleted) break;
             }
         }
-        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        catch (Exception e)
         {
+            // Not only I/O: a packet the codec cannot encode (a payload over 256 MB) or a failing trace callback must not
+            // leave a connection that accepts sends and never writes them.
+            if (e is not (IOException or SocketException or ObjectDisposedException or OperationCanceledException))
+                WriteError = e;
             Close();
         }
     }
 
-    /// <summary>PINGREQ when we have sent nothing for three quarters of the keep-alive; and a broker that has sent nothing
-    /// for one and a half keep-alives after a PINGREQ is gone (MQTT says the client should then close the connection).</summary>
+    /// <summary>PINGREQ when nothing has been sent or received for three quarters of the keep-alive (a client that only
+    /// publishes QoS 0 hears nothing otherwise); and when a PINGREQ has gone a whole keep-alive without anything coming
+    /// back, the broker is gone and the connection is closed, as MQTT says a client should.</summary>
     private async Task KeepAliveLoopAsync()
     {
         long keepAliveMs = KeepAlive * 1000L;
@@ -189,8 +213,17 @@ public sealed class MqttClientConnection : IAsyncDisposable
             while (await timer.WaitForNextTickAsync(_closing.Token))
             {
                 long now = Environment.TickCount64;
-                if (now - _lastReceivedTicks > keepAliveMs * 3 / 2) { Close(); return; }
-                if (now - _lastSentTicks >= keepAliveMs * 3 / 4) Send(PingReqPacket.Instance);
+                long pingSent = Volatile.Read(ref _pingSentTicks);
+                if (pingSent != 0)
+                {
+                    if (now - pingSent > keepAliveMs) { Close(); return; }
+                    continue;
+                }
+                if (now - _lastSentTicks >= keepAliveMs * 3 / 4 || now - _lastReceivedTicks >= keepAliveMs * 3 / 4)
+                {
+                    Volatile.Write(ref _pingSentTicks, now);
+                    Send(PingReqPacket.Instance);
+                }
             }
         }
         catch (OperationCanceledException) { }

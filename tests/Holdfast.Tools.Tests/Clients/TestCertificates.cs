@@ -4,8 +4,9 @@ using System.Security.Cryptography.X509Certificates;
 
 namespace Holdfast.Tools.Tests.Clients;
 
-/// <summary>A private CA, a server certificate for 127.0.0.1/localhost and a client certificate, as PEM files in a
-/// temporary directory (deleted with this object).</summary>
+/// <summary>A private CA, a server certificate for 127.0.0.1/localhost issued through an intermediate CA (the server file
+/// holds both, as real deployments do), and a client certificate, as PEM files in a temporary directory (deleted with this
+/// object).</summary>
 internal sealed class TestCertificates : IDisposable
 {
     public TestCertificates()
@@ -21,7 +22,14 @@ internal sealed class TestCertificates : IDisposable
         var names = new SubjectAlternativeNameBuilder();
         names.AddIpAddress(IPAddress.Loopback);
         names.AddDnsName("localhost");
-        (ServerCertFile, ServerKeyFile) = Issue(ca, caKey, "server", "CN=localhost", names.Build(), "1.3.6.1.5.5.7.3.1");
+        using var intermediateKey = RSA.Create(2048);
+        var intermediateRequest = new CertificateRequest("CN=Holdfast Test Intermediate", intermediateKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        intermediateRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        intermediateRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        using var intermediate = intermediateRequest.Create(ca.SubjectName, X509SignatureGenerator.CreateForRSA(caKey, RSASignaturePadding.Pkcs1),
+            DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30), RandomNumberGenerator.GetBytes(8));
+        (ServerCertFile, ServerKeyFile) = Issue(intermediate, intermediateKey, "server", "CN=localhost", names.Build(), "1.3.6.1.5.5.7.3.1");
+        File.AppendAllText(ServerCertFile, "\n" + intermediate.ExportCertificatePem() + "\n");
         (ClientCertFile, ClientKeyFile) = Issue(ca, caKey, "client", "CN=line-7", null, "1.3.6.1.5.5.7.3.2");
     }
 
@@ -42,7 +50,7 @@ internal sealed class TestCertificates : IDisposable
         return Write("other-ca.pem", other.ExportCertificatePem());
     }
 
-    private (string Cert, string Key) Issue(X509Certificate2 ca, RSA caKey, string name, string subject, X509Extension? names, string usage)
+    private (string Cert, string Key) Issue(X509Certificate2 issuer, RSA issuerKey, string name, string subject, X509Extension? names, string usage)
     {
         using var key = RSA.Create(2048);
         var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
@@ -50,7 +58,7 @@ internal sealed class TestCertificates : IDisposable
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(usage)], false));
         if (names is not null) request.CertificateExtensions.Add(names);
         byte[] serial = RandomNumberGenerator.GetBytes(8);
-        using var certificate = request.Create(ca.SubjectName, X509SignatureGenerator.CreateForRSA(caKey, RSASignaturePadding.Pkcs1),
+        using var certificate = request.Create(issuer.SubjectName, X509SignatureGenerator.CreateForRSA(issuerKey, RSASignaturePadding.Pkcs1),
             DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30), serial);
         return (Write($"{name}.pem", certificate.ExportCertificatePem()), Write($"{name}.key", key.ExportPkcs8PrivateKeyPem()));
     }

@@ -77,10 +77,12 @@ public sealed partial class BrokerProcess : IAsyncDisposable
                 await runner.WaitForOutputAsync(" running", TimeSpan.FromSeconds(20));
                 return new BrokerProcess("mosquitto", runner, port, directory);
             }
-            catch (TimeoutException) when (attempt < 3 && runner.HasExited)
+            catch (TimeoutException)
             {
+                bool portTaken = runner.HasExited;
                 await runner.DisposeAsync();
                 Directory.Delete(directory, recursive: true);
+                if (!portTaken || attempt >= 3) throw;
             }
         }
     }
