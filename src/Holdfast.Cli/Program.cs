@@ -6,4 +6,5 @@ var root = new RootCommand("Holdfast: an MQTT 3.1.1 and 5.0 broker that does not
 // -h is the host in mosquitto_pub and mosquitto_sub, so help keeps only --help and -?.
 foreach (var help in root.Options.OfType<HelpOption>()) help.Aliases.Remove("-h");
 root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
 return await root.Parse(args).InvokeAsync();

@@ -31,11 +31,11 @@ public sealed class MqttClientConnection : IAsyncDisposable
     private long _lastSentTicks = Environment.TickCount64;
     private long _lastReceivedTicks = Environment.TickCount64;
 
-    private MqttClientConnection(Socket socket, Stream stream, ProtocolVersion version, ushort keepAlive, Action<bool, MqttPacket>? trace)
+    private MqttClientConnection(Socket socket, Stream stream, ProtocolVersion version, ushort keepAlive, Action<bool, MqttPacket>? trace, int receiveBufferSize)
     {
         _socket = socket;
         _stream = stream;
-        _input = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024));
+        _input = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: receiveBufferSize, minimumReadSize: Math.Min(16 * 1024, receiveBufferSize / 4)));
         _output = PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 16 * 1024));
         Version = version;
         KeepAlive = keepAlive;
@@ -69,7 +69,7 @@ public sealed class MqttClientConnection : IAsyncDisposable
                 await ssl.AuthenticateAsClientAsync(tls.ToAuthenticationOptions(options.Host), timeout.Token);
                 stream = ssl;
             }
-            connection = new MqttClientConnection(socket, stream, options.Version, options.KeepAlive, options.Trace);
+            connection = new MqttClientConnection(socket, stream, options.Version, options.KeepAlive, options.Trace, options.ReceiveBufferSize);
             connection._writeLoop = connection.WriteLoopAsync();
             connection.ClientId = options.ClientId;
             connection.Send(options.ToConnectPacket());
@@ -178,7 +178,7 @@ public sealed class MqttClientConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>PINGREQ when we have sent nothing for three quarters of the keep-alive; and a broker that has sent nothing
+    /// <summary>PINGREQ when we have sent or received nothing for three quarters of the keep-alive; and a broker that has sent nothing
     /// for one and a half keep-alives after a PINGREQ is gone (MQTT says the client should then close the connection).</summary>
     private async Task KeepAliveLoopAsync()
     {
@@ -190,7 +190,9 @@ public sealed class MqttClientConnection : IAsyncDisposable
             {
                 long now = Environment.TickCount64;
                 if (now - _lastReceivedTicks > keepAliveMs * 3 / 2) { Close(); return; }
-                if (now - _lastSentTicks >= keepAliveMs * 3 / 4) Send(PingReqPacket.Instance);
+                // Also when we have received nothing for a while: a client that only publishes QoS 0 gets nothing back, and
+                // without a PINGRESP the check above would close its healthy connection.
+                if (now - _lastSentTicks >= keepAliveMs * 3 / 4 || now - _lastReceivedTicks >= keepAliveMs * 3 / 4) Send(PingReqPacket.Instance);
             }
         }
         catch (OperationCanceledException) { }
