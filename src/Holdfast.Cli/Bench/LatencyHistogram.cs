@@ -33,11 +33,13 @@ internal sealed class LatencyHistogram
     }
 
     /// <summary>The value at quantile <paramref name="q"/> (0..1]: the smallest recorded value with at least q of the
-    /// counts at or below it, as its bucket's midpoint (never above the exact maximum). 0 when nothing was recorded.</summary>
+    /// counts at or below it, as its bucket's midpoint (never above the exact maximum, which q = 1 returns). 0 when nothing
+    /// was recorded.</summary>
     public long ValueAt(double q)
     {
         if (Count == 0) return 0;
         long rank = Math.Max(1, (long)Math.Ceiling(q * Count));
+        if (rank >= Count) return Max;
         long seen = 0;
         for (int i = 0; i < _counts.Length; i++)
         {
