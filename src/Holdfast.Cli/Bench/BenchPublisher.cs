@@ -212,9 +212,10 @@ internal sealed class BenchPublisher
         if (Interlocked.Exchange(ref _waiting, 0) == 1) _progress.Release();
     }
 
-    /// <summary>Stopwatch ticks as a TimeSpan, at least half a millisecond (timers are not finer anyway).</summary>
+    /// <summary>Stopwatch ticks as a TimeSpan of at least a millisecond: timers are not finer, and Task.Delay and WaitAsync
+    /// round a shorter wait down to none, which would spin.</summary>
     private static TimeSpan Ticks(long stopwatchTicks) =>
-        TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond / 2, stopwatchTicks * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
+        TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond, stopwatchTicks * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
 
     private void SendOne()
     {
