@@ -18,4 +18,5 @@ root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(PubCommand.Create(properties));
 root.Subcommands.Add(SubCommand.Create(properties));
 root.Subcommands.Add(CheckCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
 return await root.Parse(args).InvokeAsync();

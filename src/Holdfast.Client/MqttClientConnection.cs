@@ -33,11 +33,11 @@ public sealed class MqttClientConnection : IAsyncDisposable
     // When the outstanding PINGREQ went out (0: none); anything received answers it.
     private long _pingSentTicks;
 
-    private MqttClientConnection(Socket socket, Stream stream, ProtocolVersion version, ushort keepAlive, Action<bool, MqttPacket>? trace)
+    private MqttClientConnection(Socket socket, Stream stream, ProtocolVersion version, ushort keepAlive, Action<bool, MqttPacket>? trace, int receiveBufferSize)
     {
         _socket = socket;
         _stream = stream;
-        _input = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024));
+        _input = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: receiveBufferSize, minimumReadSize: Math.Min(16 * 1024, receiveBufferSize / 4)));
         _output = PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 16 * 1024));
         Version = version;
         KeepAlive = keepAlive;
@@ -73,7 +73,7 @@ public sealed class MqttClientConnection : IAsyncDisposable
                 await ssl.AuthenticateAsClientAsync(tls.ToAuthenticationOptions(options.Host), timeout.Token);
                 stream = ssl;
             }
-            connection = new MqttClientConnection(socket, stream, options.Version, options.KeepAlive, options.Trace);
+            connection = new MqttClientConnection(socket, stream, options.Version, options.KeepAlive, options.Trace, options.ReceiveBufferSize);
             connection._writeLoop = connection.WriteLoopAsync();
             connection.ClientId = options.ClientId;
             connection.Send(options.ToConnectPacket());

@@ -26,6 +26,9 @@ public sealed class MqttClientOptions
     /// <summary>Null: plain TCP.</summary>
     public ClientTlsOptions? Tls { get; set; }
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+    /// <summary>Bytes the receive side reads at a time. It is held while a receive waits, so thousands of idle connections
+    /// (holdfast bench connections) want it small.</summary>
+    public int ReceiveBufferSize { get; set; } = 64 * 1024;
     /// <summary>Called for every packet sent (true) or received (false), on the thread that moved it; for -d.</summary>
     public Action<bool, MqttPacket>? Trace { get; set; }
 

@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# Holdfast against Debian's Mosquitto on loopback: the same `holdfast bench` scenarios against each broker, interleaved
+# (round 1: Holdfast then Mosquitto, round 2: Mosquitto then Holdfast, ...), each run on a freshly started broker so that
+# its peak RSS and CPU time are that run's. Prints every run as it goes, then the medians and Holdfast/Mosquitto ratios.
+#
+#   bench/compare.sh                          # the default matrix, 3 rounds, 10 s per run (about 15 minutes)
+#   ROUNDS=1 DURATION=2 WARMUP=1 bench/compare.sh
+#   SCENARIOS='fan-in q1 8->1 | fan-in -q 1 --publishers 8' bench/compare.sh
+#
+# Settings (environment):
+#   SCENARIOS     one scenario a line, "label | holdfast bench arguments" (default: the matrix below)
+#   ROUNDS        rounds (default 3); DURATION measured seconds per run (default 10); WARMUP seconds (default 2)
+#   INFLIGHT      max_inflight_messages on both brokers, and Holdfast's receive_maximum to match what Mosquitto
+#                 advertises as its Receive Maximum (default 100)
+#   QUEUED        max_queued_messages on both brokers (default 0: unlimited; Mosquitto 2.0.11 drops QoS 1 messages
+#                 for a subscriber that keeps up when this is finite and the load is high, which `lost` then shows)
+#   HOLDFAST_DLL  a built holdfast.dll to use instead of building src/Holdfast.Cli in Release
+#   MOSQUITTO     the mosquitto binary (default /usr/sbin/mosquitto)
+#   KEEP          directory to keep the per-run JSON in (default: a temporary directory, removed at the end)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+rounds=${ROUNDS:-3}
+duration=${DURATION:-10}
+warmup=${WARMUP:-2}
+inflight=${INFLIGHT:-100}
+queued=${QUEUED:-0}
+mosquitto=${MOSQUITTO:-/usr/sbin/mosquitto}
+default_scenarios='fan-in q0 8->1       | fan-in -q 0 --publishers 8
+fan-in q1 8->1       | fan-in -q 1 --publishers 8
+fan-in q2 8->1       | fan-in -q 2 --publishers 8
+fan-out q0 1->50     | fan-out -q 0 --subscribers 50
+fan-out q1 1->50     | fan-out -q 1 --subscribers 50
+pairs q1 x100        | pairs -q 1 --pairs 100
+latency q1 @4000/s   | pairs -q 1 --pairs 1 --rate 4000
+connections 10000    | connections --connections 10000'
+scenarios=${SCENARIOS:-$default_scenarios}
+python=/usr/bin/python3
+
+[[ -x $mosquitto ]] || { echo "compare.sh: $mosquitto not found (apt-get install mosquitto)" >&2; exit 2; }
+[[ -x $python ]] || { echo "compare.sh: $python not found" >&2; exit 2; }
+
+if [[ -z ${HOLDFAST_DLL:-} ]]; then
+    echo "building src/Holdfast.Cli (Release)..." >&2
+    dotnet build -c Release "$root/src/Holdfast.Cli" -v quiet -nologo >&2
+    HOLDFAST_DLL=$root/src/Holdfast.Cli/bin/Release/net10.0/holdfast.dll
+fi
+
+work=$(mktemp -d /tmp/holdfast-compare.XXXXXX)
+results=${KEEP:-$work/results}
+mkdir -p "$results"
+broker_pid=
+cleanup() {
+    if [[ -n $broker_pid ]]; then kill -KILL "$broker_pid" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# 10,000 connections need 10,000 descriptors in each broker (and in the generator, which .NET raises itself).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+free_port() { "$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# Starts $1 (holdfast|mosquitto) on a free loopback port; sets broker_pid and broker_port.
+start_broker() {
+    local name=$1 dir=$work/$1
+    rm -rf "$dir" && mkdir -p "$dir"
+    broker_port=$(free_port)
+    if [[ $name == holdfast ]]; then
+        printf '%s\n' "listener $broker_port 127.0.0.1" "allow_anonymous true" "persistence false" \
+            "log_dest stderr" "log_type error" "log_type warning" "connection_messages false" \
+            "max_inflight_messages $inflight" "receive_maximum $inflight" "max_queued_messages $queued" > "$dir/broker.conf"
+        dotnet "$HOLDFAST_DLL" serve -c "$dir/broker.conf" > "$dir/broker.log" 2>&1 &
+    else
+        # As root it must be told to stay root, else it switches to user mosquitto. stderr: stdout is block-buffered.
+        { [[ $(id -u) == 0 ]] && echo "user root"
+          printf '%s\n' "listener $broker_port 127.0.0.1" "allow_anonymous true" "persistence false" \
+            "log_dest stderr" "log_type error" "log_type warning" "connection_messages false" \
+            "max_inflight_messages $inflight" "max_queued_messages $queued"; } > "$dir/broker.conf"
+        "$mosquitto" -c "$dir/broker.conf" > "$dir/broker.log" 2>&1 &
+    fi
+    broker_pid=$!
+    for _ in $(seq 300); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$broker_port") 2>/dev/null; then return 0; fi
+        if ! kill -0 "$broker_pid" 2>/dev/null; then break; fi
+        sleep 0.1
+    done
+    echo "compare.sh: $name did not start:" >&2; cat "$dir/broker.log" >&2
+    return 1
+}
+
+stop_broker() {
+    kill -TERM "$broker_pid" 2>/dev/null || true
+    for _ in $(seq 150); do kill -0 "$broker_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$broker_pid" 2>/dev/null || true
+    wait "$broker_pid" 2>/dev/null || true
+    broker_pid=
+}
+
+model=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)
+mosquitto_version=$("$mosquitto" -h 2>/dev/null | sed -n 's/^mosquitto version //p' | head -1 || true)
+echo "# Holdfast vs Mosquitto $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "machine: $(nproc) cores, ${model:-unknown CPU}, $(uname -sr); .NET $(dotnet --version); mosquitto ${mosquitto_version:-?}"
+echo "both brokers: loopback, persistence false, max_inflight_messages $inflight, max_queued_messages $queued (0 = unlimited), Holdfast receive_maximum $inflight"
+echo "every run: MQTT 5 unless stated, 64-byte payload, clean sessions, window 256, ${warmup} s warm-up then ${duration} s measured; $rounds interleaved rounds"
+echo
+
+mapfile -t lines <<< "$scenarios"
+for round in $(seq "$rounds"); do
+    if (( round % 2 == 1 )); then order=(holdfast mosquitto); else order=(mosquitto holdfast); fi
+    for i in "${!lines[@]}"; do
+        label=$(echo "${lines[$i]%%|*}" | sed 's/ *$//')
+        read -r -a args <<< "${lines[$i]#*|}"
+        for broker in "${order[@]}"; do
+            start_broker "$broker"
+            out=$results/$round-$i-$broker.json
+            if dotnet "$HOLDFAST_DLL" bench "${args[@]}" -p "$broker_port" -d "$duration" --warmup "$warmup" \
+                    --broker-pid "$broker_pid" --json > "$out" 2> "$work/bench.err"; then
+                "$python" - "$out" "$round" "$broker" "$label" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+if d.get('connections_requested') is not None:
+    what = f"{d.get('kib_per_connection') or 0:8.1f} KiB/conn, {d['connections_open']} open"
+else:
+    what = f"{d['delivered_per_s']:10,.0f} msg/s  p99 {d['latency_p99_ms']:8.2f} ms  lost {d.get('lost', '-')}"
+print(f"round {sys.argv[2]}  {sys.argv[4]:<22} {sys.argv[3]:<9}  {what}  broker CPU {d.get('broker_cpu_percent') or 0:5.1f}%"
+      f"  generator CPU {d['generator_cpu_percent']:5.1f}%  peak RSS {(d.get('broker_peak_rss_kib') or 0) / 1024:7.1f} MiB"
+      + (f"  warnings: {'; '.join(d['warnings'])}" if d['warnings'] else ""))
+EOF
+            else
+                echo "round $round  $label  $broker  FAILED: $(tail -1 "$work/bench.err")"
+                rm -f "$out"
+            fi
+            stop_broker
+        done
+    done
+done
+
+echo
+"$python" - "$results" "$scenarios" <<'EOF'
+import glob, json, os, statistics, sys
+
+results, scenarios = sys.argv[1], [l for l in sys.argv[2].splitlines() if l.strip()]
+runs = {}
+for path in glob.glob(os.path.join(results, '*.json')):
+    _, index, broker = os.path.basename(path)[:-5].split('-')
+    runs.setdefault((int(index), broker), []).append(json.load(open(path)))
+
+def median(index, broker, field, scale=1.0):
+    values = [r[field] * scale for r in runs.get((index, broker), []) if r.get(field) is not None]
+    return statistics.median(values) if values else None
+
+def per_million(index, broker):
+    values = [r['broker_cpu_s'] / r['delivered'] * 1e6 for r in runs.get((index, broker), [])
+              if r.get('broker_cpu_s') is not None and r.get('delivered')]
+    return statistics.median(values) if values else None
+
+def cell(h, m, fmt):
+    if h is None or m is None:
+        return ' / '.join('n/a' if v is None else fmt.format(v) for v in (h, m))
+    ratio = f'{h / m:.2f}×' if m else '∞'
+    return f'{fmt.format(h)} / {fmt.format(m)} / {ratio}'
+
+def total(index, broker, field):
+    return sum(r.get(field) or 0 for r in runs.get((index, broker), []))
+
+message_rows, connection_rows = [], []
+for index, line in enumerate(scenarios):
+    label = line.split('|')[0].strip()
+    if 'connections' in line.split('|')[1]:
+        connection_rows.append('| {} | {} | {} | {} | {} |'.format(label,
+            cell(median(index, 'holdfast', 'kib_per_connection'), median(index, 'mosquitto', 'kib_per_connection'), '{:,.1f}'),
+            cell(median(index, 'holdfast', 'broker_peak_rss_kib', 1 / 1024), median(index, 'mosquitto', 'broker_peak_rss_kib', 1 / 1024), '{:,.1f}'),
+            cell(median(index, 'holdfast', 'broker_cpu_s'), median(index, 'mosquitto', 'broker_cpu_s'), '{:,.2f}'),
+            cell(median(index, 'holdfast', 'connects_per_s'), median(index, 'mosquitto', 'connects_per_s'), '{:,.0f}')))
+        continue
+    message_rows.append('| {} | {} | {} | {} | {} | {} | {} | {} |'.format(label,
+        cell(median(index, 'holdfast', 'delivered_per_s'), median(index, 'mosquitto', 'delivered_per_s'), '{:,.0f}'),
+        cell(median(index, 'holdfast', 'latency_p99_ms'), median(index, 'mosquitto', 'latency_p99_ms'), '{:,.2f}'),
+        cell(median(index, 'holdfast', 'broker_peak_rss_kib', 1 / 1024), median(index, 'mosquitto', 'broker_peak_rss_kib', 1 / 1024), '{:,.1f}'),
+        cell(median(index, 'holdfast', 'broker_cpu_s'), median(index, 'mosquitto', 'broker_cpu_s'), '{:,.2f}'),
+        cell(per_million(index, 'holdfast'), per_million(index, 'mosquitto'), '{:,.1f}'),
+        ' / '.join(f"{total(index, b, 'lost')}+{total(index, b, 'duplicates')}" for b in ('holdfast', 'mosquitto')),
+        ' / '.join('n/a' if v is None else f'{v:.0f}%' for v in (median(index, 'holdfast', 'generator_cpu_percent'), median(index, 'mosquitto', 'generator_cpu_percent')))))
+
+print('Medians, Holdfast / Mosquitto / ratio (Holdfast ÷ Mosquitto). msg/s: higher is better; the rest: lower is better.')
+print()
+if message_rows:
+    print('| scenario | delivered msg/s | p99 latency ms | peak RSS MiB | broker CPU s | broker CPU s per 1M msgs | lost+duplicates (all rounds) | generator CPU (% of a core) |')
+    print('|---|---|---|---|---|---|---|---|')
+    print('\n'.join(message_rows))
+    print()
+if connection_rows:
+    print('| scenario | KiB per connection | peak RSS MiB | broker CPU s | connects/s |')
+    print('|---|---|---|---|---|')
+    print('\n'.join(connection_rows))
+EOF
