@@ -56,7 +56,8 @@ public sealed class MqttClientConnection : IAsyncDisposable
     public CancellationToken Closed => _closing.Token;
 
     /// <summary>Connects, sends CONNECT and waits for CONNACK. Throws <see cref="MqttConnectException"/> when the broker
-    /// refuses, and IOException/SocketException when it cannot be reached.</summary>
+    /// refuses; IOException/SocketException when it cannot be reached or hangs up; AuthenticationException when TLS fails;
+    /// TimeoutException; MqttProtocolException when its answer is malformed.</summary>
     public static async Task<MqttClientConnection> ConnectAsync(MqttClientOptions options, CancellationToken cancellationToken = default)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -79,8 +80,7 @@ public sealed class MqttClientConnection : IAsyncDisposable
             connection.Send(options.ToConnectPacket());
             var first = await connection.ReceiveAsync(timeout.Token);
             if (first is not ConnAckPacket connAck)
-                throw new MqttConnectException(ReasonCode.UnspecifiedError,
-                    first is null ? "the broker closed the connection without a CONNACK" : $"the broker sent {first.Type} before CONNACK");
+                throw new IOException(first is null ? "the broker closed the connection without a CONNACK" : $"the broker sent {first.Type} before CONNACK");
             connection.ConnAck = connAck;
             if (connAck.ReasonCode != ReasonCode.Success)
                 throw new MqttConnectException(connAck.ReasonCode, $"connection refused: {Describe(connAck.ReasonCode)}"

@@ -47,7 +47,7 @@ internal static class BenchCommand
         {
             host, port, version, qos, size, publishers, subscribers, pairs, connections, rate, window, duration, warmup, keepAlive, brokerPid, user, password, json,
         };
-        command.SetAction(async parse =>
+        command.Action = new ToolAction(async (parse, _) =>
         {
             var protocol = parse.GetValue(version) switch
             {
@@ -108,15 +108,16 @@ internal static class BenchCommand
         }
         catch (Exception e) when (e is IOException or SocketException or MqttConnectException or TimeoutException or InvalidOperationException or MqttProtocolException)
         {
-            return Fail(e.Message);
+            return Fail(e.Message, exitCode: 1);
         }
         Console.Out.Write(json ? report.ToJson() + "\n" : report.ToTable());
         return 0;
     }
 
-    private static int Fail(string message)
+    /// <summary>Bad flags exit 2, as in every holdfast tool; a broker that cannot be reached or breaks off exits 1.</summary>
+    private static int Fail(string message, int exitCode = ToolAction.UsageError)
     {
         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Error: {message}"));
-        return 1;
+        return exitCode;
     }
 }

@@ -31,7 +31,7 @@ internal static class PubCommand
             topic, message, file, lines, stdin, nullMessage, qos, retain, repeat, repeatDelay, maxInflight,
         };
         flags.AddTo(command);
-        command.SetAction(async (parse, cancel) =>
+        command.Action = new ToolAction(async (parse, cancel) =>
         {
             MqttClientOptions options;
             Func<IAsyncEnumerable<byte[]>> messages;
@@ -111,11 +111,9 @@ internal static class PubCommand
             {
                 connection = await MqttClientConnection.ConnectAsync(options, cancel);
             }
-            catch (Exception e) when (e is MqttConnectException or IOException or System.Net.Sockets.SocketException or TimeoutException
-                or System.Security.Authentication.AuthenticationException)
+            catch (Exception e) when (ConnectErrors.IsConnectFailure(e))
             {
-                Console.Error.WriteLine($"Connection error: {e.Message}");
-                return 1;
+                return ConnectErrors.Report(e, options.Version);
             }
             await using var _ = connection;
             int window = Math.Min(maxInflight, connection.ConnAck.Properties?.ReceiveMaximum ?? ushort.MaxValue);

@@ -37,7 +37,7 @@ internal static class SubCommand
             noLocal, retainAsPublished, retainHandling, noAck, manualAck, ackDelay, receiveMaximum,
         };
         flags.AddTo(command);
-        command.SetAction(async (parse, cancel) =>
+        command.Action = new ToolAction(async (parse, cancel) =>
         {
             SubscriberSettings settings;
             try

@@ -24,8 +24,9 @@ internal sealed record SubscriberSettings
 
 /// <summary>
 /// A subscriber that, like mosquitto_sub, stays connected (and reconnects) until its count or timeout, and that can hold
-/// its acknowledgements back to play a slow or stuck consumer. It is a compliant QoS 2 receiver: a message is printed once
-/// per PUBREC it sends, and a resent PUBLISH whose PUBREC was already sent is answered again, not printed again.
+/// its acknowledgements back to play a slow or stuck consumer. Acknowledgements always go out in the order the messages
+/// arrived, as MQTT requires, whichever mode sends them. It is a compliant QoS 2 receiver: a resent PUBLISH whose PUBREC was
+/// already sent is answered again, not printed again; that packet-id state lives as long as the session.
 /// </summary>
 internal sealed class Subscriber(SubscriberSettings settings)
 {
@@ -33,21 +34,23 @@ internal sealed class Subscriber(SubscriberSettings settings)
     public const int TimedOut = 27;
 
     private readonly object _lock = new();
-    private readonly Queue<PublishPacket> _unacknowledged = new();
-    // QoS 2 packet ids this client has sent PUBREC for and not yet seen PUBREL: session state, kept across reconnects.
+    // Printed QoS 1/2 messages whose acknowledgement is held back on this connection, oldest first, with when it is due
+    // (--ack-delay; long.MaxValue: when Enter is pressed).
+    private readonly Queue<(PublishPacket Publish, long DueTicks)> _withheld = new();
+    private readonly SemaphoreSlim _withheldAdded = new(0);
+    // QoS 2 packet ids this client has sent PUBREC for and not yet seen PUBREL for: session state.
     private readonly HashSet<ushort> _awaitingRelease = [];
     private readonly TaskCompletionSource<int> _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private MqttClientConnection? _connection;
     private int _printed;
     private int _pendingSubAcks;
-    // QoS 1/2 messages printed whose acknowledgement is held back (manual or delayed) on this connection.
-    private int _deferred;
 
     public async Task<int> RunAsync(CancellationToken cancel)
     {
         using var timeout = new CancellationTokenSource();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel, timeout.Token);
         if (settings.AckMode == AckMode.Manual) _ = ReadEnterAsync(stop.Token);
+        if (settings.AckMode == AckMode.Delayed) _ = AcknowledgeWhenDueAsync(stop.Token);
         bool first = true;
         while (!_finished.Task.IsCompleted)
         {
@@ -56,11 +59,11 @@ internal sealed class Subscriber(SubscriberSettings settings)
             {
                 connection = await MqttClientConnection.ConnectAsync(settings.Options, stop.Token);
             }
-            catch (Exception e) when (e is MqttConnectException or IOException or System.Net.Sockets.SocketException or TimeoutException
-                or System.Security.Authentication.AuthenticationException)
+            catch (Exception e) when (ConnectErrors.IsConnectFailure(e))
             {
+                // A refusal is final (mosquitto_sub's exit code is the CONNACK code); a broker that is away may come back.
+                if (first || e is MqttConnectException) return ConnectErrors.Report(e, settings.Options.Version);
                 Console.Error.WriteLine($"Connection error: {e.Message}");
-                if (first) return 1;
                 if (await DelayOrStop(TimeSpan.FromSeconds(1), stop.Token)) break;
                 continue;
             }
@@ -69,11 +72,17 @@ internal sealed class Subscriber(SubscriberSettings settings)
             await using (connection)
             {
                 if (first && settings.Timeout is { } limit) timeout.CancelAfter(limit);
-                // Acknowledgements withheld on the last connection are void: the broker resends those messages (DUP=1).
-                lock (_lock) { _connection = connection; _unacknowledged.Clear(); _deferred = 0; }
-                if (!first && connection.ConnAck.SessionPresent)
-                    Console.Error.WriteLine("Reconnected; session present, subscriptions kept.");
-                if (first || !connection.ConnAck.SessionPresent) Subscribe(connection);
+                bool resumed = connection.ConnAck.SessionPresent;
+                lock (_lock)
+                {
+                    _connection = connection;
+                    // Acknowledgements withheld on the last connection are void: the broker resends those messages (DUP=1).
+                    _withheld.Clear();
+                    // Without the session the broker has forgotten our QoS 2 flows and may reuse their packet ids.
+                    if (!resumed) _awaitingRelease.Clear();
+                }
+                if (!first && resumed) Console.Error.WriteLine("Reconnected; session present, subscriptions kept.");
+                if (first || !resumed) Subscribe(connection);
                 first = false;
 
                 using var registration = stop.Token.Register(() => _finished.TrySetResult(timeout.IsCancellationRequested ? TimedOut : 0));
@@ -161,10 +170,11 @@ internal sealed class Subscriber(SubscriberSettings settings)
     {
         if (publish.QoS == QualityOfService.ExactlyOnce)
         {
-            bool seen;
-            lock (_lock) seen = _awaitingRelease.Contains(publish.PacketId);
-            // Already PUBREC'd: the broker did not get our PUBREC before the connection dropped. Same message, answer again.
-            if (seen) { connection.Send(new PubRecPacket { PacketId = publish.PacketId }); return; }
+            lock (_lock)
+            {
+                // Already PUBREC'd: the broker did not get our PUBREC before the connection dropped. Same message, answer again.
+                if (_awaitingRelease.Contains(publish.PacketId)) { connection.Send(new PubRecPacket { PacketId = publish.PacketId }); return; }
+            }
         }
         if (settings.RetainedOnly && !publish.Retain) { _finished.TrySetResult(0); return; }
 
@@ -177,54 +187,72 @@ internal sealed class Subscriber(SubscriberSettings settings)
         if (settings.RemoveRetained && publish.Retain && publish.Payload.Length > 0)
             connection.Send(new PublishPacket { Topic = publish.Topic, Retain = true });
 
-        if (publish.QoS == QualityOfService.AtMostOnce) { CheckCount(); return; }
-        switch (settings.AckMode)
+        if (publish.QoS != QualityOfService.AtMostOnce)
         {
-            case AckMode.Immediate: Acknowledge(connection, publish); break;
-            case AckMode.Never: break;
-            case AckMode.Manual:
-                int waiting;
-                lock (_lock) { _unacknowledged.Enqueue(publish); waiting = _unacknowledged.Count; _deferred++; }
-                Console.Error.WriteLine($"Message m{publish.PacketId} (q{(int)publish.QoS}{(publish.Dup ? ", resent" : "")}) not acknowledged: press Enter to acknowledge the oldest ({waiting} waiting).");
-                break;
-            case AckMode.Delayed:
-                lock (_lock) _deferred++;
-                _ = AcknowledgeLaterAsync(connection, publish);
-                break;
+            switch (settings.AckMode)
+            {
+                case AckMode.Immediate:
+                    lock (_lock) Acknowledge(connection, publish);
+                    break;
+                case AckMode.Manual:
+                    int waiting;
+                    lock (_lock) { _withheld.Enqueue((publish, long.MaxValue)); waiting = _withheld.Count; }
+                    Console.Error.WriteLine($"Message m{publish.PacketId} (q{(int)publish.QoS}{(publish.Dup ? ", resent" : "")}) not acknowledged: "
+                        + $"press Enter to acknowledge the oldest ({waiting} waiting).");
+                    break;
+                case AckMode.Delayed:
+                    lock (_lock) _withheld.Enqueue((publish, Environment.TickCount64 + (long)settings.AckDelay.TotalMilliseconds));
+                    _withheldAdded.Release();
+                    break;
+            }
         }
         CheckCount();
     }
 
-    private async Task AcknowledgeLaterAsync(MqttClientConnection connection, PublishPacket publish)
-    {
-        await Task.Delay(settings.AckDelay);
-        lock (_lock)
-        {
-            if (_connection != connection) return;
-            _deferred--;
-        }
-        Acknowledge(connection, publish);
-        CheckCount();
-    }
-
+    /// <summary>Sends the acknowledgement; the caller holds the lock, so the QoS 2 state and the connection agree.</summary>
     private void Acknowledge(MqttClientConnection connection, PublishPacket publish)
     {
         if (publish.QoS == QualityOfService.AtLeastOnce)
             connection.Send(new PubAckPacket { PacketId = publish.PacketId });
-        else
+        else if (connection.Send(new PubRecPacket { PacketId = publish.PacketId }))
+            _awaitingRelease.Add(publish.PacketId);
+    }
+
+    /// <summary>--ack-delay: one loop acknowledges the oldest withheld message once it is due, so acknowledgements keep the
+    /// order the messages came in (separate timers would fire in any order).</summary>
+    private async Task AcknowledgeWhenDueAsync(CancellationToken stop)
+    {
+        try
         {
-            lock (_lock) _awaitingRelease.Add(publish.PacketId);
-            connection.Send(new PubRecPacket { PacketId = publish.PacketId });
+            while (!stop.IsCancellationRequested)
+            {
+                long due;
+                lock (_lock) due = _withheld.TryPeek(out var head) ? head.DueTicks : -1;
+                if (due < 0) { await _withheldAdded.WaitAsync(stop); continue; }
+                long wait = due - Environment.TickCount64;
+                if (wait > 0) { await Task.Delay(TimeSpan.FromMilliseconds(wait), stop); continue; }
+                lock (_lock)
+                {
+                    // The head may have gone with a reconnect while we waited; only a due head is acknowledged.
+                    if (_connection is { } connection && _withheld.TryPeek(out var head) && head.DueTicks <= Environment.TickCount64)
+                    {
+                        _withheld.Dequeue();
+                        Acknowledge(connection, head.Publish);
+                    }
+                }
+                CheckCount();
+            }
         }
+        catch (OperationCanceledException) { }
     }
 
     /// <summary>-C: done once that many messages are printed and, unless acknowledgements are withheld for good, acknowledged.</summary>
     private void CheckCount()
     {
         if (settings.Count <= 0 || _printed < settings.Count) return;
-        bool acksOutstanding;
-        lock (_lock) acksOutstanding = _deferred > 0;
-        if (settings.AckMode == AckMode.Never || !acksOutstanding) _finished.TrySetResult(0);
+        bool withheld;
+        lock (_lock) withheld = _withheld.Count > 0;
+        if (settings.AckMode == AckMode.Never || !withheld) _finished.TrySetResult(0);
     }
 
     /// <summary>--manual-ack: each line on standard input acknowledges the oldest unacknowledged message.</summary>
@@ -233,16 +261,16 @@ internal sealed class Subscriber(SubscriberSettings settings)
         using var input = new StreamReader(Console.OpenStandardInput());
         while (!stop.IsCancellationRequested && await input.ReadLineAsync(stop) is not null)
         {
-            PublishPacket? oldest;
-            MqttClientConnection? connection;
+            PublishPacket? oldest = null;
             lock (_lock)
             {
-                connection = _connection;
-                if (_unacknowledged.TryDequeue(out oldest)) _deferred--;
+                if (_connection is { } connection && _withheld.TryDequeue(out var head))
+                {
+                    oldest = head.Publish;
+                    Acknowledge(connection, oldest);
+                }
             }
-            if (oldest is null || connection is null) { Console.Error.WriteLine("Nothing to acknowledge."); continue; }
-            Acknowledge(connection, oldest);
-            Console.Error.WriteLine($"Acknowledged m{oldest.PacketId}.");
+            Console.Error.WriteLine(oldest is null ? "Nothing to acknowledge." : $"Acknowledged m{oldest.PacketId}.");
             CheckCount();
         }
     }

@@ -92,10 +92,11 @@ public class BenchCommandTests
     [InlineData("connections --connections 1", "at least 2")]
     [InlineData("fan-out -V mqttv4", "unknown protocol version")]
     [InlineData("fan-in --broker-pid 999999999", "no process")]
+    [InlineData("fan-in --bogus", "unknown option or argument '--bogus'")]
     public async Task Bad_settings_are_refused_before_connecting(string args, string message)
     {
         var (exitCode, _, stderr) = await HoldfastCli.RunAsync(["bench", .. args.Split(' '), "-p", "1"]);
-        Assert.Equal(1, exitCode);
+        Assert.Equal(2, exitCode);
         Assert.Contains(message, stderr);
     }
 

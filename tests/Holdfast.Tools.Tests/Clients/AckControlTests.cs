@@ -61,4 +61,29 @@ public class AckControlTests
         await PubAsync(broker, ["-t", topic, "-q", "2", "-l"], stdin: "1\n2\n3\n4\n5\n");
         Assert.Equal(["1", "2", "3", "4", "5"], await LinesAfterExitAsync(sub));
     }
+
+    [SkippableTheory]
+    [MemberData(nameof(BrokerProcess.Names), MemberType = typeof(BrokerProcess))]
+    public async Task Delayed_acknowledgements_go_out_in_the_order_the_messages_came(string brokerName)
+    {
+        // The broker's default window lets many messages wait for their delayed PUBACK at once.
+        await using var broker = await BrokerProcess.StartAsync(brokerName);
+        string topic = Unique("order");
+        await using var sub = await StartSubAsync(broker, "-t", topic, "-q", "1", "--ack-delay", "0.3", "-C", "30");
+        await PubAsync(broker, ["-t", topic, "-q", "1", "-l"], stdin: string.Concat(Enumerable.Range(1, 30).Select(i => $"{i}\n")));
+        await LinesAfterExitAsync(sub);
+
+        var trace = Lines(sub.Stderr);
+        var received = trace.Where(l => l.Contains("received PUBLISH")).Select(l => MessageId(l, "m")).ToArray();
+        var acknowledged = trace.Where(l => l.Contains("sending PUBACK")).Select(l => MessageId(l, "Mid: ")).ToArray();
+        Assert.Equal(30, received.Length);
+        Assert.Equal(received, acknowledged);
+    }
+
+    private static int MessageId(string traceLine, string marker)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(traceLine, (marker == "m" ? @"\bm" : "Mid: ") + @"(\d+)");
+        Assert.True(match.Success, traceLine);
+        return int.Parse(match.Groups[1].Value);
+    }
 }

@@ -28,6 +28,8 @@ public class FlagErrorTests
     [InlineData("-q 1", "at least one topic filter")]
     [InlineData("-t a --no-ack --manual-ack", "choose one of --no-ack, --manual-ack and --ack-delay")]
     [InlineData("-t a --nl -V mqttv311", "need -V mqttv5")]
+    [InlineData("-t a --bogus", "--bogus")]
+    [InlineData("-t a -q abc", "abc")]
     public async Task Sub_refuses_bad_flags(string args, string message)
     {
         var (exit, _, stderr) = await HoldfastCli.RunAsync(["sub", .. args.Split(' ')]);
@@ -42,5 +44,19 @@ public class FlagErrorTests
         var (exit, _, stderr) = await HoldfastCli.RunAsync(["pub", "-h", "127.0.0.1", "-p", port.ToString(), "-t", "a", "-m", "x"]);
         Assert.Equal(1, exit);
         Assert.Contains("Connection error", stderr);
+    }
+
+    [SkippableTheory]
+    [InlineData("mqttv5", 135)] // 0x87 Not authorized
+    [InlineData("mqttv311", 5)] // connection refused, not authorised
+    public async Task A_refused_connection_exits_with_the_CONNACK_code_as_mosquitto_pub_does(string version, int code)
+    {
+        await using var broker = await BrokerProcess.StartMosquittoAsync("allow_anonymous false\n");
+        foreach (var tool in new[] { "pub", "sub" })
+        {
+            var (exit, _, stderr) = await HoldfastCli.RunAsync([tool, "-h", "127.0.0.1", "-p", broker.Port.ToString(), "-V", version, "-t", "a", .. tool == "pub" ? new[] { "-m", "x" } : []]);
+            Assert.True(exit == code, $"{tool}: exit {exit}: {stderr}");
+            Assert.Contains("Connection error", stderr);
+        }
     }
 }
