@@ -123,4 +123,21 @@ public class PubSubTests
         Assert.Matches(@"Client tracer received PUBACK \(Mid: 1, RC:(0|16)\)", stderr);
         Assert.Contains("Client tracer sending DISCONNECT", stderr);
     }
+
+    [SkippableTheory]
+    [MemberData(nameof(BrokerProcess.Names), MemberType = typeof(BrokerProcess))]
+    public async Task A_large_QoS_0_message_is_delivered_whole_before_pub_exits(string brokerName)
+    {
+        // QoS 0 has no acknowledgement to wait for: pub's clean exit must still let every byte reach the broker (a reset
+        // at close would drop what the kernel had not sent yet).
+        await using var broker = await BrokerProcess.StartAsync(brokerName);
+        string topic = Unique("large");
+        await using var sub = await StartSubAsync(broker, "-t", topic, "-C", "1", "--json");
+        string file = Path.GetTempFileName();
+        await File.WriteAllTextAsync(file, new string('x', 3 * 1024 * 1024));
+        try { await PubAsync(broker, ["-t", topic, "-f", file]); }
+        finally { File.Delete(file); }
+        var message = JsonLines(string.Join('\n', await LinesAfterExitAsync(sub))).Single();
+        Assert.Equal(3 * 1024 * 1024, message.GetProperty("payload_length").GetInt32());
+    }
 }
