@@ -6,11 +6,12 @@ using Holdfast.Protocol;
 
 namespace Holdfast.Cli;
 
-/// <summary><c>holdfast check</c>: the flags, their validation, and the exit codes (0 PASS, 1 violation, 2 usage or
-/// connection error).</summary>
+/// <summary><c>holdfast check</c>: the flags, their validation, and the exit codes: 0 PASS, 1 FAIL (the broker violated
+/// the contract), 2 usage or run error (bad flags, broker unreachable, a restart it did not come back from, a report
+/// that cannot be written), 3 INCONCLUSIVE (no violation, but something was not settled).</summary>
 internal static class CheckCommand
 {
-    public const int Pass = 0, Violation = 1, UsageError = 2;
+    public const int Pass = 0, Violation = 1, UsageError = 2, Inconclusive = 3;
 
     private static readonly Option<string> Host = new("--host", "-h") { Description = "Broker host.", DefaultValueFactory = _ => "localhost" };
     private static readonly Option<int> Port = new("--port", "-p") { Description = "Broker port.", DefaultValueFactory = _ => 1883 };
@@ -31,14 +32,17 @@ internal static class CheckCommand
     private static readonly Option<double> RestartEvery = new("--restart-every") { Description = "Mean seconds between broker restarts (0: none; needs --broker-command or --restart-command).", DefaultValueFactory = _ => 0 };
     private static readonly Option<int> KeepAlive = new("--keepalive", "-k") { Description = "Client keep-alive in seconds.", DefaultValueFactory = _ => 5 };
     private static readonly Option<int?> Seed = new("--seed") { Description = "Seed for the fault schedule (printed in the report)." };
-    private static readonly Option<double> DrainTimeout = new("--drain-timeout") { Description = "Most seconds to wait, after publishing stops, for every acknowledged message to arrive.", DefaultValueFactory = _ => 30 };
+    private static readonly Option<double> DrainTimeout = new("--drain-timeout") { Description = "Most seconds to wait, after publishing stops, for every acknowledged message to arrive (what has not arrived by then is lost; an incomplete drain is never a PASS).", DefaultValueFactory = _ => 30 };
     private static readonly Option<string?> Json = new("--json") { Description = "Write the report as JSON to FILE ('-': stdout).", Arity = ArgumentArity.ZeroOrOne };
     private static readonly Option<bool> Quiet = new("--quiet") { Description = "No progress view and no report table; only the verdict line (and JSON if asked)." };
 
     public static Command Create()
     {
         var command = new Command("check", "Verify that a broker loses no acknowledged QoS 1/2 message: sequenced publishers and persistent "
-            + "subscribers run through a proxy that cuts and stalls connections, optionally with broker restarts (SIGKILL).")
+            + "subscribers run through a proxy that cuts and stalls connections, optionally with broker restarts (SIGKILL). "
+            + "Exit 0 PASS; 1 FAIL (an acknowledged message lost, a QoS 2 duplicate, out of order, a session lost, an unexpected "
+            + "message); 2 bad flags or a run error (broker unreachable, not back after a restart, report not written); "
+            + "3 INCONCLUSIVE (no violation, but messages left unacknowledged, nothing acknowledged, or the drain timed out).")
         {
             Host, Port, Version, UserName, Password, Publishers, Subscribers, QoS, Rate, Window, Duration, CutEvery, StallEvery,
             StallFor, BrokerCommand, RestartCommand, RestartEvery, KeepAlive, Seed, DrainTimeout, Json, Quiet,
@@ -106,6 +110,9 @@ internal static class CheckCommand
         // --json alone means stdout.
         var jsonResult = parse.GetResult(Json);
         string? json = jsonResult is null ? null : parse.GetValue(Json) ?? "-";
+        // Found out now rather than after a run of many minutes.
+        if (json is not null and not "-" && Path.GetDirectoryName(Path.GetFullPath(json)) is { } directory && !Directory.Exists(directory))
+            throw new UsageException($"--json {json}: no directory {directory}");
         return new CheckOptions
         {
             Host = parse.GetValue(Host)!,

@@ -81,6 +81,7 @@ internal sealed class CheckConsole
         {
             Console.Error.WriteLine($"check: {report.Verdict}");
             foreach (var violation in report.Violations) Console.Error.WriteLine($"  - {violation}");
+            foreach (var unsettled in report.Unsettled) Console.Error.WriteLine($"  - not settled: {unsettled}");
             return;
         }
         var table = new Table().Border(TableBorder.Rounded).AddColumn("");
@@ -93,7 +94,7 @@ internal sealed class CheckConsole
         Row("unacknowledged at the end", r => r.QoS == 0 ? "-" : N(r.Unacknowledged));
         Row("expected deliveries", r => N(r.Expected));
         Row("received (distinct)", r => N(r.Received));
-        Row("lost", r => Bad(r.Lost, r.QoS > 0));
+        Row("lost (not received by the end of the drain)", r => Bad(r.Lost, r.QoS > 0));
         Row("duplicates", r => Bad(r.Duplicates, r.QoS == 2));
         Row("out of order", r => Bad(r.OutOfOrder, r.QoS > 0));
         Row("longest lost run", r => N(r.LongestLostRun));
@@ -111,16 +112,28 @@ internal sealed class CheckConsole
         foreach (var r in report.QoS)
             foreach (var lost in r.LostSamples)
                 _console.MarkupLine(Markup.Escape($"lost: QoS {r.QoS} publisher {lost.Publisher} sequence {lost.First}"
-                    + (lost.Last > lost.First ? $"..{lost.Last}" : "") + $" never reached {lost.Subscriber}"));
+                    + (lost.Last > lost.First ? $"..{lost.Last}" : "") + $" not received by {lost.Subscriber} by the end of the drain"));
         foreach (var sample in report.UnexpectedSamples) _console.MarkupLine(Markup.Escape($"unexpected: {sample}"));
         _console.MarkupLine(Markup.Escape($"acknowledged: {CheckReport.AcknowledgedDefinition}"));
         _console.MarkupLine(Markup.Escape(CheckReport.GapDefinition));
-        if (report.Passed) _console.MarkupLine("[green]PASS[/]: every acknowledged message arrived at every subscriber, in order, QoS 2 exactly once.");
-        else
+        switch (report.Verdict)
         {
-            _console.MarkupLine("[red]FAIL[/]:");
-            foreach (var violation in report.Violations) _console.MarkupLine(Markup.Escape($"  - {violation}"));
+            case CheckReport.Pass:
+                _console.MarkupLine("[green]PASS[/]: every acknowledged message arrived at every subscriber, in order, QoS 2 exactly once, and none was left unacknowledged.");
+                break;
+            case CheckReport.Inconclusive:
+                _console.MarkupLine("[yellow]INCONCLUSIVE[/]: no violation, but not everything was settled:");
+                break;
+            case CheckReport.Error:
+                _console.MarkupLine("[red]ERROR[/]: the run did not complete; what it measured until then:");
+                foreach (var error in report.Errors) _console.MarkupLine(Markup.Escape($"  - error: {error}"));
+                break;
+            default:
+                _console.MarkupLine("[red]FAIL[/]:");
+                break;
         }
+        foreach (var violation in report.Violations) _console.MarkupLine(Markup.Escape($"  - {violation}"));
+        foreach (var unsettled in report.Unsettled) _console.MarkupLine(Markup.Escape($"  - not settled: {unsettled}"));
     }
 
     private static string N(long value) => value.ToString("N0", CultureInfo.InvariantCulture);

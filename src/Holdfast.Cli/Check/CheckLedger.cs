@@ -41,15 +41,32 @@ internal sealed class CheckLedger
     public static string TopicOf(string runId, int publisher) => $"holdfast-check/{runId}/p{publisher}";
     public static string TopicFilter(string runId) => $"holdfast-check/{runId}/#";
 
-    /// <summary>A sequence number went out for the first time.</summary>
+    /// <summary>A sequence number is about to go out for the first time (recorded first: a subscriber may receive it
+    /// before the publisher hears back).</summary>
     public void Published(int publisher, long sequence)
     {
         lock (_gate)
         {
             var record = _publishers[publisher];
             record.Published = Math.Max(record.Published, sequence + 1);
-            // QoS 0 has no acknowledgement: every message sent is expected, for the informational count.
-            if (_qos[publisher] == QualityOfService.AtMostOnce) AddExpected(publisher, sequence);
+        }
+    }
+
+    /// <summary>A QoS 0 message was handed to a live connection. QoS 0 has no acknowledgement: every message sent is
+    /// expected, for the informational count.</summary>
+    public void SentAtMostOnce(int publisher, long sequence)
+    {
+        lock (_gate) AddExpected(publisher, sequence);
+    }
+
+    /// <summary>The last sequence number <see cref="Published"/> never went out (its connection had ended): the
+    /// publisher reuses it for its next message.</summary>
+    public void Withdrawn(int publisher, long sequence)
+    {
+        lock (_gate)
+        {
+            var record = _publishers[publisher];
+            if (record.Published == sequence + 1) record.Published = sequence;
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.Sockets;
 using Holdfast.Client;
 using Holdfast.Protocol;
@@ -21,7 +22,9 @@ internal sealed class CheckPublisher
     private readonly CheckLedger _ledger;
     private readonly string _runId;
     private readonly string _topic;
-    private readonly TimeSpan _interval;
+    /// <summary>Time between two messages in Stopwatch ticks, kept fractional: whole milliseconds would turn every rate
+    /// above 1000/s into no limit and round 700/s to 1000/s.</summary>
+    private readonly double _intervalTicks;
     private readonly int _window;
     private readonly Lock _gate = new();
     /// <summary>QoS 1/2 flows not finished, in the order they were first sent.</summary>
@@ -39,13 +42,15 @@ internal sealed class CheckPublisher
         _ledger = ledger;
         _runId = runId;
         _topic = CheckLedger.TopicOf(runId, index);
-        _interval = TimeSpan.FromSeconds(1 / options.Rate);
+        _intervalTicks = Stopwatch.Frequency / options.Rate;
         _window = options.Window;
     }
 
     public string ClientId => _options.ClientId;
     public int Connections { get; private set; }
     public int Inflight { get { lock (_gate) return _inflight.Count; } }
+    /// <summary>QoS 2 flows acknowledged with PUBREC whose PUBCOMP never came.</summary>
+    public int AwaitingCompletion { get { lock (_gate) return _inflight.Count(f => f.Released); } }
 
     /// <summary>Publishes until <paramref name="stopPublishing"/>, then finishes the flows in flight; gives up on them at
     /// <paramref name="stop"/>. Reconnects whenever the connection ends.</summary>
@@ -77,8 +82,7 @@ internal sealed class CheckPublisher
                 if (Connections > 1 && !connection.ConnAck.SessionPresent) _ledger.SessionLost(ClientId, Connections);
                 // A session lost by the broker changes nothing here: the resends below then arrive as new messages.
                 backoff.Reset();
-                _receiveMaximum = connection.ConnAck.Properties?.ReceiveMaximum ?? 65535;
-                Resend(connection);
+                Resend(connection, connection.ConnAck.Properties?.ReceiveMaximum ?? 65535);
                 using var closed = CancellationTokenSource.CreateLinkedTokenSource(connection.Closed, stop);
                 var sending = SendLoopAsync(connection, stopPublishing, closed.Token);
                 try
@@ -93,16 +97,34 @@ internal sealed class CheckPublisher
         }
     }
 
-    private void Resend(MqttClientConnection connection)
+    /// <summary>Starts a new connection's share of the flows in flight: resends them in order, but no more than the
+    /// broker's Receive Maximum (a restarted broker may advertise less than the flows we hold); the rest follow, still in
+    /// order, as acknowledgements free slots (<see cref="SendWaiting"/>).</summary>
+    private void Resend(MqttClientConnection connection, int receiveMaximum)
     {
         lock (_gate)
         {
-            foreach (var flow in _inflight)
-            {
-                if (flow.Released) connection.Send(new PubRelPacket { PacketId = flow.PacketId });
-                else connection.Send(flow.ToPublish(dup: flow.Sent));
-                flow.Sent = true;
-            }
+            _receiveMaximum = receiveMaximum;
+            foreach (var flow in _inflight) flow.OnConnection = false;
+            SendWaiting(connection);
+        }
+    }
+
+    /// <summary>Sends flows not yet sent on this connection, oldest first, while the Receive Maximum has room. Every
+    /// flow in flight counts against it until PUBACK or PUBCOMP, including QoS 2 flows past PUBREC (MQTT 5 §4.9).</summary>
+    private void SendWaiting(MqttClientConnection connection)
+    {
+        int onConnection = _inflight.Count(f => f.OnConnection);
+        foreach (var flow in _inflight)
+        {
+            if (onConnection >= _receiveMaximum) return;
+            if (flow.OnConnection) continue;
+            bool sent = flow.Released
+                ? connection.Send(new PubRelPacket { PacketId = flow.PacketId })
+                : connection.Send(flow.ToPublish(dup: flow.Sent));
+            if (!sent) return; // the connection has ended: the next one starts over
+            flow.Sent = flow.OnConnection = true;
+            onConnection++;
         }
     }
 
@@ -110,7 +132,7 @@ internal sealed class CheckPublisher
     /// waits for the flows in flight to finish and disconnects.</summary>
     private async Task SendLoopAsync(MqttClientConnection connection, CancellationToken stopPublishing, CancellationToken closed)
     {
-        long nextDue = Environment.TickCount64;
+        double nextDue = Stopwatch.GetTimestamp();
         try
         {
             while (!closed.IsCancellationRequested)
@@ -121,8 +143,15 @@ internal sealed class CheckPublisher
                     await _windowOpened.WaitAsync(TimeSpan.FromMilliseconds(100), closed);
                     continue;
                 }
-                long wait = nextDue - Environment.TickCount64;
-                if (wait > 0) { await Task.Delay(TimeSpan.FromMilliseconds(wait), closed); continue; }
+                long now = Stopwatch.GetTimestamp();
+                if (nextDue > now)
+                {
+                    // Task.Delay cannot wait less than about a millisecond (shorter waits complete at once and would spin):
+                    // wait at least that, then send every message that has come due meanwhile, without waiting in between.
+                    var wait = TimeSpan.FromSeconds((nextDue - now) / Stopwatch.Frequency);
+                    await Task.Delay(wait < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : wait, closed);
+                    continue;
+                }
                 if (_qos != QualityOfService.AtMostOnce && Inflight >= Math.Min(_window, _receiveMaximum))
                 {
                     await _windowOpened.WaitAsync(TimeSpan.FromMilliseconds(100), closed);
@@ -130,7 +159,7 @@ internal sealed class CheckPublisher
                 }
                 PublishNext(connection);
                 // A publisher held back by its window or a dead connection catches up by at most a second's worth.
-                nextDue = Math.Max(nextDue, Environment.TickCount64 - 1000) + (long)_interval.TotalMilliseconds;
+                nextDue = Math.Max(nextDue, now - Stopwatch.Frequency) + _intervalTicks;
             }
         }
         catch (OperationCanceledException) { }
@@ -146,13 +175,21 @@ internal sealed class CheckPublisher
             _ledger.Published(_index, sequence);
             if (_qos == QualityOfService.AtMostOnce)
             {
-                connection.Send(new PublishPacket { Topic = _topic, QoS = _qos, Payload = payload });
+                // Expected only if it went out; one the ended connection did not take is withdrawn (no subscriber can have it).
+                if (connection.Send(new PublishPacket { Topic = _topic, QoS = _qos, Payload = payload })) _ledger.SentAtMostOnce(_index, sequence);
+                else
+                {
+                    _ledger.Withdrawn(_index, sequence);
+                    _nextSequence--;
+                }
                 return;
             }
             _packetIds.TryTake(out ushort packetId);
             var flow = new Flow(_topic, _qos, sequence, packetId, payload);
             _inflight.Add(flow);
-            flow.Sent = connection.Send(flow.ToPublish(dup: false));
+            // The send loop adds a new flow only when every flow in flight is on this connection (the window is below the
+            // Receive Maximum then), so this one goes out after every resend.
+            flow.Sent = flow.OnConnection = connection.Send(flow.ToPublish(dup: false));
         }
     }
 
@@ -165,13 +202,13 @@ internal sealed class CheckPublisher
                 case PubAckPacket ack when Find(ack.PacketId) is { QoS: QualityOfService.AtLeastOnce } flow:
                     if (IsRefusal(ack.ReasonCode)) _ledger.Refused(_index, ack.ReasonCode);
                     else _ledger.Acknowledged(_index, flow.Sequence);
-                    Finish(flow);
+                    Finish(connection, flow);
                     break;
                 case PubRecPacket rec when Find(rec.PacketId) is { QoS: QualityOfService.ExactlyOnce } flow:
                     if (IsRefusal(rec.ReasonCode))
                     {
                         _ledger.Refused(_index, rec.ReasonCode);
-                        Finish(flow);
+                        Finish(connection, flow);
                         break;
                     }
                     if (!flow.Released) _ledger.Acknowledged(_index, flow.Sequence);
@@ -179,7 +216,7 @@ internal sealed class CheckPublisher
                     connection.Send(new PubRelPacket { PacketId = flow.PacketId });
                     break;
                 case PubCompPacket comp when Find(comp.PacketId) is { Released: true } flow:
-                    Finish(flow);
+                    Finish(connection, flow);
                     break;
             }
         }
@@ -187,10 +224,12 @@ internal sealed class CheckPublisher
 
     private Flow? Find(ushort packetId) => _inflight.Find(f => f.PacketId == packetId);
 
-    private void Finish(Flow flow)
+    private void Finish(MqttClientConnection connection, Flow flow)
     {
         _inflight.Remove(flow);
         _packetIds.Release(flow.PacketId);
+        // A slot of the Receive Maximum is free: a flow held back after a reconnect goes before any new message.
+        SendWaiting(connection);
         _windowOpened.Release();
     }
 
@@ -208,6 +247,8 @@ internal sealed class CheckPublisher
         public ushort PacketId { get; } = packetId;
         /// <summary>Handed to a connection at least once: any later PUBLISH of it is a resend (DUP=1).</summary>
         public bool Sent { get; set; }
+        /// <summary>Sent on the current connection (counts against its Receive Maximum); cleared on every reconnect.</summary>
+        public bool OnConnection { get; set; }
         /// <summary>QoS 2: PUBREC came, PUBREL is owed; after a reconnect the flow resumes at PUBREL.</summary>
         public bool Released { get; set; }
 

@@ -67,13 +67,24 @@ internal sealed class CheckRun(CheckOptions options)
         var publishers = Enumerable.Range(0, options.Publishers)
             .Select(p => new CheckPublisher(p, options, ClientOptions($"check-{runId}-p{p}", proxy.Port), ledger, runId)).ToArray();
 
+        using var stopSubscribers = new CancellationTokenSource();
+        // Each subscriber reads from its own SUBACK on, not once all are in: a slow SUBACK for one must not leave the
+        // others unread past their keep-alive (an unread PINGRESP ends a connection).
+        var subscribed = subscribers.Select(s => s.SubscribeAsync(cancellationToken)).ToArray();
+        var subscribing = subscribers.Select((s, i) => s.RunAsync(subscribed[i], stopSubscribers.Token)).ToArray();
         try
         {
-            await Task.WhenAll(subscribers.Select(s => s.SubscribeAsync(cancellationToken)));
+            await Task.WhenAll(subscribed);
         }
-        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or TimeoutException or MqttConnectException or MqttProtocolException)
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or TimeoutException or MqttConnectException
+            or MqttProtocolException or BrokerUnavailableException)
         {
-            Console.Error.WriteLine($"Error: cannot reach the broker at {options.Host}:{options.Port}: {e.Message}");
+            Console.Error.WriteLine(e is BrokerUnavailableException
+                ? $"Error: {e.Message}"
+                : $"Error: cannot reach the broker at {options.Host}:{options.Port}: {e.Message}");
+            // The subscribers that did subscribe disconnect; their sessions are then ended.
+            stopSubscribers.Cancel();
+            await Task.WhenAll(subscribing);
             await CleanUpSessionsAsync(subscriberIds);
             return CheckCommand.UsageError;
         }
@@ -85,24 +96,33 @@ internal sealed class CheckRun(CheckOptions options)
         using var stopPublishing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         stopPublishing.CancelAfter(options.Duration);
         using var stopPublishers = new CancellationTokenSource();
-        using var stopSubscribers = new CancellationTokenSource();
         var faults = new FaultInjector(proxy, restarter, options);
-        var subscribing = subscribers.Select(s => s.RunAsync(stopSubscribers.Token)).ToArray();
+        using var publishingEnds = CancellationTokenSource.CreateLinkedTokenSource(stopPublishing.Token, faults.Failed);
         var publishing = publishers.Select(p => p.RunAsync(stopPublishing.Token, stopPublishers.Token)).ToArray();
         var faulting = faults.RunAsync(stopPublishing.Token);
         TimeSpan drainTime = TimeSpan.Zero;
-        bool drainComplete = false;
+        bool drainComplete = false, runFailed = false;
+        long awaited = 0;
 
         async Task RunPhasesAsync()
         {
-            try { await Task.Delay(Timeout.Infinite, stopPublishing.Token); } catch (OperationCanceledException) { }
+            try { await Task.Delay(Timeout.Infinite, publishingEnds.Token); } catch (OperationCanceledException) { }
+            stopPublishing.Cancel();
             // Faults end with the publishing (a restart under way completes first); the drain then runs on a quiet network.
             phase = "draining";
             await faulting;
+            // A broker that did not come back from a restart (during the publishing, which it ends early, or the restart
+            // under way when the publishing ended) leaves no drain to wait for: it could only time out. The run is an
+            // error, reported with what it measured until then.
+            runFailed = faults.Failed.IsCancellationRequested;
             var drain = Stopwatch.StartNew();
-            while (drain.Elapsed < options.DrainTimeout && !(publishing.All(p => p.IsCompleted) && ledger.Missing == 0))
-                await Task.Delay(50);
-            drainComplete = ledger.Missing == 0;
+            if (!runFailed)
+            {
+                while (drain.Elapsed < options.DrainTimeout && !(publishing.All(p => p.IsCompleted) && ledger.Missing == 0))
+                    await Task.Delay(50);
+            }
+            drainComplete = !runFailed && publishing.All(p => p.IsCompleted) && ledger.Missing == 0;
+            awaited = ledger.Missing;
             drainTime = drain.Elapsed;
             phase = "stopping";
             stopPublishers.Cancel();
@@ -123,11 +143,15 @@ internal sealed class CheckRun(CheckOptions options)
 
         var results = options.QoS.Order().Select(ledger.Result).ToList();
         var sessionsLost = ledger.SessionsLost;
-        var violations = CheckReport.Judge(results, sessionsLost, ledger.UnexpectedCount, faults.Errors);
+        var violations = CheckReport.Judge(results, sessionsLost, ledger.UnexpectedCount);
+        var unsettled = CheckReport.Settle(results, drainTimedOut: !runFailed && !drainComplete, drainTime, awaited,
+            publishers.Sum(p => p.AwaitingCompletion));
+        var errors = faults.Errors;
         var report = new CheckReport
         {
-            Verdict = violations.Count == 0 ? "PASS" : "FAIL",
+            Verdict = CheckReport.Decide(violations, unsettled, errors),
             Violations = violations,
+            Unsettled = unsettled,
             RunId = runId,
             Broker = $"{options.Host}:{options.Port}",
             Protocol = CheckReport.ProtocolName(options.Version),
@@ -139,6 +163,7 @@ internal sealed class CheckRun(CheckOptions options)
             DurationSeconds = Math.Round(options.Duration.TotalSeconds, 3),
             DrainSeconds = Math.Round(drainTime.TotalSeconds, 3),
             DrainComplete = drainComplete,
+            AwaitedAtDrainEnd = awaited,
             Faults = faults.Counts,
             PublisherConnections = publishers.Sum(p => p.Connections),
             SubscriberConnections = subscribers.Sum(s => s.Connections),
@@ -146,15 +171,25 @@ internal sealed class CheckRun(CheckOptions options)
             SessionsLost = [.. sessionsLost],
             Unexpected = ledger.UnexpectedCount,
             UnexpectedSamples = [.. ledger.UnexpectedSamples],
-            Errors = [.. faults.Errors],
+            Errors = [.. errors],
         };
         console.ShowReport(report);
+        foreach (var error in errors) Console.Error.WriteLine($"Error: {error} (the report shows what was measured until then)");
         if (options.Json is { } json)
         {
-            if (json == "-") Console.Out.WriteLine(report.ToJson());
-            else await File.WriteAllTextAsync(json, report.ToJson() + "\n");
+            try
+            {
+                if (json == "-") Console.Out.WriteLine(report.ToJson());
+                else await File.WriteAllTextAsync(json, report.ToJson() + "\n", CancellationToken.None);
+            }
+            catch (Exception e)
+            {
+                // Exit 1 would read as a violation: not writing the report is an error of the run, whatever the verdict.
+                Console.Error.WriteLine($"Error: cannot write the JSON report to {json}: {e.Message} (verdict was {report.Verdict})");
+                return CheckCommand.UsageError;
+            }
         }
-        return report.Passed ? CheckCommand.Pass : CheckCommand.Violation;
+        return report.ExitCode;
     }
 
     private MqttClientOptions ClientOptions(string clientId, int proxyPort) => new()

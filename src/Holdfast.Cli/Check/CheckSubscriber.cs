@@ -41,7 +41,20 @@ internal sealed class CheckSubscriber
         options.CleanStart = options.Version == ProtocolVersion.V500;
         var connection = await MqttClientConnection.ConnectAsync(options, cancellationToken);
         Connections = 1;
+        try
+        {
+            await SubscribeAsync(connection, cancellationToken);
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
         _connection = connection;
+    }
+
+    private async Task SubscribeAsync(MqttClientConnection connection, CancellationToken cancellationToken)
+    {
         connection.Send(new SubscribePacket
         {
             PacketId = 1,
@@ -58,9 +71,13 @@ internal sealed class CheckSubscriber
             throw new BrokerUnavailableException($"{ClientId}: the broker answered SUBSCRIBE {_topicFilter} QoS 2 with {MqttClientConnection.Describe(granted)}; check needs QoS 2 granted");
     }
 
-    /// <summary>Receives until <paramref name="stop"/>, reconnecting (never resubscribing) whenever the connection ends.</summary>
-    public async Task RunAsync(CancellationToken stop)
+    /// <summary>Once <paramref name="subscribed"/> (this subscriber's <see cref="SubscribeAsync(CancellationToken)"/>) has
+    /// succeeded, receives until <paramref name="stop"/>, reconnecting (never resubscribing) whenever the connection
+    /// ends. Does nothing if the subscription failed (whoever awaits <paramref name="subscribed"/> reports it).</summary>
+    public async Task RunAsync(Task subscribed, CancellationToken stop)
     {
+        await subscribed.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (!subscribed.IsCompletedSuccessfully) return;
         var backoff = new Backoff();
         while (!stop.IsCancellationRequested)
         {
@@ -101,6 +118,13 @@ internal sealed class CheckSubscriber
             }
             catch (MqttProtocolException) { }
             await connection.DisposeAsync();
+            _connection = null;
+        }
+        // Stopped before reading from the connection it has: it still ends it cleanly.
+        if (_connection is { } left)
+        {
+            await left.DisconnectAsync();
+            await left.DisposeAsync();
             _connection = null;
         }
     }

@@ -10,6 +10,7 @@ internal sealed class FaultInjector(FaultProxy proxy, BrokerRestarter? restarter
 {
     private readonly Lock _gate = new();
     private readonly List<string> _errors = [];
+    private readonly CancellationTokenSource _failed = new();
     private int _cuts, _connectionsCut, _stalls, _connectionsStalled, _restarts;
 
     public FaultCounts Counts
@@ -19,6 +20,9 @@ internal sealed class FaultInjector(FaultProxy proxy, BrokerRestarter? restarter
 
     /// <summary>Faults that stopped the run from doing what it set out to (the broker did not come back).</summary>
     public IReadOnlyList<string> Errors { get { lock (_gate) return [.. _errors]; } }
+
+    /// <summary>Cancelled when a fault fails (see <see cref="Errors"/>): the run cannot go on as planned.</summary>
+    public CancellationToken Failed => _failed.Token;
 
     /// <summary>Injects faults until <paramref name="stop"/>; a restart under way then still completes (the broker must be up for the drain).</summary>
     public Task RunAsync(CancellationToken stop) => Task.WhenAll(
@@ -62,7 +66,8 @@ internal sealed class FaultInjector(FaultProxy proxy, BrokerRestarter? restarter
         }
         catch (BrokerUnavailableException e)
         {
-            lock (_gate) _errors.Add($"broker restart {_restarts + 1}: {e.Message}");
+            lock (_gate) _errors.Add($"broker restart {_restarts + 1} failed: {e.Message}");
+            _failed.Cancel();
             return false;
         }
     }

@@ -133,6 +133,7 @@ internal sealed class FaultProxy : IAsyncDisposable
 
         public void Reset() => Close(abortive: true);
 
+        /// <summary>Starts a stall, or extends the one under way to end no earlier than <paramref name="duration"/> from now.</summary>
         public void Stall(TimeSpan duration)
         {
             lock (_gate)
@@ -140,20 +141,30 @@ internal sealed class FaultProxy : IAsyncDisposable
                 long ends = Environment.TickCount64 + (long)duration.TotalMilliseconds;
                 if (ends <= _stallEndsTicks) return;
                 _stallEndsTicks = ends;
-                if (_open.Task.IsCompleted) _open = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                // A stall under way already has its resumer, which will see the new end.
+                if (!_open.Task.IsCompleted) return;
+                _open = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             }
             _ = ResumeAsync();
         }
 
+        /// <summary>Ends the stall once its (possibly extended) end has passed. Checking the end and resuming happen under
+        /// one lock: a Stall() between the two would otherwise be cut short.</summary>
         private async Task ResumeAsync()
         {
             while (true)
             {
                 long left;
-                lock (_gate) left = _stallEndsTicks - Environment.TickCount64;
-                if (left > 0) { await Task.Delay(TimeSpan.FromMilliseconds(left)); continue; }
-                lock (_gate) _open.TrySetResult();
-                return;
+                lock (_gate)
+                {
+                    left = _stallEndsTicks - Environment.TickCount64;
+                    if (left <= 0)
+                    {
+                        _open.TrySetResult();
+                        return;
+                    }
+                }
+                await Task.Delay(TimeSpan.FromMilliseconds(left));
             }
         }
 

@@ -44,6 +44,8 @@ public sealed class CheckCatchesLossTests(ITestOutputHelper output) : IDisposabl
 
     private static string[] Violations(JsonElement report) => [.. report.GetProperty("violations").EnumerateArray().Select(v => v.GetString()!)];
 
+    private static string[] Unsettled(JsonElement report) => [.. report.GetProperty("unsettled").EnumerateArray().Select(v => v.GetString()!)];
+
     /// <summary>Exit code 1 and FAIL, with messages acknowledged at both QoS levels (so the run proved something).</summary>
     private static void AssertFailed(LossyBroker relay, int exitCode, JsonElement report, string output)
     {
@@ -66,6 +68,7 @@ public sealed class CheckCatchesLossTests(ITestOutputHelper output) : IDisposabl
         Assert.True(exitCode == 0, output);
         Assert.Equal("PASS", report.GetProperty("verdict").GetString());
         Assert.Empty(Violations(report));
+        Assert.Empty(Unsettled(report));
         Assert.True(report.GetProperty("drainComplete").GetBoolean(), output);
         foreach (var qos in new[] { QualityOfService.AtLeastOnce, QualityOfService.ExactlyOnce })
         {
@@ -81,6 +84,30 @@ public sealed class CheckCatchesLossTests(ITestOutputHelper output) : IDisposabl
     }
 
     [Fact]
+    public async Task A_broker_that_stops_acknowledging_halfway_is_inconclusive_not_a_pass()
+    {
+        await using var broker = await BrokerProcess.StartAsync("holdfast");
+        // 20 acknowledgements reach the publishers, then none: their windows fill and the drain cannot finish.
+        await using var relay = LossyBroker.Start(broker.Port, LossMode.StopAcknowledging, every: 20);
+        var (exitCode, report, output) = await CheckAsync(relay, "--drain-timeout", "2");
+
+        Assert.True(exitCode == 3, output);
+        Assert.Equal("INCONCLUSIVE", report.GetProperty("verdict").GetString());
+        // Nothing it acknowledged was lost: no violation, only what the run could not settle.
+        Assert.Empty(Violations(report));
+        Assert.True(relay.Withheld > 0, output);
+        Assert.False(report.GetProperty("drainComplete").GetBoolean(), output);
+        long acknowledged = Count(report, QualityOfService.AtLeastOnce, "acknowledged") + Count(report, QualityOfService.ExactlyOnce, "acknowledged");
+        long unacknowledged = Count(report, QualityOfService.AtLeastOnce, "unacknowledged") + Count(report, QualityOfService.ExactlyOnce, "unacknowledged");
+        Assert.True(acknowledged == 20, output);
+        Assert.True(unacknowledged > 0, output);
+        var unsettled = Unsettled(report);
+        Assert.Contains($"{unacknowledged} QoS 1/2 messages were still unacknowledged at the end: whether the broker would have kept them is not known", unsettled);
+        Assert.Contains(unsettled, u => u.StartsWith("the drain timed out after "));
+        Assert.Empty(relay.Errors);
+    }
+
+    [Fact]
     public async Task Catches_a_broker_that_acknowledges_deliveries_it_never_makes()
     {
         await using var broker = await BrokerProcess.StartAsync("holdfast");
@@ -90,6 +117,10 @@ public sealed class CheckCatchesLossTests(ITestOutputHelper output) : IDisposabl
 
         AssertFailed(relay, exitCode, report, output);
         Assert.False(report.GetProperty("drainComplete").GetBoolean(), output);
+        // What the drain still awaited when it timed out is exactly what is counted as lost.
+        long awaited = report.GetProperty("awaitedAtDrainEnd").GetInt64();
+        Assert.True(awaited == relay.Dropped(QualityOfService.AtLeastOnce) + relay.Dropped(QualityOfService.ExactlyOnce), output);
+        Assert.Contains(Unsettled(report), u => u.StartsWith($"the drain timed out after ") && u.Contains($": {awaited} acknowledged deliveries were still awaited (counted as lost)"));
         var violations = Violations(report);
         foreach (var qos in new[] { QualityOfService.AtLeastOnce, QualityOfService.ExactlyOnce })
         {
@@ -97,7 +128,7 @@ public sealed class CheckCatchesLossTests(ITestOutputHelper output) : IDisposabl
             long lost = Count(report, qos, "lost");
             Assert.True(relay.Dropped(qos) > 0, output);
             Assert.True(lost == relay.Dropped(qos), $"QoS {(int)qos}: relay dropped {relay.Dropped(qos)}, check lost {lost}\n{output}");
-            Assert.Contains($"QoS {(int)qos}: {lost} acknowledged deliveries lost (acknowledged, never received)", violations);
+            Assert.Contains($"QoS {(int)qos}: {lost} acknowledged deliveries lost (not received by the end of the drain)", violations);
             Assert.Equal(0, Count(report, qos, "duplicates"));
             Assert.Equal(0, Count(report, qos, "outOfOrder"));
             var sample = QoS(report, qos).GetProperty("lostSamples")[0];

@@ -12,6 +12,7 @@ public class CheckCommandTests
     [InlineData("--restart-every needs --broker-command or --restart-command", "--restart-every", "5")]
     [InlineData("not both", "--broker-command", "true", "--restart-command", "true")]
     [InlineData("--duration must be more than 0", "-d", "0")]
+    [InlineData("--json /nonexistent-holdfast-dir/report.json: no directory /nonexistent-holdfast-dir", "--json", "/nonexistent-holdfast-dir/report.json")]
     public async Task Bad_input_exits_2_with_a_clear_message(string message, params string[] args)
     {
         var (exitCode, _, stderr) = await HoldfastCli.RunAsync(["check", .. args]);

@@ -34,6 +34,7 @@ public sealed class CheckEndToEndTests : IDisposable
         Assert.True(exitCode == 0, output);
         Assert.Equal("PASS", report.GetProperty("verdict").GetString());
         Assert.Empty(report.GetProperty("violations").EnumerateArray());
+        Assert.Empty(report.GetProperty("unsettled").EnumerateArray());
         Assert.True(report.GetProperty("drainComplete").GetBoolean(), output);
         foreach (var qos in report.GetProperty("qos").EnumerateArray())
         {
@@ -119,6 +120,60 @@ public sealed class CheckEndToEndTests : IDisposable
         var sample = report.GetProperty("qos")[0].GetProperty("lostSamples")[0];
         Assert.True(sample.GetProperty("last").GetInt64() >= sample.GetProperty("first").GetInt64());
         await AssertNothingListensAsync(port);
+    }
+
+    [Theory]
+    [InlineData(700)]
+    [InlineData(2500)]
+    public async Task Publishes_at_the_rate_asked_for_also_above_1000_a_second(int rate)
+    {
+        // QoS 0: no acknowledgement window to hold the publishers back, so the count shows the scheduler alone.
+        await using var broker = await BrokerProcess.StartAsync("holdfast");
+        var (exitCode, report, output) = await CheckAsync("-h", "127.0.0.1", "-p", broker.Port.ToString(), "-d", "3", "--rate", rate.ToString(),
+            "--qos", "0", "--publishers", "2", "--subscribers", "1", "--quiet");
+
+        Assert.True(exitCode == 0, output);
+        long published = Sum(report, "published"), asked = rate * 3 * 2;
+        Assert.True(Math.Abs(published - asked) <= asked / 10, $"published {published}, asked for {asked}\n{output}");
+    }
+
+    [Fact]
+    public async Task A_broker_that_does_not_come_back_after_a_restart_is_a_run_error_not_a_violation()
+    {
+        // The broker command starts Holdfast the first time and fails every later time.
+        int port = BrokerProcess.FreePort();
+        string once = Path.Combine(_directory, "started-once");
+        string command = $"if [ -e '{once}' ]; then echo 'not this time' >&2; exit 3; fi; touch '{once}'; "
+            + HoldfastCommand(port, $"persistence_location {_directory}/store");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var (exitCode, report, output) = await CheckAsync("-h", "127.0.0.1", "-p", port.ToString(), "-d", "30", "--rate", "30",
+            "--broker-command", command, "--restart-every", "2", "--seed", "3");
+
+        Assert.True(exitCode == 2, output);
+        Assert.Equal("ERROR", report.GetProperty("verdict").GetString());
+        string error = Assert.Single(report.GetProperty("errors").EnumerateArray()).GetString()!;
+        Assert.StartsWith("broker restart 1 failed: the broker command exited with 3", error);
+        Assert.Contains("not this time", error);
+        Assert.Contains($"Error: broker restart 1 failed", output);
+        // The error is not a violation, and the run stopped there instead of publishing on for 30 s.
+        Assert.DoesNotContain(report.GetProperty("violations").EnumerateArray(), v => v.GetString()!.Contains("restart"));
+        Assert.True(Sum(report, "acknowledged") > 0, output);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(25), $"took {clock.Elapsed}\n{output}");
+        await AssertNothingListensAsync(port);
+    }
+
+    [Fact]
+    public async Task A_report_that_cannot_be_written_exits_2_with_the_verdict_said()
+    {
+        await using var broker = await BrokerProcess.StartAsync("holdfast");
+        // A directory where the file should go: the write fails only after the run.
+        var (exitCode, _, stderr) = await HoldfastCli.RunAsync(["check", "--json", _directory, "-h", "127.0.0.1", "-p", broker.Port.ToString(),
+            "-d", "1", "--rate", "20", "--quiet"]);
+
+        Assert.True(exitCode == 2, stderr);
+        Assert.Contains($"Error: cannot write the JSON report to {_directory}", stderr);
+        Assert.Contains("(verdict was PASS)", stderr);
+        Assert.DoesNotContain("Unhandled", stderr);
     }
 
     /// <summary>check stops the broker it started.</summary>

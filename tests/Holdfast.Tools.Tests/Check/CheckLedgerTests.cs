@@ -28,7 +28,10 @@ public class CheckLedgerTests
     }
 
     private static List<string> Violations(CheckLedger ledger, params QualityOfService[] levels) =>
-        CheckReport.Judge(levels.Select(ledger.Result), ledger.SessionsLost, ledger.UnexpectedCount, []);
+        CheckReport.Judge(levels.Select(ledger.Result), ledger.SessionsLost, ledger.UnexpectedCount);
+
+    private static List<string> Unsettled(CheckLedger ledger, params QualityOfService[] levels) =>
+        CheckReport.Settle([.. levels.Select(ledger.Result)], drainTimedOut: false, TimeSpan.Zero, 0, 0);
 
     [Fact]
     public void Complete_delivery_to_every_subscriber_passes()
@@ -40,6 +43,7 @@ public class CheckLedgerTests
 
         Assert.Equal(0, ledger.Missing);
         Assert.Empty(Violations(ledger, QualityOfService.AtLeastOnce, QualityOfService.ExactlyOnce));
+        Assert.Empty(Unsettled(ledger, QualityOfService.AtLeastOnce, QualityOfService.ExactlyOnce));
         var qos2 = ledger.Result(QualityOfService.ExactlyOnce);
         Assert.Equal((5, 10, 10, 0), (qos2.Acknowledged, qos2.Expected, qos2.Received, qos2.Lost));
     }
@@ -57,7 +61,7 @@ public class CheckLedgerTests
         Assert.Equal(2, result.Lost);
         Assert.Equal(2, result.LongestLostRun);
         Assert.Equal(new LostRange("s1", 0, 2, 3), Assert.Single(result.LostSamples));
-        Assert.Contains(Violations(ledger, QualityOfService.AtLeastOnce), v => v.Contains("2 acknowledged deliveries lost"));
+        Assert.Contains("QoS 1: 2 acknowledged deliveries lost (not received by the end of the drain)", Violations(ledger, QualityOfService.AtLeastOnce));
     }
 
     [Fact]
@@ -72,7 +76,7 @@ public class CheckLedgerTests
     }
 
     [Fact]
-    public void An_unacknowledged_message_that_never_arrives_is_not_a_violation()
+    public void An_unacknowledged_message_that_never_arrives_is_not_a_violation_but_leaves_the_run_inconclusive()
     {
         var ledger = Ledger(QualityOfService.ExactlyOnce);
         Acknowledge(ledger, 0, 2);
@@ -83,7 +87,42 @@ public class CheckLedgerTests
         var result = ledger.Result(QualityOfService.ExactlyOnce);
         Assert.Equal((1, 0), (result.Unacknowledged, result.Lost));
         Assert.Empty(Violations(ledger, QualityOfService.ExactlyOnce));
+        var unsettled = Unsettled(ledger, QualityOfService.ExactlyOnce);
+        Assert.Contains(unsettled, u => u.StartsWith("1 QoS 1/2 messages were still unacknowledged at the end"));
+        Assert.Equal(CheckReport.Inconclusive, CheckReport.Decide([], unsettled, []));
     }
+
+    [Fact]
+    public void A_drain_that_timed_out_says_what_it_still_awaited()
+    {
+        var ledger = Ledger(QualityOfService.ExactlyOnce);
+        Acknowledge(ledger, 0, 1);
+        Deliver(ledger, 0, 0, 0);
+        Deliver(ledger, 1, 0, 0);
+
+        var unsettled = CheckReport.Settle([ledger.Result(QualityOfService.ExactlyOnce)], drainTimedOut: true, TimeSpan.FromSeconds(2), awaited: 3, awaitingCompletion: 1);
+        Assert.Equal(["the drain timed out after 2 s: 3 acknowledged deliveries were still awaited (counted as lost); 1 QoS 2 flows still had no PUBCOMP"], unsettled);
+        Assert.Equal(CheckReport.Inconclusive, CheckReport.Decide([], unsettled, []));
+    }
+
+    [Fact]
+    public void The_verdict_is_an_error_before_a_violation_and_a_violation_before_anything_unsettled()
+    {
+        Assert.Equal(CheckReport.Pass, CheckReport.Decide([], [], []));
+        Assert.Equal(CheckReport.Fail, CheckReport.Decide(["lost"], ["unacknowledged"], []));
+        Assert.Equal(CheckReport.Error, CheckReport.Decide(["lost"], ["unacknowledged"], ["broker restart 1 failed"]));
+        Assert.Equal(CheckReport.Error, CheckReport.Decide([], [], ["broker restart 1 failed"]));
+        string[] verdicts = [CheckReport.Pass, CheckReport.Fail, CheckReport.Error, CheckReport.Inconclusive];
+        Assert.Equal([0, 1, 2, 3], verdicts.Select(v => Report(v).ExitCode));
+    }
+
+    private static CheckReport Report(string verdict) => new()
+    {
+        Verdict = verdict, Violations = [], Unsettled = [], RunId = "r", Broker = "b", Protocol = "mqttv5", Seed = 0, Publishers = 1,
+        Subscribers = 1, RatePerPublisher = 1, Window = 1, DurationSeconds = 1, DrainSeconds = 0, DrainComplete = true,
+        AwaitedAtDrainEnd = 0, Faults = new FaultCounts(0, 0, 0, 0, 0), PublisherConnections = 1, SubscriberConnections = 1, QoS = [],
+        SessionsLost = [], Unexpected = 0, UnexpectedSamples = [], Errors = [],
+    };
 
     [Fact]
     public void A_QoS_2_duplicate_is_a_violation()
@@ -169,14 +208,33 @@ public class CheckLedgerTests
     public void QoS_0_losses_are_reported_but_never_a_violation_and_never_awaited()
     {
         var ledger = Ledger(QualityOfService.AtMostOnce);
-        ledger.Published(0, 0);
-        ledger.Published(0, 1);
+        for (long n = 0; n < 2; n++)
+        {
+            ledger.Published(0, n);
+            ledger.SentAtMostOnce(0, n);
+        }
         Deliver(ledger, 0, 0, 1, 0);
 
         var result = ledger.Result(QualityOfService.AtMostOnce);
         Assert.Equal((2, 4, 2, 1), (result.Published, result.Expected, result.Lost, result.OutOfOrder));
         Assert.Equal(0, ledger.Missing);
-        Assert.Empty(CheckReport.Judge([result], [], 0, []));
+        Assert.Empty(CheckReport.Judge([result], [], 0));
+        Assert.Empty(CheckReport.Settle([result], drainTimedOut: false, TimeSpan.Zero, 0, 0));
+    }
+
+    [Fact]
+    public void A_QoS_0_message_the_connection_did_not_take_is_neither_published_nor_expected()
+    {
+        var ledger = Ledger(QualityOfService.AtMostOnce);
+        ledger.Published(0, 0);
+        ledger.SentAtMostOnce(0, 0);
+        ledger.Published(0, 1);
+        ledger.Withdrawn(0, 1);
+        Deliver(ledger, 0, 0, 0);
+        Deliver(ledger, 1, 0, 0);
+
+        var result = ledger.Result(QualityOfService.AtMostOnce);
+        Assert.Equal((1, 2, 2, 0), (result.Published, result.Expected, result.Received, result.Lost));
     }
 
     [Fact]
@@ -184,7 +242,8 @@ public class CheckLedgerTests
     {
         var ledger = Ledger(QualityOfService.AtLeastOnce);
         ledger.Published(0, 0);
-        Assert.Contains(Violations(ledger, QualityOfService.AtLeastOnce), v => v.Contains("no message was acknowledged"));
+        Assert.Empty(Violations(ledger, QualityOfService.AtLeastOnce));
+        Assert.Contains(Unsettled(ledger, QualityOfService.AtLeastOnce), v => v.Contains("no message was acknowledged"));
     }
 
     [Fact]

@@ -17,6 +17,9 @@ public enum LossMode
     DuplicateQoS2,
     /// <summary>Every Nth QoS 1/2 PUBLISH is held back and forwarded right after the next one on its topic.</summary>
     Reorder,
+    /// <summary>The broker's first N PUBACK/PUBREC packets reach the publishers; every later one is swallowed: a broker
+    /// that stops acknowledging halfway (it still delivers, and nothing it acknowledged is lost).</summary>
+    StopAcknowledging,
 }
 
 /// <summary>
@@ -44,6 +47,8 @@ public sealed class LossyBroker : IAsyncDisposable
     private long _eligible;
     private long _forwarded;
     private long _duplicated;
+    private long _acknowledgements;
+    private long _withheld;
     private Task _acceptLoop = Task.CompletedTask;
 
     private LossyBroker(int brokerPort, LossMode mode, int every)
@@ -54,7 +59,8 @@ public sealed class LossyBroker : IAsyncDisposable
     }
 
     /// <summary>Starts relaying to the broker on 127.0.0.1:<paramref name="brokerPort"/>; misbehaves with every
-    /// <paramref name="every"/>th PUBLISH the mode applies to (counted over all connections).</summary>
+    /// <paramref name="every"/>th PUBLISH the mode applies to (counted over all connections); StopAcknowledging forwards
+    /// <paramref name="every"/> acknowledgements and no more.</summary>
     public static LossyBroker Start(int brokerPort, LossMode mode, int every = 10)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(every, 1);
@@ -73,6 +79,8 @@ public sealed class LossyBroker : IAsyncDisposable
     public long Dropped(QualityOfService qos) => Interlocked.Read(ref _dropped[(int)qos]);
     /// <summary>QoS 2 PUBLISH packets sent to a client a second time, under a new packet id.</summary>
     public long Duplicated => Interlocked.Read(ref _duplicated);
+    /// <summary>StopAcknowledging: PUBACK/PUBREC packets from the broker that never reached the publisher.</summary>
+    public long Withheld => Interlocked.Read(ref _withheld);
     /// <summary>PUBLISH packets of <paramref name="qos"/> forwarded after a later one on their topic.</summary>
     public long Reordered(QualityOfService qos) => Interlocked.Read(ref _reordered[(int)qos]);
 
@@ -268,6 +276,10 @@ public sealed class LossyBroker : IAsyncDisposable
                     if (IsOwnFlow(publish.PacketId))
                         owner.Error($"the broker sent PUBLISH with packet id {publish.PacketId}, which the relay's own QoS 2 flow holds");
                     await MisbehaveAsync(publish, bytes, version);
+                    return;
+                case PubAckPacket or PubRecPacket when owner.Mode == LossMode.StopAcknowledging
+                    && Interlocked.Increment(ref owner._acknowledgements) > owner._every:
+                    Interlocked.Increment(ref owner._withheld);
                     return;
                 case PubRelPacket rel:
                     bool answered;
