@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.CommandLine.Invocation;
 using System.Globalization;
 using Holdfast.Cli.Check;
 using Holdfast.Protocol;
@@ -11,7 +10,7 @@ namespace Holdfast.Cli;
 /// that cannot be written), 3 INCONCLUSIVE (no violation, but something was not settled).</summary>
 internal static class CheckCommand
 {
-    public const int Pass = 0, Violation = 1, UsageError = 2, Inconclusive = 3;
+    public const int Pass = 0, Violation = 1, UsageError = ToolAction.UsageError, Inconclusive = 3;
 
     private static readonly Option<string> Host = new("--host", "-h") { Description = "Broker host.", DefaultValueFactory = _ => "localhost" };
     private static readonly Option<int> Port = new("--port", "-p") { Description = "Broker port.", DefaultValueFactory = _ => 1883 };
@@ -47,23 +46,9 @@ internal static class CheckCommand
             Host, Port, Version, UserName, Password, Publishers, Subscribers, QoS, Rate, Window, Duration, CutEvery, StallEvery,
             StallFor, BrokerCommand, RestartCommand, RestartEvery, KeepAlive, Seed, DrainTimeout, Json, Quiet,
         };
-        command.Action = new CheckAction();
-        return command;
-    }
-
-    /// <summary>Parse errors would otherwise exit 1, the code that means "violation" here; this action takes them over
-    /// and exits 2.</summary>
-    private sealed class CheckAction : AsynchronousCommandLineAction
-    {
-        public override bool ClearsParseErrors => true;
-
-        public override async Task<int> InvokeAsync(ParseResult parse, CancellationToken cancellationToken = default)
+        // Parse errors would otherwise exit 1, the code that means "violation" here; ToolAction exits 2 for them.
+        command.Action = new ToolAction(async (parse, cancellationToken) =>
         {
-            if (parse.Errors.Count > 0)
-            {
-                foreach (var error in parse.Errors) Console.Error.WriteLine($"Error: {error.Message}");
-                return UsageError;
-            }
             CheckOptions options;
             try
             {
@@ -75,7 +60,8 @@ internal static class CheckCommand
                 return UsageError;
             }
             return await new CheckRun(options).RunAsync(cancellationToken);
-        }
+        });
+        return command;
     }
 
     internal sealed class UsageException(string message) : Exception(message);

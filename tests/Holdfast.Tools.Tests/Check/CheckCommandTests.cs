@@ -9,6 +9,7 @@ public class CheckCommandTests
     [InlineData("unknown protocol version 'mqttv4'", "-V", "mqttv4")]
     [InlineData("invalid QoS '3'", "--qos", "1,3")]
     [InlineData("--publishers", "--publishers", "abc")]
+    [InlineData("unknown option or argument '--bogus'", "--bogus")]
     [InlineData("--restart-every needs --broker-command or --restart-command", "--restart-every", "5")]
     [InlineData("not both", "--broker-command", "true", "--restart-command", "true")]
     [InlineData("--duration must be more than 0", "-d", "0")]
