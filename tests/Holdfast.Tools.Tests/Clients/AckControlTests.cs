@@ -86,4 +86,36 @@ public class AckControlTests
         Assert.True(match.Success, traceLine);
         return int.Parse(match.Groups[1].Value);
     }
+
+    /// <summary>The README's walk-through: Holdfast's ack_timeout disconnects the stuck subscriber, it reconnects to its
+    /// session, the unacknowledged message comes again first (DUP), and Enter lets the next one through.</summary>
+    [Fact]
+    public async Task The_stuck_subscriber_walk_through_in_the_README_plays_out_against_Holdfast()
+    {
+        await using var broker = await BrokerProcess.StartHoldfastAsync($"{OneInflight}\nack_timeout 1\nack_timeout_action disconnect");
+        string topic = Unique("plant"), id = Unique("line-7");
+        await using var sub = await StartSubWithInputAsync(broker, "-t", $"{topic}/#", "-q", "1", "-c", "-i", id, "--manual-ack", "--json");
+        await PubAsync(broker, ["-t", $"{topic}/temp", "-q", "1", "-l"], stdin: "reading 1\nreading 2\n");
+
+        await sub.WaitForOutputAsync("Reconnected; session present", PeerTimeout);
+        var lines = JsonLines(string.Join('\n', await WaitForLinesAsync(sub, 2)));
+        Assert.Equal(["reading 1", "reading 1"], lines.Take(2).Select(m => m.GetProperty("payload").GetString()));
+        Assert.False(lines[0].GetProperty("dup").GetBoolean());
+        Assert.True(lines[1].GetProperty("dup").GetBoolean());
+        Assert.Contains($"Client {id} has not acknowledged message m1", broker.Log);
+
+        // Enter for each prompt until "reading 2" comes: on a loaded machine the ack timeout may strike once more first.
+        int answered = 0;
+        var deadline = DateTime.UtcNow + PeerTimeout;
+        while (!sub.Stdout.Contains("reading 2"))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"reading 2 never came. stdout:\n{sub.Stdout}\nstderr:\n{sub.Stderr}");
+            int prompts = System.Text.RegularExpressions.Regex.Matches(sub.Stderr, "press Enter").Count;
+            if (prompts > answered) { answered = prompts; await sub.WriteInputLineAsync(""); }
+            await Task.Delay(50);
+        }
+        lines = JsonLines(sub.Stdout);
+        Assert.Equal("reading 2", lines[^1].GetProperty("payload").GetString());
+        Assert.All(lines[..^1], m => Assert.Equal("reading 1", m.GetProperty("payload").GetString()));
+    }
 }
