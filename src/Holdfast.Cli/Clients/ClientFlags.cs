@@ -14,7 +14,7 @@ internal sealed class ClientFlags
     public readonly Option<string?> ClientId = new("--id", "-i") { Description = "Client id (default: a random one)." };
     public readonly Option<string?> IdPrefix = new("--id-prefix", "-I") { Description = "Client id prefix; a random suffix is added." };
     public readonly Option<bool> NoCleanSession = new("--disable-clean-session", "-c") { Description = "Keep a persistent session (3.1.1 CleanSession=0; 5.0 CleanStart=0 with a session expiry, see -x)." };
-    public readonly Option<uint?> SessionExpiry = new("--session-expiry-interval", "-x") { Description = "MQTT 5 session expiry in seconds (with -c default 4294967295: never)." };
+    public readonly Option<string?> SessionExpiry = new("--session-expiry-interval", "-x") { Description = "MQTT 5 session expiry in seconds; -1, 4294967295 or ∞: never (the default with -c)." };
     public readonly Option<ushort> KeepAlive = new("--keepalive", "-k") { Description = "Keep-alive in seconds (0: off).", DefaultValueFactory = _ => 60 };
     public readonly Option<string?> UserName = new("--username", "-u") { Description = "User name." };
     public readonly Option<string?> Password = new("--pw", "-P") { Description = "Password." };
@@ -46,6 +46,15 @@ internal sealed class ClientFlags
         _ => throw new ArgumentException($"-V: unknown protocol version '{text}' (mqttv5, mqttv311 or mqttv31)"),
     };
 
+    /// <summary>-x as mosquitto takes it: seconds, or -1 / 4294967295 / ∞ for a session that never expires.</summary>
+    private static uint? ParseSessionExpiry(string? text) => text switch
+    {
+        null => null,
+        "-1" or "∞" => uint.MaxValue,
+        _ when uint.TryParse(text, out uint seconds) => seconds,
+        _ => throw new ArgumentException($"-x: '{text}' is not a number of seconds (or -1 for never)"),
+    };
+
     public static QualityOfService ParseQoS(int value, string flag) => value is >= 0 and <= 2
         ? (QualityOfService)value
         : throw new ArgumentException($"{flag}: QoS must be 0, 1 or 2, not {value}");
@@ -72,7 +81,7 @@ internal sealed class ClientFlags
             ClientId = id,
             CleanStart = !persistent,
             KeepAlive = parse.GetValue(KeepAlive),
-            SessionExpiryInterval = parse.GetValue(SessionExpiry) ?? (persistent ? uint.MaxValue : 0),
+            SessionExpiryInterval = ParseSessionExpiry(parse.GetValue(SessionExpiry)) ?? (persistent ? uint.MaxValue : 0),
             Properties = properties.For("connect"),
             UserName = parse.GetValue(UserName),
             Password = parse.GetValue(Password) is { } password ? Encoding.UTF8.GetBytes(password) : null,

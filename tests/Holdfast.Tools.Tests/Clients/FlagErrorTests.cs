@@ -12,6 +12,7 @@ public class FlagErrorTests
     [InlineData("-m x", "a topic is needed")]
     [InlineData("-t a -m x -n", "exactly one of -m, -f, -l, -s or -n")]
     [InlineData("-t a -m x -c", "-c needs a client id")]
+    [InlineData("-t a -m x -x abc", "-x: 'abc' is not a number of seconds")]
     [InlineData("-t a -m x -V mqttv311 -D publish content-type text/plain", "-D (MQTT 5 properties) needs -V mqttv5")]
     [InlineData("-t a -m x -D publish colour red", "unknown property identifier 'colour'")]
     [InlineData("-t a -m x -D publish message-expiry-interval", "-D needs COMMAND IDENTIFIER VALUE")]
