@@ -34,7 +34,13 @@ internal static class BenchCommand
         var pairs = new Option<int>("--pairs") { Description = "pairs: publisher/subscriber pairs.", DefaultValueFactory = _ => 100 };
         var connections = new Option<int>("--connections") { Description = "connections: idle clients.", DefaultValueFactory = _ => 10_000 };
         var rate = new Option<double>("--rate") { Description = "Messages per second over all publishers; 0: as fast as the window allows.", DefaultValueFactory = _ => 0 };
-        var window = new Option<int>("--window") { Description = "Messages in flight per publisher: sent and not yet acknowledged (QoS 1/2, also capped by the broker's Receive Maximum) or not yet received by every subscriber (any QoS).", DefaultValueFactory = _ => 256 };
+        var window = new Option<int?>("--window")
+        {
+            Description = "Messages in flight per publisher: sent and not yet acknowledged (QoS 1/2, also capped by the broker's Receive Maximum) "
+                + "or not yet received by every subscriber (any QoS). Default 256; with mqttv311 at QoS 1/2, 20. MQTT 3.1.1 has no Receive "
+                + "Maximum, so there it must not exceed the broker's max inflight messages (Mosquitto's max_inflight_messages, default 20): "
+                + "a broker may disconnect a client that sends more.",
+        };
         var duration = new Option<double>("--duration", "-d") { Description = "Measured seconds (connections: seconds to hold them).", DefaultValueFactory = _ => 10 };
         var warmup = new Option<double>("--warmup") { Description = "Seconds of load before measuring.", DefaultValueFactory = _ => 2 };
         var keepAlive = new Option<int>("--keepalive", "-k") { Description = "Keep-alive seconds of every client (0: off).", DefaultValueFactory = _ => 60 };
@@ -71,7 +77,7 @@ internal static class BenchCommand
                 Pairs = parse.GetValue(pairs),
                 Connections = parse.GetValue(connections),
                 Rate = parse.GetValue(rate),
-                Window = parse.GetValue(window),
+                Window = parse.GetValue(window) ?? BenchSettings.DefaultWindow(protocol.Value, (QualityOfService)parse.GetValue(qos)),
                 Duration = TimeSpan.FromSeconds(parse.GetValue(duration)),
                 Warmup = TimeSpan.FromSeconds(parse.GetValue(warmup)),
                 KeepAlive = (ushort)parse.GetValue(keepAlive),

@@ -9,7 +9,9 @@ namespace Holdfast.Cli.Bench;
 /// the broker has acknowledged it (QoS 1/2; never more than the broker's Receive Maximum) and every subscriber meant to
 /// get it has received it (any QoS, seen through <see cref="DeliveryStream"/>s). Bounding delivery too means QoS 0 runs
 /// measure throughput rather than how much a broker can buffer, and latency is not queueing behind a backlog.
-/// With a rate it sends on schedule (open loop, still bounded by the window). Acknowledgements are read by a second loop.
+/// With a rate it sends on a <see cref="SendSchedule"/> (open loop, still bounded by the window) and stamps each message with
+/// its scheduled time, so a broker's pause shows in the latency. Acknowledgements are read by a second loop, which also
+/// notices a connection the broker ends before the run does (reported to the run's <see cref="RunFailure"/>).
 /// </summary>
 internal sealed class BenchPublisher
 {
@@ -28,6 +30,7 @@ internal sealed class BenchPublisher
     private readonly int _deliveryBatch;
     private readonly int _ackBatch;
     private readonly double _ratePerSecond;
+    private readonly RunFailure _failure;
     private readonly List<DeliveryStream> _streams = [];
     private readonly PacketIdPool _packetIds = new();
     private readonly long[] _sequenceOf = new long[65536];
@@ -42,8 +45,13 @@ internal sealed class BenchPublisher
     private long _acked;
     private long _resolved;     // acknowledged or refused: no longer holding a packet id
     private long _givenUpBelow; // sequence numbers below this no longer count against the window
+    private long _stopTicks = long.MaxValue;
+    private SendSchedule _schedule;
+    private long _wakeAtTicks = long.MaxValue;  // waiting for the schedule: the Pacer wakes the send loop at this time
+    private long _unknownAcks;  // acknowledgements of packet ids not in flight
+    private int _ending;        // 1 once we disconnect or abort: the connection ending is no longer a failure
 
-    private BenchPublisher(int index, MqttClientConnection connection, string topic, BenchSettings settings, double ratePerSecond)
+    private BenchPublisher(int index, MqttClientConnection connection, string topic, BenchSettings settings, double ratePerSecond, RunFailure failure)
     {
         Index = index;
         _connection = connection;
@@ -52,6 +60,7 @@ internal sealed class BenchPublisher
         _payloadSize = settings.PayloadSize;
         _window = settings.Window;
         _ratePerSecond = ratePerSecond;
+        _failure = failure;
         // The broker's Receive Maximum (MQTT 5) caps the QoS 1/2 messages it will take unacknowledged from us.
         int receiveMaximum = connection.ConnAck.Properties?.ReceiveMaximum ?? 65535;
         _ackWindow = Math.Min(_window, receiveMaximum);
@@ -66,31 +75,36 @@ internal sealed class BenchPublisher
     public long Acked => Volatile.Read(ref _acked);
     public int AckWindow => _ackWindow;
     public int Stalls { get; private set; }
+    /// <summary>PUBACK/PUBREC/PUBCOMP for a packet id with nothing in flight (a broker bug, or a duplicate): not counted.</summary>
+    public long UnknownAcknowledgements => Volatile.Read(ref _unknownAcks);
     public IReadOnlyList<DeliveryStream> Streams => _streams;
     public int RefusedCount { get { lock (_refused) return _refused.Count; } }
     /// <summary>Messages sent whose QoS 1/2 flow has not completed (held packet ids).</summary>
     public long Unacknowledged => _qos == QualityOfService.AtMostOnce ? 0 : Sent - Volatile.Read(ref _resolved);
 
-    public static async Task<BenchPublisher> ConnectAsync(MqttClientOptions options, int index, string topic, BenchSettings settings, double ratePerSecond)
+    public static async Task<BenchPublisher> ConnectAsync(MqttClientOptions options, int index, string topic, BenchSettings settings,
+        double ratePerSecond, RunFailure failure)
     {
         var connection = await MqttClientConnection.ConnectAsync(options);
-        return new BenchPublisher(index, connection, topic, settings, ratePerSecond);
+        return new BenchPublisher(index, connection, topic, settings, ratePerSecond, failure);
     }
 
     public void AddStream(DeliveryStream stream) => _streams.Add(stream);
 
-    /// <summary>Sends from <paramref name="startTicks"/> until <paramref name="stopTicks"/> (Stopwatch time), then waits for the
-    /// acknowledgements of everything sent.</summary>
-    public async Task RunAsync(long startTicks, long stopTicks)
+    /// <summary>Sends from <paramref name="startTicks"/> (Stopwatch time) until <see cref="Stop"/>, then waits for the
+    /// acknowledgements of everything sent. Returns early, without throwing, once the run has failed.</summary>
+    public async Task RunAsync(long startTicks)
     {
-        // Read even at QoS 0: PINGRESP keeps the connection's keep-alive satisfied.
+        _schedule = new SendSchedule(startTicks, _ratePerSecond);
+        // Read even at QoS 0: PINGRESP keeps the connection's keep-alive satisfied, and a closed connection is seen.
         _reading = Task.Run(ReadAcknowledgementsAsync);
         long lastProgressTicks = Stopwatch.GetTimestamp();
         long lastProgress = Progress();
         while (true)
         {
             long now = Stopwatch.GetTimestamp();
-            if (now >= stopTicks) break;
+            long stopTicks = Volatile.Read(ref _stopTicks);
+            if (now >= stopTicks || _failure.HasFailed) break;
             if (!HasRoom())
             {
                 if (Progress() != lastProgress) { lastProgress = Progress(); lastProgressTicks = now; }
@@ -100,8 +114,10 @@ internal sealed class BenchPublisher
                 if (!waitingForBroker && now - lastProgressTicks > StallTicks)
                 {
                     // The broker has taken every message in the window but nothing reaches the subscribers: stop waiting.
+                    // Counting from now again: else every later full window would be given up on at once.
                     _givenUpBelow = Sent;
                     Stalls++;
+                    lastProgressTicks = now;
                     continue;
                 }
                 await WaitForRoomAsync(Math.Min(stopTicks, now + Stopwatch.Frequency / 4));
@@ -110,27 +126,39 @@ internal sealed class BenchPublisher
             long room = Math.Min(DeliveryRoom(), AckRoom());
             if (_ratePerSecond > 0)
             {
-                // Due: every message whose scheduled time has come (the first at the start), less those sent.
-                long due = (long)((now - startTicks) * _ratePerSecond / Stopwatch.Frequency) + 1 - Sent;
+                long due = _schedule.DueAt(now, Sent);
                 if (due <= 0)
                 {
-                    long next = startTicks + (long)(Sent * Stopwatch.Frequency / _ratePerSecond);
-                    await Task.Delay(Ticks(Math.Min(next, stopTicks) - now));
+                    await WaitForScheduleAsync(Math.Min(stopTicks, now + Stopwatch.Frequency / 4));
                     continue;
                 }
                 room = Math.Min(room, due);
             }
             // A burst, written in one go by the connection's write loop; capped so that acknowledgements keep flowing.
-            for (long i = Math.Min(room, 256); i > 0; i--) SendOne();
+            for (long i = Math.Min(room, 256); i > 0; i--)
+            {
+                if (SendOne()) continue;
+                // The connection has ended: let the acknowledgement loop report why, if it can tell (a DISCONNECT).
+                await Task.WhenAny(_reading, Task.Delay(TimeSpan.FromSeconds(1)));
+                _failure.Report($"publisher {Index}'s connection ended during the run (a send found it closed)");
+                return;
+            }
         }
         // Every message sent is acknowledged (or refused) before the run counts loss.
         long waitUntil = Stopwatch.GetTimestamp() + AckTimeoutTicks;
-        while (Unacknowledged > 0 && Stopwatch.GetTimestamp() < waitUntil)
+        while (Unacknowledged > 0 && Stopwatch.GetTimestamp() < waitUntil && !_failure.HasFailed)
         {
             Volatile.Write(ref _wakeStream, null);
             Volatile.Write(ref _wakeAtResolved, Sent);
             await WaitAsync(() => Unacknowledged == 0, waitUntil);
         }
+    }
+
+    /// <summary>Ends the sending (the run calls it when it has taken its last measurement).</summary>
+    public void Stop()
+    {
+        Volatile.Write(ref _stopTicks, Stopwatch.GetTimestamp());
+        Wake();
     }
 
     /// <summary>For the loss count, after the run.</summary>
@@ -157,11 +185,16 @@ internal sealed class BenchPublisher
     /// <summary>Ends the connection and surfaces what went wrong in the acknowledgement loop, if anything.</summary>
     public async Task DisconnectAsync()
     {
+        Volatile.Write(ref _ending, 1);
         await _connection.DisconnectAsync();
         await _reading;
     }
 
-    public void Abort() => _connection.Abort();
+    public void Abort()
+    {
+        Volatile.Write(ref _ending, 1);
+        _connection.Abort();
+    }
 
     private bool HasRoom() => DeliveryRoom() >= _deliveryBatch && AckRoom() >= _ackBatch;
 
@@ -198,6 +231,30 @@ internal sealed class BenchPublisher
         return WaitAsync(HasRoom, untilTicks);
     }
 
+    /// <summary>Waits until the next message is due (or <paramref name="untilTicks"/>), woken by the <see cref="Pacer"/>.</summary>
+    private async Task WaitForScheduleAsync(long untilTicks)
+    {
+        long dueAt = _schedule.TicksOf(Sent);
+        Volatile.Write(ref _wakeStream, null);
+        Volatile.Write(ref _wakeAtResolved, long.MaxValue);
+        Interlocked.Exchange(ref _wakeAtTicks, dueAt);
+        await WaitAsync(() => Stopwatch.GetTimestamp() >= dueAt, untilTicks);
+        Volatile.Write(ref _wakeAtTicks, long.MaxValue);
+    }
+
+    /// <summary>Called by the <see cref="Pacer"/>: wakes the send loop if it waits for a message that is now due. Returns when
+    /// it next needs waking, as far as it can tell (long.MaxValue: not waiting for the schedule).</summary>
+    public long WakeIfDue(long nowTicks)
+    {
+        long at = Volatile.Read(ref _wakeAtTicks);
+        if (at > nowTicks) return at;
+        // The wait's own condition is the time, so a wake that comes before the loop waits is not lost: it will not wait.
+        Volatile.Write(ref _wakeAtTicks, long.MaxValue);
+        Wake();
+        // Most likely it sends the message now due and then waits for the one after: be awake for that.
+        return _schedule.TicksOf(Sent + 1);
+    }
+
     private async Task WaitAsync(Func<bool> ready, long untilTicks)
     {
         // The flag is set (with a full fence) before the condition is checked again, and whoever makes progress changes its
@@ -217,7 +274,8 @@ internal sealed class BenchPublisher
     private static TimeSpan Ticks(long stopwatchTicks) =>
         TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerMillisecond, stopwatchTicks * TimeSpan.TicksPerSecond / Stopwatch.Frequency));
 
-    private void SendOne()
+    /// <summary>False when the connection has ended.</summary>
+    private bool SendOne()
     {
         long sequence = _sent;
         ushort packetId = 0;
@@ -229,17 +287,39 @@ internal sealed class BenchPublisher
                 _sequenceOf[packetId] = sequence;
             }
         }
-        var payload = new BenchPayload(sequence, Index, Stopwatch.GetTimestamp()).Encode(_payloadSize);
-        _connection.Send(new PublishPacket { Topic = Topic, QoS = _qos, PacketId = packetId, Payload = payload });
+        long sentTicks = _ratePerSecond > 0 ? _schedule.TicksOf(sequence) : Stopwatch.GetTimestamp();
+        var payload = new BenchPayload(sequence, Index, sentTicks).Encode(_payloadSize);
+        if (!_connection.Send(new PublishPacket { Topic = Topic, QoS = _qos, PacketId = packetId, Payload = payload })) return false;
         Interlocked.Increment(ref _sent);
+        return true;
     }
 
     private async Task ReadAcknowledgementsAsync()
+    {
+        ReasonCode? disconnect = null;
+        try
+        {
+            await ReadUntilClosedAsync(code => disconnect = code);
+        }
+        catch (MqttProtocolException e)
+        {
+            _failure.Report($"publisher {Index}: {e.Message}");
+            return;
+        }
+        if (Volatile.Read(ref _ending) == 0)
+            _failure.Report(RunFailure.ConnectionEnded($"publisher {Index}", disconnect, _connection.WriteError));
+        Wake();
+    }
+
+    private async Task ReadUntilClosedAsync(Action<ReasonCode> onDisconnect)
     {
         while (await _connection.ReceiveAsync() is { } packet)
         {
             switch (packet)
             {
+                case DisconnectPacket disconnect:
+                    onDisconnect(disconnect.ReasonCode);
+                    break;
                 case PubAckPacket ack:
                     Resolve(ack.PacketId, ack.ReasonCode);
                     break;
@@ -250,7 +330,7 @@ internal sealed class BenchPublisher
                     _connection.Send(new PubRelPacket { PacketId = rec.PacketId });
                     break;
                 case PubCompPacket comp:
-                    Resolve(comp.PacketId, ReasonCode.Success);
+                    Resolve(comp.PacketId, comp.ReasonCode);
                     break;
             }
         }
@@ -258,6 +338,11 @@ internal sealed class BenchPublisher
 
     private void Resolve(ushort packetId, ReasonCode reasonCode)
     {
+        if (Volatile.Read(ref _sequenceOf[packetId]) < 0)
+        {
+            Interlocked.Increment(ref _unknownAcks);
+            return;
+        }
         // A refusal (0x97 quota exceeded, for one) means the broker did not take the message: not counted as sent to anyone.
         if ((byte)reasonCode >= 0x80)
         {

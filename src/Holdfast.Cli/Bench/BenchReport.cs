@@ -31,6 +31,9 @@ internal sealed class BenchReport
     public long? Delivered { get; init; }
     public double? DeliveredPerS { get; init; }
     public long? LatencySamples { get; init; }
+    /// <summary>What latency is measured from: the send time, or with --rate the scheduled send time (so that a message
+    /// held back by a stalled broker counts its wait).</summary>
+    public string? LatencyFrom { get; init; }
     public double? LatencyP50Ms { get; init; }
     public double? LatencyP99Ms { get; init; }
     public double? LatencyMaxMs { get; init; }
@@ -43,18 +46,21 @@ internal sealed class BenchReport
     public long? Unacknowledged { get; init; }
     /// <summary>QoS 0: sent, never received (allowed at QoS 0).</summary>
     public long? DroppedQos0 { get; init; }
-    /// <summary>Times a publisher stopped waiting for messages the broker took but did not deliver within 2 s.</summary>
+    /// <summary>Times a publisher stopped waiting for messages the broker took but did not deliver within 2 s (a warning).</summary>
     public long? Stalls { get; init; }
 
     public int? ConnectionsRequested { get; init; }
     public int? ConnectionsOpen { get; init; }
     public int? ConnectionsFailed { get; init; }
     public double? ConnectsPerS { get; init; }
+    /// <summary>Connections open when the baseline RSS was read (the warm-up batch).</summary>
+    public int? BaselineConnections { get; init; }
     public long? BrokerRssBaselineKib { get; init; }
     public double? KibPerConnection { get; init; }
 
     public double GeneratorCpuS { get; init; }
     public double GeneratorCpuPercent { get; init; }
+    public double GeneratorCpuPercentOfAllCores { get; init; }
     public int Cores { get; init; } = Environment.ProcessorCount;
     public int? BrokerPid { get; init; }
     public double? BrokerCpuS { get; init; }
@@ -88,18 +94,18 @@ internal sealed class BenchReport
         {
             Line(t, "delivered", $"{DeliveredPerS:N0} msg/s   ({Delivered:N0} messages)");
             Line(t, "published", $"{PublishedPerS:N0} msg/s" + (Qos > 0 ? $"   acknowledged {AckedPerS:N0} msg/s" : ""));
-            Line(t, "latency", $"p50 {LatencyP50Ms:0.000} ms   p99 {LatencyP99Ms:0.000} ms   max {LatencyMaxMs:0.000} ms   ({LatencySamples:N0} samples, send to receive)");
+            Line(t, "latency", $"p50 {LatencyP50Ms:0.000} ms   p99 {LatencyP99Ms:0.000} ms   max {LatencyMaxMs:0.000} ms   ({LatencySamples:N0} samples, latency from the {LatencyFrom} to receive)");
             Line(t, "integrity", Qos > 0
-                ? $"lost {Lost}   duplicates {Duplicates}   refused {Refused}   unacknowledged {Unacknowledged}"
-                : $"dropped {DroppedQos0} (allowed at QoS 0)   duplicates {Duplicates}");
+                ? $"lost {Lost}   duplicates {Duplicates}   refused {Refused}   unacknowledged {Unacknowledged}   stalls {Stalls}"
+                : $"dropped {DroppedQos0} (allowed at QoS 0)   duplicates {Duplicates}   stalls {Stalls}");
         }
         if (ConnectionsRequested is not null)
         {
             Line(t, "connections", $"{ConnectionsOpen:N0} open of {ConnectionsRequested:N0}   ({ConnectionsFailed} failed, {ConnectsPerS:N0} connects/s)");
             if (KibPerConnection is not null)
-                Line(t, "broker memory", $"{KibPerConnection:N1} KiB per connection   (RSS {BrokerRssBaselineKib:N0} KiB with 1 -> {BrokerRssKib:N0} KiB with {ConnectionsOpen:N0})");
+                Line(t, "broker memory", $"{KibPerConnection:N1} KiB per connection   (RSS {BrokerRssBaselineKib:N0} KiB with {BaselineConnections:N0} -> {BrokerRssKib:N0} KiB with {ConnectionsOpen:N0})");
         }
-        Line(t, "generator CPU", $"{GeneratorCpuS:0.00} s   ({GeneratorCpuPercent:0}% of one core; {Cores} cores)");
+        Line(t, "generator CPU", $"{GeneratorCpuS:0.00} s   ({GeneratorCpuPercent:0}% of one core, {GeneratorCpuPercentOfAllCores:0}% of all {Cores} cores)");
         if (BrokerPid is not null)
             Line(t, "broker CPU", $"{BrokerCpuS:0.00} s   ({BrokerCpuPercent:0}% of one core)   RSS {BrokerRssKib:N0} KiB, peak {BrokerPeakRssKib:N0} KiB   (pid {BrokerPid})");
         foreach (var warning in Warnings) t.AppendLine(c, $"warning: {warning}");

@@ -20,6 +20,11 @@ internal sealed record BenchSettings
     /// <summary>Messages each publisher may have in flight: sent and not yet acknowledged (QoS 1/2) or not yet received by
     /// every subscriber that should get it (any QoS).</summary>
     public int Window { get; init; } = 256;
+    /// <summary>256, except at QoS 1/2 over MQTT 3.1.1: no Receive Maximum tells us what the broker takes there, so the
+    /// default is what Mosquitto takes by default (max_inflight_messages 20); more gets the connection closed.</summary>
+    public static int DefaultWindow(ProtocolVersion version, QualityOfService qos) =>
+        version == ProtocolVersion.V311 && qos != QualityOfService.AtMostOnce ? 20 : 256;
+
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(2);
     public ushort KeepAlive { get; init; } = 60;
@@ -41,7 +46,7 @@ internal sealed record BenchSettings
         { Scenario: "fan-in", Publishers: < 1 } => "fan-in needs at least 1 publisher",
         { Scenario: "fan-out", Subscribers: < 1 } => "fan-out needs at least 1 subscriber",
         { Scenario: "pairs", Pairs: < 1 } => "pairs needs at least 1 pair",
-        { Scenario: "connections", Connections: < 2 } => "connections needs at least 2 connections (one is the baseline)",
+        { Scenario: "connections", Connections: < 2 } => "connections needs at least 2 connections (the first half at most are the baseline)",
         _ => null,
     };
 }

@@ -4,8 +4,10 @@ using Holdfast.Client;
 namespace Holdfast.Cli.Bench;
 
 /// <summary>
-/// Opens C idle clients (clean, keep-alive on) and holds them for the duration, to read what each costs the broker:
-/// its resident memory with one client (the baseline) and with all of them, divided by the difference.
+/// Opens C idle clients (clean, keep-alive on) and holds them for the duration, to read what each costs the broker: the
+/// slope of its resident memory between a warm-up batch of k clients (the baseline) and all C, (RSS_C - RSS_k) / (C - k).
+/// The baseline is taken with a batch rather than one client so that one-off costs (JIT, thread pool, heap growth) are
+/// paid before it and not spread over the connections.
 /// Each client keeps a receive pending (for PINGRESP) on a small buffer, so ten thousand of them stay cheap here.
 /// </summary>
 internal static class ConnectionsRun
@@ -20,7 +22,7 @@ internal static class ConnectionsRun
             warnings.Add($"{settings.Connections:N0} connections need more file descriptors than this process may open ({limit:N0}); raise it with ulimit -n");
 
         var clients = new MqttClientConnection?[settings.Connections];
-        var receiving = new Task?[settings.Connections];
+        int batch = BaselineConnections(settings.Connections);
         int failed = 0;
         string? firstError = null;
         try
@@ -33,7 +35,8 @@ internal static class ConnectionsRun
                     options.ReceiveBufferSize = ReceiveBufferSize;
                     var client = await MqttClientConnection.ConnectAsync(options);
                     clients[i] = client;
-                    receiving[i] = Task.Run(async () => { while (await client.ReceiveAsync() is not null) { } });
+                    // Nothing to look at: PINGRESP is handled inside, and a closed connection is counted at the end.
+                    _ = Task.Run(async () => { while (await client.ReceiveAsync() is not null) { } });
                 }
                 catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or MqttConnectException or TimeoutException)
                 {
@@ -44,24 +47,39 @@ internal static class ConnectionsRun
 
             await OpenAsync(0);
             if (clients[0] is null) throw new IOException($"cannot connect to {settings.Host}:{settings.Port}: {firstError}");
-            // Give the broker a moment with its first client, then read the baseline.
+            await MessageRun.ConnectAllAsync(batch - 1, i => OpenAsync(i + 1));
+            // Give the broker a moment with the batch (a client's last bytes may still be settling), then read the baseline.
             await Task.Delay(200);
             var baseline = settings.BrokerPid is { } pid ? ProcessStats.Memory(pid) : null;
+            int baselineOpen = OpenCount(clients);
 
             var cpuBefore = CpuSnapshot.Take(settings.BrokerPid);
-            await MessageRun.ConnectAllAsync(settings.Connections - 1, i => OpenAsync(i + 1));
-            double connectSeconds = CpuSnapshot.Seconds(cpuBefore, CpuSnapshot.Take(null));
+            int failedBefore = failed;
+            await MessageRun.ConnectAllAsync(settings.Connections - batch, i => OpenAsync(i + batch));
+            double connectSeconds = (double)(Stopwatch.GetTimestamp() - cpuBefore.Ticks) / Stopwatch.Frequency;
+            int connected = settings.Connections - batch - (failed - failedBefore);
             await MessageRun.DelayUntil(Stopwatch.GetTimestamp() + (long)(settings.Duration.TotalSeconds * Stopwatch.Frequency));
             var cpuAfter = CpuSnapshot.Take(settings.BrokerPid);
             var memory = settings.BrokerPid is { } pid2 ? ProcessStats.Memory(pid2) : null;
 
-            int open = clients.Count(c => c is not null && !c.Closed.IsCancellationRequested);
+            int open = OpenCount(clients);
             if (failed > 0) warnings.Add($"{failed} connections failed, the first with: {firstError}");
             if (open < settings.Connections - failed) warnings.Add($"{settings.Connections - failed - open} connections were closed while held");
             double seconds = CpuSnapshot.Seconds(cpuBefore, cpuAfter);
             double ownCpu = (cpuAfter.Own - cpuBefore.Own).TotalSeconds;
             double? brokerCpu = cpuAfter.Broker - cpuBefore.Broker is { } b ? b.TotalSeconds : null;
             if (settings.BrokerPid is not null && (baseline is null || memory is null)) warnings.Add($"broker process {settings.BrokerPid} ended during the run");
+            double? kibPerConnection = null;
+            if (baseline is { } before && memory is { } after && open > baselineOpen)
+            {
+                kibPerConnection = Math.Round((double)(after.RssKiB - before.RssKiB) / (open - baselineOpen), 2);
+                if (after.RssKiB <= before.RssKiB)
+                    warnings.Add($"the broker's RSS did not grow from {baselineOpen:N0} to {open:N0} connections ({before.RssKiB:N0} -> {after.RssKiB:N0} KiB): memory it had freed was reused, so KiB per connection means nothing here");
+                // Peak well above current at the baseline: the broker had used (and given back) memory before this run.
+                if (before.PeakRssKiB > before.RssKiB * 5 / 4)
+                    warnings.Add($"at the baseline the broker's peak RSS ({before.PeakRssKiB:N0} KiB) was well above its RSS ({before.RssKiB:N0} KiB): a broker used before this run may reuse freed memory; start a fresh one");
+            }
+            if (CpuSnapshot.SaturationWarning(ownCpu, brokerCpu, seconds) is { } saturated) warnings.Add(saturated);
 
             var report = new BenchReport
             {
@@ -73,12 +91,13 @@ internal static class ConnectionsRun
                 ConnectionsRequested = settings.Connections,
                 ConnectionsOpen = open,
                 ConnectionsFailed = failed,
-                ConnectsPerS = Math.Round((settings.Connections - 1 - failed) / connectSeconds, 1),
+                ConnectsPerS = Math.Round(connected / connectSeconds, 1),
+                BaselineConnections = baselineOpen,
                 BrokerRssBaselineKib = baseline?.RssKiB,
-                KibPerConnection = baseline is { } before && memory is { } after && open > 1
-                    ? Math.Round((double)(after.RssKiB - before.RssKiB) / (open - 1), 2) : null,
+                KibPerConnection = kibPerConnection,
                 GeneratorCpuS = Math.Round(ownCpu, 3),
                 GeneratorCpuPercent = Math.Round(ownCpu / seconds * 100, 1),
+                GeneratorCpuPercentOfAllCores = Math.Round(CpuSnapshot.PercentOfAllCores(ownCpu, seconds), 1),
                 BrokerPid = settings.BrokerPid,
                 BrokerCpuS = brokerCpu is { } cpu ? Math.Round(cpu, 3) : null,
                 BrokerCpuPercent = brokerCpu is { } cpu2 ? Math.Round(cpu2 / seconds * 100, 1) : null,
@@ -95,6 +114,11 @@ internal static class ConnectionsRun
             foreach (var client in clients) client?.Abort();
         }
     }
+
+    /// <summary>The warm-up batch for C connections: max(100, 1% of C), and never more than half of them.</summary>
+    public static int BaselineConnections(int connections) => Math.Max(1, Math.Min(Math.Max(100, connections / 100), connections / 2));
+
+    private static int OpenCount(MqttClientConnection?[] clients) => clients.Count(c => c is not null && !c.Closed.IsCancellationRequested);
 
     /// <summary>The soft limit on open files, from /proc/self/limits (.NET raises it to the hard limit at startup).</summary>
     private static long? OpenFileLimit()

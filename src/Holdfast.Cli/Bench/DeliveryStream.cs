@@ -28,7 +28,7 @@ internal sealed class DeliveryStream(BenchPublisher publisher)
         Interlocked.Increment(ref _distinct);
         if (sequence > _highest)
         {
-            // A full fence before the publisher's waiting flag is read in Nudge, so a waiting publisher never misses this.
+            // A full fence before the publisher's waiting flag is read in OnDelivered, so a waiting publisher never misses this.
             Interlocked.Exchange(ref _highest, sequence);
             Publisher.OnDelivered(this, sequence);
         }

@@ -1,8 +1,9 @@
 namespace Holdfast.Cli.Bench;
 
 /// <summary>
-/// Counts of non-negative values (nanoseconds) in log-linear buckets: exact below 256, and above that 128 buckets per
-/// power of two, so a bucket is at most 1/128 of its value wide and its midpoint is within 0.4% of anything in it.
+/// Counts of non-negative values (the bench records Stopwatch ticks, nanoseconds on Linux) in log-linear buckets: exact
+/// below 256, and above that 128 buckets per power of two, so a bucket is at most 1/128 of its value wide and its midpoint
+/// is within 0.4% of anything in it.
 /// Recording is one array increment (no allocation), so every received message can be recorded on the hot path.
 /// One writer per instance; <see cref="Add"/> merges the per-subscriber histograms at the end.
 /// </summary>
@@ -11,7 +12,7 @@ internal sealed class LatencyHistogram
     private const int SubBucketBits = 7;
     private const int SubBuckets = 1 << SubBucketBits;       // 128 per power of two above the exact range
     private const int ExactLimit = 2 * SubBuckets;          // 0..255 have a bucket each
-    private const int MaxShift = 40;                        // values up to 2^48 ns (3 days): more than any run
+    private const int MaxShift = 40;                        // values up to 2^48 (3 days in nanoseconds): more than any run
     private readonly long[] _counts = new long[ExactLimit + MaxShift * SubBuckets];
 
     public long Count { get; private set; }

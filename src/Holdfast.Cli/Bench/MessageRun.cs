@@ -8,6 +8,7 @@ namespace Holdfast.Cli.Bench;
 /// Runs fan-in, fan-out or pairs: connects the subscribers (subscribed before anything is published), then the
 /// publishers; lets them run for the warm-up and the measured interval; stops the publishers, waits for everything they
 /// sent to be acknowledged and delivered (or to stop arriving), and counts what was lost or duplicated.
+/// A client whose connection ends before all that is done fails the run (an IOException naming it).
 /// </summary>
 internal static class MessageRun
 {
@@ -21,12 +22,14 @@ internal static class MessageRun
         var subscribers = new BenchSubscriber[topology.SubscriberFilters.Length];
         var publishers = new BenchPublisher[topology.Publishers];
         double ratePerPublisher = settings.Rate / topology.Publishers;
+        var failure = new RunFailure();
+        Pacer? pacer = null;
         try
         {
             await ConnectAllAsync(subscribers.Length, async i => subscribers[i] = await BenchSubscriber.ConnectAsync(
-                optionsFor($"hb-{run}-s{i}"), i, topology.SubscriberFilters[i], settings.QoS, topology.Publishers));
+                optionsFor($"hb-{run}-s{i}"), i, topology.SubscriberFilters[i], settings.QoS, topology.Publishers, failure));
             await ConnectAllAsync(publishers.Length, async i => publishers[i] = await BenchPublisher.ConnectAsync(
-                optionsFor($"hb-{run}-p{i}"), i, Topology.TopicOf(run, i), settings, ratePerPublisher));
+                optionsFor($"hb-{run}-p{i}"), i, Topology.TopicOf(run, i), settings, ratePerPublisher, failure));
             foreach (var subscriber in subscribers)
                 foreach (int p in topology.PublishersOf(subscriber.Index))
                 {
@@ -40,17 +43,21 @@ internal static class MessageRun
             long measureFrom = start + (long)(settings.Warmup.TotalSeconds * Stopwatch.Frequency);
             long measureTo = measureFrom + (long)(settings.Duration.TotalSeconds * Stopwatch.Frequency);
             foreach (var subscriber in subscribers) subscriber.Start(measureFrom, measureTo);
-            var publishing = publishers.Select(p => Task.Run(() => p.RunAsync(start, measureTo))).ToArray();
+            if (settings.Rate > 0) pacer = new Pacer(publishers);
+            var publishing = publishers.Select(p => Task.Run(() => p.RunAsync(start))).ToArray();
 
-            await DelayUntil(measureFrom);
+            await failure.WhileRunning(DelayUntil(measureFrom));
             var before = Counts.Take(publishers, subscribers);
             var cpuBefore = CpuSnapshot.Take(settings.BrokerPid);
-            await DelayUntil(measureTo);
+            await failure.WhileRunning(DelayUntil(measureTo));
+            // The publishers stop only now, so that they publish for the whole of the interval the counts span (Task.Delay
+            // wakes a little after measureTo, and that little was missing from published/s).
             var after = Counts.Take(publishers, subscribers);
             var cpuAfter = CpuSnapshot.Take(settings.BrokerPid);
+            foreach (var publisher in publishers) publisher.Stop();
 
-            await Task.WhenAll(publishing);
-            await DrainAsync(publishers, settings.QoS);
+            await failure.WhileRunning(Task.WhenAll(publishing));
+            await failure.WhileRunning(DrainAsync(publishers, settings.QoS));
             var memory = settings.BrokerPid is { } pid ? ProcessStats.Memory(pid) : null;
             var report = Report(settings, topology, publishers, subscribers, before, after, cpuBefore, cpuAfter, memory);
 
@@ -60,6 +67,7 @@ internal static class MessageRun
         }
         finally
         {
+            pacer?.Dispose();
             foreach (var publisher in publishers) publisher?.Abort();
             foreach (var subscriber in subscribers) subscriber?.Abort();
         }
@@ -92,16 +100,18 @@ internal static class MessageRun
         }
     }
 
-    private readonly record struct Counts(long Published, long Acked, long Delivered)
+    /// <summary>The counts at one instant, with the time they were taken (the measured interval is between two of them).
+    /// Published leaves out what the broker refused.</summary>
+    private readonly record struct Counts(long Ticks, long Published, long Acked, long Delivered)
     {
-        public static Counts Take(BenchPublisher[] publishers, BenchSubscriber[] subscribers) => new(
-            publishers.Sum(p => p.Sent), publishers.Sum(p => p.Acked), subscribers.Sum(s => s.Streams.Sum(d => d.Distinct)));
+        public static Counts Take(BenchPublisher[] publishers, BenchSubscriber[] subscribers) => new(Stopwatch.GetTimestamp(),
+            publishers.Sum(p => p.Sent - p.RefusedCount), publishers.Sum(p => p.Acked), subscribers.Sum(s => s.Streams.Sum(d => d.Distinct)));
     }
 
     private static BenchReport Report(BenchSettings settings, Topology topology, BenchPublisher[] publishers, BenchSubscriber[] subscribers,
         Counts before, Counts after, CpuSnapshot cpuBefore, CpuSnapshot cpuAfter, (long RssKiB, long PeakRssKiB)? memory)
     {
-        double seconds = CpuSnapshot.Seconds(cpuBefore, cpuAfter);
+        double seconds = (double)(after.Ticks - before.Ticks) / Stopwatch.Frequency;
         var latency = new LatencyHistogram();
         foreach (var subscriber in subscribers) latency.Add(subscriber.Latency);
         double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
@@ -125,6 +135,12 @@ internal static class MessageRun
         double? brokerCpu = cpuAfter.Broker - cpuBefore.Broker is { } b ? b.TotalSeconds : null;
         if (settings.BrokerPid is not null && (brokerCpu is null || memory is null)) warnings.Add($"broker process {settings.BrokerPid} ended during the run");
         double ownCpu = (cpuAfter.Own - cpuBefore.Own).TotalSeconds;
+        long stalls = publishers.Sum(p => (long)p.Stalls);
+        if (stalls > 0)
+            warnings.Add($"{stalls} times a publisher's window was full and nothing was delivered for 2 s: it stopped waiting for those messages, so throughput and latency do not show that wait");
+        long unknownAcks = publishers.Sum(p => p.UnknownAcknowledgements);
+        if (unknownAcks > 0) warnings.Add($"{unknownAcks} acknowledgements came for packet ids that were not in flight");
+        if (CpuSnapshot.SaturationWarning(ownCpu, brokerCpu, seconds) is { } saturated) warnings.Add(saturated);
 
         return new BenchReport
         {
@@ -147,6 +163,7 @@ internal static class MessageRun
             Delivered = after.Delivered - before.Delivered,
             DeliveredPerS = Math.Round((after.Delivered - before.Delivered) / seconds, 1),
             LatencySamples = latency.Count,
+            LatencyFrom = settings.Rate > 0 ? "scheduled send time (--rate)" : "send time",
             LatencyP50Ms = Math.Round(Ms(latency.ValueAt(0.50)), 4),
             LatencyP99Ms = Math.Round(Ms(latency.ValueAt(0.99)), 4),
             LatencyMaxMs = Math.Round(Ms(latency.Max), 4),
@@ -155,9 +172,10 @@ internal static class MessageRun
             Refused = reliable ? publishers.Sum(p => (long)p.RefusedCount) : null,
             Unacknowledged = reliable ? publishers.Sum(p => p.Unacknowledged) : null,
             DroppedQos0 = reliable ? null : missing,
-            Stalls = publishers.Sum(p => (long)p.Stalls),
+            Stalls = stalls,
             GeneratorCpuS = Math.Round(ownCpu, 3),
             GeneratorCpuPercent = Math.Round(ownCpu / seconds * 100, 1),
+            GeneratorCpuPercentOfAllCores = Math.Round(CpuSnapshot.PercentOfAllCores(ownCpu, seconds), 1),
             BrokerPid = settings.BrokerPid,
             BrokerCpuS = brokerCpu is { } cpu ? Math.Round(cpu, 3) : null,
             BrokerCpuPercent = brokerCpu is { } cpu2 ? Math.Round(cpu2 / seconds * 100, 1) : null,

@@ -32,7 +32,8 @@ public class BenchCommandTests
         var report = await RunJsonAsync([.. scenario.Split(' '), "-p", broker.Port.ToString(), "--broker-pid", broker.Pid.ToString(), .. Short]);
 
         Assert.Equal(scenario.Split(' ')[0], report.GetProperty("scenario").GetString());
-        Assert.Empty(report.GetProperty("warnings").EnumerateArray());
+        // On a small machine the generator and the broker may well fill it: that warning is expected, nothing else is.
+        Assert.DoesNotContain(report.GetProperty("warnings").EnumerateArray(), w => !w.GetString()!.Contains("of all"));
         Assert.True(report.GetProperty("broker_cpu_s").GetDouble() > 0);
         Assert.True(report.GetProperty("broker_peak_rss_kib").GetInt64() > 0);
         Assert.True(report.GetProperty("generator_cpu_s").GetDouble() > 0);
@@ -41,6 +42,7 @@ public class BenchCommandTests
             Assert.Equal(200, report.GetProperty("connections_open").GetInt32());
             Assert.Equal(0, report.GetProperty("connections_failed").GetInt32());
             Assert.True(report.TryGetProperty("kib_per_connection", out _));
+            Assert.Equal(100, report.GetProperty("baseline_connections").GetInt32());   // the warm-up batch: max(100, 1%), at most half
             return;
         }
         Assert.True(report.GetProperty("delivered").GetInt64() > 0);

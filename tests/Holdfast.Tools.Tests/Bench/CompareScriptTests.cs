@@ -33,8 +33,30 @@ public class CompareScriptTests
         Assert.True(process.ExitCode == 0, output + await stderr);
         Assert.Matches(@"round 1  fan-in q1 2->1 +holdfast +[\d,]+ msg/s", output);
         Assert.Matches(@"round 1  fan-in q1 2->1 +mosquitto +[\d,]+ msg/s", output);
-        Assert.Matches(@"\| fan-in q1 2->1 \| [\d,]+ / [\d,]+ / [\d.]+× \|", output);
+        Assert.Matches(@"\| fan-in q1 2->1 \| n=1 / n=1 \| [\d,]+ / [\d,]+ / [\d.]+× \| closed loop: ", output);
         Assert.Contains("machine: ", output);
+    }
+
+    [Theory]
+    [InlineData("fan-in q1 | fan-in -q 1\nno bar here", "needs 'label | bench arguments': no bar here")]
+    [InlineData("\n  \n", "SCENARIOS has no scenario")]
+    public async Task Bad_scenarios_are_refused_before_any_broker_starts(string scenarios, string message)
+    {
+        var info = new System.Diagnostics.ProcessStartInfo("bash", [Path.Combine(RepositoryRoot(), "bench", "compare.sh")])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.Environment["HOLDFAST_DLL"] = HoldfastCli.Dll;
+        info.Environment["SCENARIOS"] = scenarios;
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        string stderr = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.Equal(2, process.ExitCode);
+        Assert.Contains(message, stderr);
+        Assert.Equal("", await stdout);
     }
 
     private static string RepositoryRoot()
