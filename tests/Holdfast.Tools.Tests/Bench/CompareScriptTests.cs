@@ -59,6 +59,66 @@ public class CompareScriptTests
         Assert.Equal("", await stdout);
     }
 
+    [SkippableFact]
+    public async Task Sigterm_ends_the_script_and_its_bench_at_once()
+    {
+        DebianTool.Require("mosquitto");
+        var info = new System.Diagnostics.ProcessStartInfo("bash", [Path.Combine(RepositoryRoot(), "bench", "compare.sh")])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.Environment["HOLDFAST_DLL"] = HoldfastCli.Dll;
+        info.Environment["ROUNDS"] = "1";
+        info.Environment["DURATION"] = "120";   // a run that would outlast the test by far
+        info.Environment["SCENARIOS"] = "fan-in q0 | fan-in -q 0 --publishers 1 --rate 100";
+        using var script = System.Diagnostics.Process.Start(info)!;
+        var stdout = script.StandardOutput.ReadToEndAsync();
+        var stderr = script.StandardError.ReadToEndAsync();
+        try
+        {
+            int bench = await ChildAsync(script.Id, "bench", TimeSpan.FromSeconds(60));
+            using (var term = System.Diagnostics.Process.Start("kill", ["-TERM", script.Id.ToString()])) await term.WaitForExitAsync();
+
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await script.WaitForExitAsync(timeout.Token);
+            Assert.Equal(130, script.ExitCode);
+            // Killed by the script's cleanup, so gone (or a zombie until its new parent reaps it) within moments.
+            for (int i = 0; i < 100 && IsRunning(bench); i++) await Task.Delay(50);
+            Assert.False(IsRunning(bench), $"bench {bench} still runs\n{await stdout}\n{await stderr}");
+        }
+        finally
+        {
+            if (!script.HasExited) script.Kill(entireProcessTree: true);
+        }
+    }
+
+    /// <summary>The pid of <paramref name="parent"/>'s child whose command line contains <paramref name="word"/>, once there is one.</summary>
+    private static async Task<int> ChildAsync(int parent, string word, TimeSpan timeout)
+    {
+        var until = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < until)
+        {
+            string children = "";
+            try { children = await File.ReadAllTextAsync($"/proc/{parent}/task/{parent}/children"); } catch (IOException) { }
+            foreach (var pid in children.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse))
+            {
+                string commandLine = "";
+                try { commandLine = (await File.ReadAllTextAsync($"/proc/{pid}/cmdline")).Replace('\0', ' '); } catch (IOException) { }
+                if (commandLine.Contains($" {word} ", StringComparison.Ordinal)) return pid;
+            }
+            await Task.Delay(50);
+        }
+        throw new TimeoutException($"no child of {parent} running {word}");
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try { return !File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].TrimStart().StartsWith('Z'); }
+        catch (IOException) { return false; }
+    }
+
     private static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
