@@ -34,10 +34,12 @@ public class BenchCommandTests
         Assert.Equal(scenario.Split(' ')[0], report.GetProperty("scenario").GetString());
         // On a small machine the generator and the broker may well fill it: that warning is expected, nothing else is.
         Assert.DoesNotContain(report.GetProperty("warnings").EnumerateArray(), w => !w.GetString()!.Contains("of all"));
-        Assert.True(report.GetProperty("broker_cpu_s").GetDouble() > 0);
+        // /proc counts CPU in 10 ms ticks: Mosquitto holding 200 idle connections for a second may well use none.
+        bool idle = scenario.StartsWith("connections", StringComparison.Ordinal);
+        Assert.True(idle ? report.GetProperty("broker_cpu_s").GetDouble() >= 0 : report.GetProperty("broker_cpu_s").GetDouble() > 0);
         Assert.True(report.GetProperty("broker_peak_rss_kib").GetInt64() > 0);
         Assert.True(report.GetProperty("generator_cpu_s").GetDouble() > 0);
-        if (scenario.StartsWith("connections", StringComparison.Ordinal))
+        if (idle)
         {
             Assert.Equal(200, report.GetProperty("connections_open").GetInt32());
             Assert.Equal(0, report.GetProperty("connections_failed").GetInt32());
