@@ -15,6 +15,7 @@ var root = new RootCommand("Holdfast: an MQTT 3.1.1 and 5.0 broker that does not
 // -h is the host in mosquitto_pub and mosquitto_sub, so help keeps only --help and -?.
 foreach (var help in root.Options.OfType<HelpOption>()) help.Aliases.Remove("-h");
 root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(PasswdCommand.Create());
 root.Subcommands.Add(PubCommand.Create(properties));
 root.Subcommands.Add(SubCommand.Create(properties));
 root.Subcommands.Add(CheckCommand.Create());

@@ -1,0 +1,117 @@
+using System.Security.Cryptography;
+using System.Text;
+using Holdfast.Server.Configuration;
+
+namespace Holdfast.Server.Security;
+
+/// <summary>
+/// Mosquitto's password file: one <c>username:hash</c> line per user. The hash is <c>$7$ITERATIONS$SALT$HASH</c>
+/// (PBKDF2-HMAC-SHA512, base64 salt and 64-byte hash; what mosquitto_passwd writes since 2.0) or the older
+/// <c>$6$SALT$HASH</c> (SHA-512 of the password then the salt). Files written by mosquitto_passwd load unchanged, and
+/// <see cref="Hash"/> writes lines Mosquitto reads.
+/// </summary>
+public sealed class PasswordFile
+{
+    /// <summary>mosquitto_passwd's defaults: 101 iterations, 12-byte salt, 64-byte hash.</summary>
+    public const int Iterations = 101;
+    private const int SaltBytes = 12;
+    private const int HashBytes = 64;
+
+    private readonly List<(string User, string Hash)> _entries;
+
+    private PasswordFile(List<(string User, string Hash)> entries) => _entries = entries;
+
+    public IEnumerable<string> Users => _entries.Select(e => e.User);
+
+    public static PasswordFile Empty() => new([]);
+
+    /// <summary>Reads a password file; a bad line throws <see cref="ConfigException"/> naming the file, the line and why.</summary>
+    public static PasswordFile Load(string path)
+    {
+        string[] lines;
+        try { lines = File.ReadAllLines(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException(path, 0, $"cannot read the password file: {e.Message}");
+        }
+        var entries = new List<(string, string)>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < lines.Length; i++)
+        {
+            string line = lines[i].TrimEnd('\r');
+            if (line.Length == 0 || line.StartsWith('#')) continue;
+            int colon = line.IndexOf(':');
+            if (colon <= 0) throw new ConfigException(path, i + 1, "expected 'username:hash'");
+            string user = line[..colon], hash = line[(colon + 1)..];
+            if (!IsKnownHash(hash))
+                throw new ConfigException(path, i + 1, $"the password of '{user}' is not a $7$ or $6$ hash (use holdfast passwd or mosquitto_passwd to write it)");
+            if (!seen.Add(user)) throw new ConfigException(path, i + 1, $"user '{user}' appears twice");
+            entries.Add((user, hash));
+        }
+        return new PasswordFile(entries);
+    }
+
+    /// <summary>Whether <paramref name="user"/> exists and <paramref name="password"/> is theirs (constant-time compare).</summary>
+    public bool Verify(string user, ReadOnlySpan<byte> password)
+    {
+        foreach (var (name, hash) in _entries)
+            if (name == user) return Matches(hash, password);
+        return false;
+    }
+
+    /// <summary>Adds the user, or replaces their password; the file keeps its order.</summary>
+    public void Set(string user, string password)
+    {
+        if (user.Length == 0 || user.Contains(':')) throw new ArgumentException("a username cannot be empty or contain ':'");
+        string hash = Hash(password);
+        int index = _entries.FindIndex(e => e.User == user);
+        if (index >= 0) _entries[index] = (user, hash); else _entries.Add((user, hash));
+    }
+
+    public bool Remove(string user) => _entries.RemoveAll(e => e.User == user) > 0;
+
+    public void Save(string path) => File.WriteAllText(path, string.Concat(_entries.Select(e => $"{e.User}:{e.Hash}\n")));
+
+    /// <summary>A new <c>$7$</c> hash with a fresh random salt.</summary>
+    public static string Hash(string password)
+    {
+        byte[] salt = RandomNumberGenerator.GetBytes(SaltBytes);
+        byte[] hash = Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(password), salt, Iterations, HashAlgorithmName.SHA512, HashBytes);
+        return $"$7${Iterations}${Convert.ToBase64String(salt)}${Convert.ToBase64String(hash)}";
+    }
+
+    private static bool IsKnownHash(string hash)
+    {
+        string[] parts = hash.Split('$');
+        return parts switch
+        {
+            ["", "7", var iterations, var salt, var digest] => int.TryParse(iterations, out int n) && n > 0 && IsBase64(salt) && IsBase64(digest),
+            ["", "6", var salt, var digest] => IsBase64(salt) && IsBase64(digest),
+            _ => false,
+        };
+    }
+
+    private static bool Matches(string hash, ReadOnlySpan<byte> password)
+    {
+        string[] parts = hash.Split('$');
+        byte[] expected, actual;
+        if (parts[1] == "7")
+        {
+            expected = Convert.FromBase64String(parts[4]);
+            actual = Rfc2898DeriveBytes.Pbkdf2(password, Convert.FromBase64String(parts[3]), int.Parse(parts[2]), HashAlgorithmName.SHA512, expected.Length);
+        }
+        else
+        {
+            expected = Convert.FromBase64String(parts[3]);
+            byte[] salt = Convert.FromBase64String(parts[2]);
+            actual = SHA512.HashData([.. password, .. salt]);
+        }
+        return CryptographicOperations.FixedTimeEquals(expected, actual);
+    }
+
+    private static bool IsBase64(string text)
+    {
+        Span<byte> buffer = stackalloc byte[text.Length];
+        return text.Length > 0 && Convert.TryFromBase64String(text, buffer, out _);
+    }
+}
