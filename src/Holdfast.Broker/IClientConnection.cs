@@ -29,7 +29,11 @@ public sealed class ListenerPolicy
 
     /// <summary>Name for logs, e.g. the port.</summary>
     public string Name { get; init; } = "default";
+    /// <summary>Whether a client without a user name may connect (allow_anonymous).</summary>
     public bool AllowAnonymous { get; init; } = true;
+    /// <summary>Checks a user name and password (password_file); null when the listener has no password file. The broker
+    /// knows nothing of where the passwords live.</summary>
+    public Func<string, ReadOnlyMemory<byte>, bool>? CheckPassword { get; init; }
     /// <summary>ack_timeout: how long the oldest inflight message may wait for its acknowledgement. Null = off.</summary>
     public TimeSpan? AckTimeout { get; init; }
     /// <summary>ack_timeout_action disconnect: close the stuck client so that the reconnect-and-redeliver path runs.</summary>

@@ -2,6 +2,7 @@ using System.Net;
 using System.Reflection;
 using Holdfast.Broker;
 using Holdfast.Server.Configuration;
+using Holdfast.Server.Security;
 using Holdfast.Server.Connections;
 using Holdfast.Server.Logging;
 using Holdfast.Storage.RocksDb;
@@ -29,6 +30,8 @@ public sealed class HoldfastServer : IAsyncDisposable
     private readonly List<IPEndPoint> _endpoints = [];
 
     /// <param name="openStoreFile">Opens the data directory's key-value file (default: RocksDB). Tests wrap it to inject faults.</param>
+    private readonly PasswordFiles _passwordFiles;
+
     public HoldfastServer(HoldfastConfig config, IBrokerLog? log = null, Func<string, IStoreFile>? openStoreFile = null)
     {
         _config = config;
@@ -39,6 +42,7 @@ public sealed class HoldfastServer : IAsyncDisposable
         }
         _log = log;
         NotYetSupported.Check(_config);
+        _passwordFiles = PasswordFiles.Load(_config);
         _log.Notice($"Holdfast version {Version} starting");
         if (config.Persistence)
         {
@@ -89,6 +93,7 @@ public sealed class HoldfastServer : IAsyncDisposable
                 {
                     Name = listener.Port.ToString(),
                     AllowAnonymous = _config.EffectiveAllowAnonymous(listener),
+                    CheckPassword = _passwordFiles.For(listener) is { } passwords ? (user, password) => passwords.Verify(user, password.Span) : null,
                     AckTimeout = listener.AckTimeout,
                     AckTimeoutDisconnect = listener.AckTimeoutDisconnect,
                 };

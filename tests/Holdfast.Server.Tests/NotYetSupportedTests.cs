@@ -6,7 +6,6 @@ public class NotYetSupportedTests
 {
     [Theory]
     [InlineData("listener 8883\ncertfile /etc/x.crt", 2, "certfile: TLS listeners are not supported yet")]
-    [InlineData("password_file /etc/pw", 1, "password_file: password files are not supported yet")]
     [InlineData("listener 1883\n\nacl_file /etc/acl", 3, "acl_file: ACL files are not supported yet")]
     [InlineData("sys_interval 10", 1, "sys_interval: $SYS topics are not published yet (set 0 or remove the line)")]
     [InlineData("listener 9001\nprotocol websockets", 1, "protocol websockets: only mqtt listeners are supported yet")]

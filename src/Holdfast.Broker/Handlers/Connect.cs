@@ -32,8 +32,15 @@ public sealed partial class MqttBroker
             // $SYS belongs to the broker: a will may not publish (or retain) there.
             if (connect.Will is { } will && IsBrokerTopic(will.Topic))
                 return Refuse(connection, version, ReasonCode.NotAuthorized, $"will topic '{will.Topic}' is reserved");
-            if (!policy.AllowAnonymous)
-                return Refuse(connection, version, connect.UserName is null ? ReasonCode.NotAuthorized : ReasonCode.BadUserNameOrPassword, "not authorised");
+            // As Mosquitto 2: a client with a user name must match the password file (without one, nobody can); a client
+            // without one is anonymous, and allow_anonymous decides.
+            if (connect.UserName is { } user)
+            {
+                if (policy.CheckPassword is not { } check ? !policy.AllowAnonymous : !check(user, connect.Password ?? []))
+                    return Refuse(connection, version, ReasonCode.BadUserNameOrPassword, $"bad user name or password for '{user}'");
+            }
+            else if (!policy.AllowAnonymous)
+                return Refuse(connection, version, ReasonCode.NotAuthorized, "anonymous clients are not allowed");
             // A retained will cannot be honoured without retained messages: an error, not a silent downgrade [MQTT-3.2.2-13].
             if (v5 && connect.Will is { Retain: true } && !Options.RetainAvailable)
                 return Refuse(connection, version, ReasonCode.RetainNotSupported, "will retain requested but retain_available is false");

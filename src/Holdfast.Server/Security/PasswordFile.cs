@@ -32,7 +32,7 @@ public sealed class PasswordFile
         try { lines = File.ReadAllLines(path); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ConfigException(path, 0, $"cannot read the password file: {e.Message}");
+            throw new ConfigException(path, 0, $"cannot read {path}: {e.Message}");
         }
         var entries = new List<(string, string)>();
         var seen = new HashSet<string>(StringComparer.Ordinal);

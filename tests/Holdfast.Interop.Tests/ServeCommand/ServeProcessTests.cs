@@ -89,7 +89,6 @@ public sealed class ServeProcessTests
     /// configured, or letting anyone in where a password or ACL file was named, would fail open (DESIGN.md §5).</summary>
     [Theory]
     [InlineData("listener 1 127.0.0.1\ncertfile /etc/holdfast/server.crt\nkeyfile /etc/holdfast/server.key\n", 2, "TLS")]
-    [InlineData("password_file /etc/holdfast/passwd\nlistener 1 127.0.0.1\n", 1, "password_file")]
     [InlineData("listener 1 127.0.0.1\n# ACL\nacl_file /etc/holdfast/acl\n", 3, "acl_file")]
     public async Task Security_settings_that_are_not_enforced_stop_startup(string config, int line, string setting)
     {
