@@ -112,6 +112,7 @@ public sealed class HoldfastServer : IAsyncDisposable
         _app.Lifetime.ApplicationStopping.Register(() =>
         {
             _log.Notice($"Holdfast version {Version} terminating");
+            SystemdNotify.Send("STOPPING=1", _log);
             Broker.Shutdown();
         });
         try
@@ -129,6 +130,7 @@ public sealed class HoldfastServer : IAsyncDisposable
             _log.Notice($"Opening {(lo.IPEndPoint!.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? "ipv6" : "ipv4")} listen socket on {lo.IPEndPoint}.");
         }
         _log.Notice($"Holdfast version {Version} running");
+        SystemdNotify.Send("READY=1", _log);
     }
 
     private async Task RunConnectionAsync(ConnectionContext context, ListenerPolicy policy, ConnectionLimit connections)
