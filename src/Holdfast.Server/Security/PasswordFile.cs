@@ -72,6 +72,24 @@ public sealed class PasswordFile
 
     public void Save(string path) => File.WriteAllText(path, string.Concat(_entries.Select(e => $"{e.User}:{e.Hash}\n")));
 
+    /// <summary>mosquitto_passwd -U: every <c>user:password</c> line in plain text becomes <c>user:$7$...</c>; hashed lines,
+    /// blank lines and comments stay as they are. Returns how many lines were hashed.</summary>
+    public static int HashPlainText(string path)
+    {
+        string[] lines = File.ReadAllLines(path);
+        int hashed = 0;
+        for (int i = 0; i < lines.Length; i++)
+        {
+            string line = lines[i].TrimEnd('\r');
+            int colon = line.IndexOf(':');
+            if (line.Length == 0 || line.StartsWith('#') || colon <= 0 || IsKnownHash(line[(colon + 1)..])) continue;
+            lines[i] = $"{line[..colon]}:{Hash(line[(colon + 1)..])}";
+            hashed++;
+        }
+        File.WriteAllText(path, string.Concat(lines.Select(l => l + "\n")));
+        return hashed;
+    }
+
     /// <summary>A new <c>$7$</c> hash with a fresh random salt.</summary>
     public static string Hash(string password)
     {

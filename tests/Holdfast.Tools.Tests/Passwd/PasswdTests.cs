@@ -101,6 +101,8 @@ public sealed class PasswdTests : IDisposable
     [InlineData("-b f u", "-b needs FILE USER PASSWORD")]
     [InlineData("f u pw", "give the password with -b")]
     [InlineData("-b f a:b pw", "cannot be empty or contain ':'")]
+    [InlineData("-U f u", "-U takes just the FILE")]
+    [InlineData("f", "give FILE and USER")]
     public async Task Bad_arguments_exit_2_with_the_reason(string args, string message)
     {
         var (exit, _, stderr) = await HoldfastCli.RunAsync(["passwd", .. args.Split(' ')]);
@@ -117,5 +119,21 @@ public sealed class PasswdTests : IDisposable
         Assert.Equal(1, exit);
         Assert.Contains("user nobody not found", stderr);
         Assert.Equal(["alice"], PasswordFile.Load(file).Users);
+    }
+
+    [Fact]
+    public async Task U_hashes_plain_text_passwords_and_leaves_hashed_lines_alone()
+    {
+        string file = PathOf("plain");
+        string hashed = $"carol:{PasswordFile.Hash("kept")}";
+        File.WriteAllText(file, $"# site users\nalice:first\n{hashed}\nbob:sec:ond\n");
+        await PasswdAsync("-U", file);
+        string[] lines = File.ReadAllLines(file);
+        Assert.Equal("# site users", lines[0]);
+        Assert.Equal(hashed, lines[2]);
+        var passwords = PasswordFile.Load(file);
+        Assert.True(passwords.Verify("alice", "first"u8));
+        Assert.True(passwords.Verify("bob", "sec:ond"u8));
+        Assert.True(passwords.Verify("carol", "kept"u8));
     }
 }
