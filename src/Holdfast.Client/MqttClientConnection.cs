@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Threading.Channels;
 using Holdfast.Protocol;
 
@@ -101,6 +102,11 @@ public sealed class MqttClientConnection : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>Whether <paramref name="e"/> is one of the ways <see cref="ConnectAsync"/> reports a connection that did not come
+    /// up (refused, unreachable, hung up, TLS failed, timed out, malformed answer), as opposed to a bug.</summary>
+    public static bool IsConnectFailure(Exception e) =>
+        e is MqttConnectException or IOException or SocketException or TimeoutException or AuthenticationException or MqttProtocolException;
 
     /// <summary>Queues a packet; it goes out with whatever else is queued, in order. Returns false once the connection has ended.</summary>
     public bool Send(MqttPacket packet) => _outbound.Writer.TryWrite(packet);

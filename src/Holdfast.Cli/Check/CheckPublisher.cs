@@ -236,8 +236,7 @@ internal sealed class CheckPublisher
     private static bool IsRefusal(ReasonCode code) => (byte)code >= 0x80;
 
     internal static bool IsConnectionFailure(Exception e, CancellationToken stop) =>
-        e is IOException or SocketException or TimeoutException or MqttConnectException or MqttProtocolException
-        || (e is OperationCanceledException && !stop.IsCancellationRequested);
+        MqttClientConnection.IsConnectFailure(e) || (e is OperationCanceledException && !stop.IsCancellationRequested);
 
     /// <summary>One QoS 1/2 message from its first PUBLISH until PUBACK or PUBCOMP.</summary>
     private sealed class Flow(string topic, QualityOfService qos, long sequence, ushort packetId, byte[] payload)

@@ -1,5 +1,3 @@
-using System.Net.Sockets;
-using System.Security.Authentication;
 using Holdfast.Client;
 using Holdfast.Protocol;
 
@@ -9,9 +7,6 @@ namespace Holdfast.Cli.Clients;
 /// CONNACK code (MQTT 5 reason code, or the 3.1.1 return code), anything else with 1.</summary>
 internal static class ConnectErrors
 {
-    public static bool IsConnectFailure(Exception e) =>
-        e is MqttConnectException or IOException or SocketException or TimeoutException or AuthenticationException or MqttProtocolException;
-
     public static int Report(Exception e, ProtocolVersion version)
     {
         Console.Error.WriteLine($"Connection error: {e.Message}");

@@ -20,7 +20,7 @@ internal sealed class Publisher(MqttClientOptions options, PublishPacket templat
         {
             connection = await MqttClientConnection.ConnectAsync(options, cancel);
         }
-        catch (Exception e) when (ConnectErrors.IsConnectFailure(e))
+        catch (Exception e) when (MqttClientConnection.IsConnectFailure(e))
         {
             return ConnectErrors.Report(e, options.Version);
         }

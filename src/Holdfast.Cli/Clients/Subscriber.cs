@@ -59,7 +59,7 @@ internal sealed class Subscriber(SubscriberSettings settings)
             {
                 connection = await MqttClientConnection.ConnectAsync(settings.Options, stop.Token);
             }
-            catch (Exception e) when (ConnectErrors.IsConnectFailure(e))
+            catch (Exception e) when (MqttClientConnection.IsConnectFailure(e))
             {
                 // A refusal is final (mosquitto_sub's exit code is the CONNACK code); a broker that is away may come back.
                 if (first || e is MqttConnectException) return ConnectErrors.Report(e, settings.Options.Version);
