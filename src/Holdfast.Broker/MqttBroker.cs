@@ -245,7 +245,7 @@ public sealed partial class MqttBroker : IDisposable
         var packet = BuildPublish(client, message, QualityOfService.AtMostOnce, retain, subscriptionIds, 0, false, now);
         if (!FitsClient(client, packet)) { CountDrop(client.Session, message, DropCause.PacketTooLarge); return; }
         client.Connection.Send(packet);
-        Metrics.MessageSent();
+        Metrics.MessageSent(message, QualityOfService.AtMostOnce);
     }
 
     /// <summary>Queues a packet that vouches for the client's own session state (an outbound QoS 1/2 flow, PUBREL, PUBCOMP,
@@ -271,7 +271,7 @@ public sealed partial class MqttBroker : IDisposable
         inflight.Sent = inflight.EverSent = true;
         inflight.SentAt = now;
         SendSessionRecorded(client, packet);
-        Metrics.MessageSent();
+        Metrics.MessageSent(queued.Message, queued.QoS);
     }
 
     /// <summary>Resends an inflight message after a reconnect (or on the 3.1.1 retry): DUP=1 and the original
@@ -305,7 +305,7 @@ public sealed partial class MqttBroker : IDisposable
         }
         m.EverSent = true;
         SendSessionRecorded(client, publish);
-        Metrics.MessageSent();
+        Metrics.MessageSent(m.Message, m.QoS);
         return true;
     }
 
