@@ -176,9 +176,10 @@ public sealed partial class MqttBroker : IDisposable
                 if (!retainedOnSubscribe && IsQueueFull(session, message)) { CountDrop(session, message, DropCause.QueueFull); return; }
                 Enqueue(session, new QueuedMessage(message, qos, retain, subscriptionIds));
             }
-            else
+            else if (!message.FromBroker)
             {
                 // MQTT allows it and Mosquitto does the same (queue_qos0_messages false): counted, logged only at debug.
+                // Not for $SYS updates: they are no loss, the retained tree gives the client the current values when it returns.
                 Metrics.Drop(DropCause.Qos0NotQueued);
                 if (Log.IsEnabled(LogType.Debug))
                     Log.Write(LogType.Debug, $"QoS 0 message {message.Id} on '{message.Topic}' not queued for offline client {session.ClientId}.");

@@ -8,6 +8,11 @@ public class ConfigErrorTests
         Assert.Throws<ConfigException>(() => ConfigParser.Parse(text, "holdfast.conf"));
 
     [Fact]
+    public void Metrics_listener_on_an_MQTT_listener_port_names_its_line() =>
+        Assert.Equal("holdfast.conf:3: metrics_listener: port 1883 is already an MQTT listener's port",
+            Fails("listener 1883\nallow_anonymous true\nmetrics_listener 1883\n").Message);
+
+    [Fact]
     public void Unknown_directive_names_file_line_and_key()
     {
         var error = Fails("# comment\n\nlistener 1883\n\n\n\nmax_inflight 10\n");

@@ -135,6 +135,13 @@ internal sealed class ConfigBuilder
         if (_config.Listeners.Count == 0)
             _config.Listeners.Add(HoldfastConfig.LocalOnlyListener());
 
+        // Caught here, with the line, rather than as a bind failure at startup.
+        if (_config.MetricsListener is { } metrics && _config.Listeners.Any(l => l.Port == metrics.Port))
+        {
+            var (file, number) = _config.Locations["metrics_listener"];
+            throw new ConfigException(file, number, $"metrics_listener: port {metrics.Port} is already an MQTT listener's port");
+        }
+
         foreach (var listener in _config.Listeners)
         {
             listener.AckTimeout = _ackTimeouts.TryGetValue(listener, out var timeout) ? timeout : _config.AckTimeout;
