@@ -132,6 +132,32 @@ public sealed class SysTopicsTests
         Assert.Equal(0, metrics.Value("holdfast_messages_dropped_total{cause=\"expired\"}"));
     }
 
+    [Fact]
+    public async Task A_stuck_subscriber_shows_in_the_ack_timeout_topics_until_it_acknowledges()
+    {
+        await using var broker = await TestBroker.StartAsync("sys_interval 1", listenerText: "ack_timeout 1",
+            adjust: c => c.MetricsListener = new() { Port = 0 });
+        await using var sys = await MqttNetPeer.ConnectAsync(broker.Port, MqttProtocolVersion.V500, Unique("sys"));
+        await sys.SubscribeAsync("$SYS/broker/holdfast/#", MqttQualityOfServiceLevel.AtMostOnce);
+        await using var stuck = await MqttNetPeer.ConnectAsync(broker.Port, MqttProtocolVersion.V500, Unique("stuck"), manualAck: true);
+        await stuck.SubscribeAsync("cmd/x", MqttQualityOfServiceLevel.AtLeastOnce);
+        await using var pub = await MqttNetPeer.ConnectAsync(broker.Port, MqttProtocolVersion.V500, Unique("pub"));
+        await pub.PublishAsync("cmd/x", "go", MqttQualityOfServiceLevel.AtLeastOnce);
+        var held = await stuck.ReceiveAsync();
+
+        await broker.Log.WaitForAsync($"Client {stuck.ClientId} has not acknowledged message");
+        await Waits.UntilAsync(() => Last(sys, "ack_timeouts") == "1" && Last(sys, "clients/past_ack_timeout") == "1", "the stuck client in $SYS");
+        var metrics = await MetricsScrape.GetAsync(broker.Server);
+        Assert.Equal(1, metrics.Value("holdfast_ack_timeouts_total"));
+
+        await held.AckAsync();
+        await Waits.UntilAsync(() => Last(sys, "clients/past_ack_timeout") == "0", "past_ack_timeout back to 0 after the PUBACK");
+        Assert.Equal("1", Last(sys, "ack_timeouts"));
+    }
+
+    private static string? Last(MqttNetPeer sys, string holdfastTopic) =>
+        sys.All.LastOrDefault(m => m.Topic == "$SYS/broker/holdfast/" + holdfastTopic)?.Text;
+
     private static int IndexOfNth(IReadOnlyList<ReceivedMessage> messages, Func<ReceivedMessage, bool> match, int n)
     {
         for (int i = 0, seen = 0; i < messages.Count; i++)
