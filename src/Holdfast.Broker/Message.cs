@@ -37,6 +37,9 @@ public sealed class Message
     /// <summary>Monotonic milliseconds after which it must not be sent; null = never expires.</summary>
     public long? ExpiresAt { get; }
 
+    /// <summary>Published by the broker itself ($SYS): not client traffic, so not counted as messages sent.</summary>
+    public bool FromBroker { get; init; }
+
     public bool IsExpired(long now) => ExpiresAt is { } at && now >= at;
 
     /// <summary>Seconds left of the Message Expiry Interval, forwarded to subscribers [MQTT-3.3.2-6]. At least 1: only an

@@ -176,9 +176,10 @@ public sealed partial class MqttBroker : IDisposable
                 if (!retainedOnSubscribe && IsQueueFull(session, message)) { CountDrop(session, message, DropCause.QueueFull); return; }
                 Enqueue(session, new QueuedMessage(message, qos, retain, subscriptionIds));
             }
-            else
+            else if (!message.FromBroker)
             {
                 // MQTT allows it and Mosquitto does the same (queue_qos0_messages false): counted, logged only at debug.
+                // Not for $SYS updates: they are no loss, the retained tree gives the client the current values when it returns.
                 Metrics.Drop(DropCause.Qos0NotQueued);
                 if (Log.IsEnabled(LogType.Debug))
                     Log.Write(LogType.Debug, $"QoS 0 message {message.Id} on '{message.Topic}' not queued for offline client {session.ClientId}.");
@@ -245,7 +246,7 @@ public sealed partial class MqttBroker : IDisposable
         var packet = BuildPublish(client, message, QualityOfService.AtMostOnce, retain, subscriptionIds, 0, false, now);
         if (!FitsClient(client, packet)) { CountDrop(client.Session, message, DropCause.PacketTooLarge); return; }
         client.Connection.Send(packet);
-        Metrics.MessageSent();
+        Metrics.MessageSent(message, QualityOfService.AtMostOnce);
     }
 
     /// <summary>Queues a packet that vouches for the client's own session state (an outbound QoS 1/2 flow, PUBREL, PUBCOMP,
@@ -271,7 +272,7 @@ public sealed partial class MqttBroker : IDisposable
         inflight.Sent = inflight.EverSent = true;
         inflight.SentAt = now;
         SendSessionRecorded(client, packet);
-        Metrics.MessageSent();
+        Metrics.MessageSent(queued.Message, queued.QoS);
     }
 
     /// <summary>Resends an inflight message after a reconnect (or on the 3.1.1 retry): DUP=1 and the original
@@ -305,7 +306,7 @@ public sealed partial class MqttBroker : IDisposable
         }
         m.EverSent = true;
         SendSessionRecorded(client, publish);
-        Metrics.MessageSent();
+        Metrics.MessageSent(m.Message, m.QoS);
         return true;
     }
 

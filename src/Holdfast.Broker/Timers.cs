@@ -47,6 +47,7 @@ public sealed partial class MqttBroker
             foreach (var session in expired)
             {
                 Log.Notice($"Expiring client {session.ClientId}.");
+                Metrics.SessionExpired();
                 EndSession(session, "expired");
             }
     }

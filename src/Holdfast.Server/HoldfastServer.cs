@@ -5,6 +5,7 @@ using Holdfast.Server.Configuration;
 using Holdfast.Server.Security;
 using Holdfast.Server.Connections;
 using Holdfast.Server.Logging;
+using Holdfast.Server.Observability;
 using Holdfast.Storage.RocksDb;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
@@ -26,6 +27,7 @@ public sealed class HoldfastServer : IAsyncDisposable
     private readonly IBrokerLog _log;
     private readonly MosquittoLog? _ownedLog;
     private readonly RocksDbStore? _store;
+    private readonly BrokerObservability _observability;
     private WebApplication? _app;
     private readonly List<IPEndPoint> _endpoints = [];
 
@@ -61,6 +63,7 @@ public sealed class HoldfastServer : IAsyncDisposable
             _store?.Dispose();
             throw;
         }
+        _observability = new BrokerObservability(config, Broker, _store, Version, log);
     }
 
     public static string Version { get; } =
@@ -70,6 +73,9 @@ public sealed class HoldfastServer : IAsyncDisposable
 
     /// <summary>The bound endpoints, in listener order (the actual port when a listener asked for port 0).</summary>
     public IReadOnlyList<IPEndPoint> Endpoints => _endpoints;
+
+    /// <summary>Where GET /metrics is served (metrics_listener), once started; null when off.</summary>
+    public IPEndPoint? MetricsEndpoint => _observability.MetricsEndpoint;
 
     public async Task StartAsync(CancellationToken cancellation = default)
     {
@@ -107,8 +113,10 @@ public sealed class HoldfastServer : IAsyncDisposable
                     });
                 }
             }
+            _observability.Listen(kestrel);
         });
         _app = builder.Build();
+        _observability.Map(_app);
         _app.Lifetime.ApplicationStopping.Register(() =>
         {
             _log.Notice($"Holdfast version {Version} terminating");
@@ -129,6 +137,7 @@ public sealed class HoldfastServer : IAsyncDisposable
             _endpoints.Add(lo.IPEndPoint!);
             _log.Notice($"Opening {(lo.IPEndPoint!.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? "ipv6" : "ipv4")} listen socket on {lo.IPEndPoint}.");
         }
+        _observability.Start();
         _log.Notice($"Holdfast version {Version} running");
         SystemdNotify.Send("READY=1", _log);
     }
@@ -180,6 +189,7 @@ public sealed class HoldfastServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (_app is not null) await _app.DisposeAsync();
+        _observability.Dispose();
         Broker.Dispose();
         // After the broker has shut down and recorded every session as offline: writes what is pending, closes the directory.
         _store?.Dispose();

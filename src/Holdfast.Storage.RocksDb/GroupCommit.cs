@@ -64,6 +64,10 @@ internal sealed class GroupCommit : IDisposable
     public long Changes { get; private set; }
     public TimeSpan WriteTime { get; private set; }
 
+    /// <summary>Called on the writer thread after each successful write with its number of changes and its duration
+    /// (for metrics). Must be quick: the next batch waits for it.</summary>
+    public Action<int, TimeSpan>? Committed { get; set; }
+
     public void Put(byte[] key, byte[] value) => Add(new StoreOp(key, value));
 
     public void Delete(byte[] key) => Add(new StoreOp(key, null));
@@ -169,7 +173,8 @@ internal sealed class GroupCommit : IDisposable
                 continue;
             }
 
-            WriteTime += Stopwatch.GetElapsedTime(writeStarted);
+            var elapsed = Stopwatch.GetElapsedTime(writeStarted);
+            WriteTime += elapsed;
             Batches++;
             Changes += batch.Count;
             if (failed is not null)
@@ -185,6 +190,7 @@ internal sealed class GroupCommit : IDisposable
                 _writing = null;
             }
             signal.TrySetResult();
+            Committed?.Invoke(batch.Count, elapsed);
         }
     }
 

@@ -60,6 +60,13 @@ public sealed class RocksDbStore : IBrokerStore, IDisposable
     /// <summary>Writes that failed since the last success (0 = healthy).</summary>
     public int FailedWrites => _commit.FailedAttempts;
 
+    /// <summary>Called after each successful group-commit write with its number of changes and its duration.</summary>
+    public Action<int, TimeSpan>? Committed
+    {
+        get => _commit.Committed;
+        set => _commit.Committed = value;
+    }
+
     public void ShareLock(Lock brokerLock) => _commit.ShareLock(brokerLock);
 
     public long RecordedSequence => _commit.Recorded;

@@ -8,6 +8,11 @@ public class ConfigErrorTests
         Assert.Throws<ConfigException>(() => ConfigParser.Parse(text, "holdfast.conf"));
 
     [Fact]
+    public void Metrics_listener_on_an_MQTT_listener_port_names_its_line() =>
+        Assert.Equal("holdfast.conf:3: metrics_listener: port 1883 is already an MQTT listener's port",
+            Fails("listener 1883\nallow_anonymous true\nmetrics_listener 1883\n").Message);
+
+    [Fact]
     public void Unknown_directive_names_file_line_and_key()
     {
         var error = Fails("# comment\n\nlistener 1883\n\n\n\nmax_inflight 10\n");
@@ -60,6 +65,11 @@ public class ConfigErrorTests
     [InlineData("listener abc", "listener: 'abc' is not a number")]
     [InlineData("ack_timeout -1", "ack_timeout: -1 is out of range (0..2147483647)")]
     [InlineData("sys_interval 99999", "sys_interval: 99999 is out of range (0..65535)")]
+    [InlineData("metrics_listener", "metrics_listener: missing port")]
+    [InlineData("metrics_listener 0", "metrics_listener: port 0 is out of range (1..65535)")]
+    [InlineData("metrics_listener http", "metrics_listener: 'http' is not a number")]
+    [InlineData("metrics_listener 9090 localhost", "metrics_listener: 'localhost' is not an IP address")]
+    [InlineData("metrics_listener 9090 0.0.0.0 x", "metrics_listener: unexpected extra value 'x'")]
     [InlineData("max_connections -2", "max_connections: -2 is out of range (-1..2147483647)")]
     [InlineData("max_connections 0", "max_connections: 0 would refuse every client; use -1 for unlimited")]
     [InlineData("max_queued_messages 99999999999", "max_queued_messages: 99999999999 is out of range (0..2147483647)")]

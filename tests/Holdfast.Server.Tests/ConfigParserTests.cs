@@ -305,6 +305,16 @@ public class ConfigParserTests
         Assert.Equal(TimeSpan.FromHours(hours), Parse($"persistent_client_expiration {value}").Broker.PersistentClientExpiration);
 
     [Fact]
+    public void Metrics_listener_is_off_by_default_and_binds_loopback_unless_told()
+    {
+        Assert.Null(Parse("").MetricsListener);
+        var local = Parse("metrics_listener 9090").MetricsListener!;
+        Assert.Equal((9090, System.Net.IPAddress.Loopback), (local.Port, local.Address));
+        var wide = Parse("metrics_listener 9100 0.0.0.0").MetricsListener!;
+        Assert.Equal((9100, System.Net.IPAddress.Any), (wide.Port, wide.Address));
+    }
+
+    [Fact]
     public void Persistence_logging_and_process_keys_are_stored()
     {
         var config = Parse("""

@@ -108,6 +108,7 @@ public sealed partial class MqttBroker
             // that waited on a failing store would leave even clients needing nothing stored unable to connect (and a
             // DISCONNECT must never come before the CONNACK [MQTT-3.14.0-1]).
             connection.Send(connack);
+            Metrics.ClientConnected();
 
             if (Options.ConnectionMessages && Log.IsEnabled(LogType.Notice))
                 Log.Notice($"New client connected from {connection.RemoteAddress} as {clientId} (p{MosquittoProtocolNumber(version)}, c{(connect.CleanStart ? 1 : 0)}, k{keepAlive}{(connect.UserName is null ? "" : $", u'{connect.UserName}'")}).");

@@ -113,7 +113,7 @@ public sealed partial class MqttBroker
             return null;
         }
 
-        Metrics.MessageReceived();
+        Metrics.MessageReceived(packet.QoS, packet.Payload.Length);
         return new Message(topic, packet.Payload, packet.QoS, packet.Retain, client.IsV5 ? properties : null, client.ClientId, Now);
     }
 

@@ -111,6 +111,7 @@ internal sealed class ConfigBuilder
 
             // Process
             case "sys_interval": _config.SysInterval = line.Int(0, 65535); break;
+            case "metrics_listener": _config.MetricsListener = MetricsListener(line); break;
             case "user": _config.User = line.Word(); break;
             case "pid_file": _config.PidFile = line.Text(); break;
 
@@ -134,12 +135,32 @@ internal sealed class ConfigBuilder
         if (_config.Listeners.Count == 0)
             _config.Listeners.Add(HoldfastConfig.LocalOnlyListener());
 
+        // Caught here, with the line, rather than as a bind failure at startup.
+        if (_config.MetricsListener is { } metrics && _config.Listeners.Any(l => l.Port == metrics.Port))
+        {
+            var (file, number) = _config.Locations["metrics_listener"];
+            throw new ConfigException(file, number, $"metrics_listener: port {metrics.Port} is already an MQTT listener's port");
+        }
+
         foreach (var listener in _config.Listeners)
         {
             listener.AckTimeout = _ackTimeouts.TryGetValue(listener, out var timeout) ? timeout : _config.AckTimeout;
             listener.AckTimeoutDisconnect = _ackDisconnects.TryGetValue(listener, out var disconnect) ? disconnect : _config.AckTimeoutDisconnect;
         }
         return _config;
+    }
+
+    private static MetricsListenerConfig MetricsListener(ConfigLine line)
+    {
+        if (line.Args.Length == 0) throw line.Fail("missing port");
+        if (line.Args.Length > 2) throw line.Fail($"unexpected extra value '{line.Args[2]}'");
+        var metrics = new MetricsListenerConfig { Port = ListenerPort(line, line.Args[0]) };
+        if (line.Args.Length == 2)
+        {
+            if (!System.Net.IPAddress.TryParse(line.Args[1], out var address)) throw line.Fail($"'{line.Args[1]}' is not an IP address");
+            metrics.Address = address;
+        }
+        return metrics;
     }
 
     private void OpenListener(ConfigLine line)

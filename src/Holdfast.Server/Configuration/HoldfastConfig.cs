@@ -55,6 +55,9 @@ public sealed class HoldfastConfig
     /// <summary>sys_interval: seconds between $SYS updates; 0 = $SYS off.</summary>
     public int SysInterval { get; set; } = 10;
 
+    /// <summary>metrics_listener: where /metrics is served; null = off.</summary>
+    public MetricsListenerConfig? MetricsListener { get; set; }
+
     /// <summary>per_listener_settings: allow_anonymous, password_file and acl_file belong to each listener.</summary>
     public bool PerListenerSettings { get; set; }
 

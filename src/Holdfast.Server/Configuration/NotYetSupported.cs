@@ -26,8 +26,6 @@ public static class NotYetSupported
             if (l.Protocol != "mqtt")
                 throw new ConfigException(l.File, l.Line, $"protocol {l.Protocol}: only mqtt listeners are supported yet");
         }
-        if (config.SysInterval > 0 && config.Locations.TryGetValue("sys_interval", out var sys))
-            throw new ConfigException(sys.File, sys.Line, "sys_interval: $SYS topics are not published yet (set 0 or remove the line)");
     }
 
     private static void Refuse(HoldfastConfig config, ListenerConfig listener, string key, bool isSet, string reason)

@@ -95,6 +95,7 @@ internal sealed class MqttConnection : IClientConnection
 
     public async Task RunAsync()
     {
+        _broker.Metrics.SocketOpened();
         if (_broker.Options.ConnectionMessages && _log.IsEnabled(LogType.Notice))
             _log.Notice($"New connection from {RemoteAddress} on port {(_context.LocalEndPoint as System.Net.IPEndPoint)?.Port}.");
         var writer = WriteLoopAsync();
@@ -180,10 +181,13 @@ internal sealed class MqttConnection : IClientConnection
                 return "has exceeded timeout";
             }
             var buffer = result.Buffer;
+            long available = buffer.Length;
+            int packets = 0;
             try
             {
                 while (_closing == 0 && PacketReader.TryRead(ref buffer, _version, maxPacketSize, out var packet))
                 {
+                    packets++;
                     if (!await DispatchAsync(packet!)) break;
                 }
             }
@@ -192,6 +196,8 @@ internal sealed class MqttConnection : IClientConnection
                 OnProtocolError(e);
             }
             _input.AdvanceTo(buffer.Start, buffer.End);
+            // Counted once per read, not per packet: the counters are shared by every connection.
+            _broker.Metrics.Received(packets, available - buffer.Length);
             if (_closing == 1) return "disconnected";
             if (result.IsCompleted || result.IsCanceled) return "closed its connection";
             // Before CONNECT the deadline is not extended: trickling bytes must not keep a connection open.
@@ -329,6 +335,8 @@ internal sealed class MqttConnection : IClientConnection
     {
         var reader = _outbound.Reader;
         bool refused = false;
+        int packets = 0;
+        long bytes = 0;
         try
         {
             try
@@ -347,10 +355,15 @@ internal sealed class MqttConnection : IClientConnection
                         }
                         var packet = item.Packet;
                         if (_log.IsEnabled(LogType.Debug)) _log.Write(LogType.Debug, PacketTrace.Sending(packet, ClientName));
-                        PacketWriter.Write(packet, _version, _output);
+                        bytes += PacketWriter.Write(packet, _version, _output);
+                        packets++;
                         if (packet is PublishPacket p) Interlocked.Add(ref _pendingBytes, -(p.Payload.Length + p.Topic.Length));
                         refused = packet is ConnAckPacket c && (byte)c.ReasonCode >= 0x80;
                     }
+                    // Counted once per batch, not per packet: the counters are shared by every connection.
+                    _broker.Metrics.Sent(packets, bytes);
+                    packets = 0;
+                    bytes = 0;
                     var flush = await _output.FlushAsync();
                     if (flush.IsCompleted) return;
                     _lingerBeforeClose = refused;
@@ -377,7 +390,7 @@ internal sealed class MqttConnection : IClientConnection
                 if (_client.MaximumPacketSize > 0 && PacketWriter.GetSize(disconnect, _version) > _client.MaximumPacketSize)
                     disconnect.Properties = null;
                 if (_log.IsEnabled(LogType.Debug)) _log.Write(LogType.Debug, PacketTrace.Sending(disconnect, ClientName));
-                PacketWriter.Write(disconnect, _version, _output);
+                _broker.Metrics.Sent(1, PacketWriter.Write(disconnect, _version, _output));
                 var flushed = await _output.FlushAsync();
                 _lingerBeforeClose = !flushed.IsCompleted && !flushed.IsCanceled;
             }

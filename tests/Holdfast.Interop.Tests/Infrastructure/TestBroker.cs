@@ -28,15 +28,19 @@ public sealed class TestBroker : IAsyncDisposable
     /// <summary>Starts a broker. <paramref name="configText"/> is Mosquitto-syntax config; a listener on port 0 is
     /// added when it names none. <paramref name="listenerText"/> is appended inside that listener's block.
     /// <paramref name="openStoreFile"/> opens the data directory's key-value file in place of RocksDB's own (tests wrap it
-    /// to inject faults); it is used only with <c>persistence true</c> in <paramref name="configText"/>.</summary>
-    public static async Task<TestBroker> StartAsync(string configText = "", string listenerText = "", Func<string, IStoreFile>? openStoreFile = null)
+    /// to inject faults); it is used only with <c>persistence true</c> in <paramref name="configText"/>.
+    /// <paramref name="adjust"/> changes the parsed config before the broker starts (e.g. a metrics_listener on port 0).</summary>
+    public static async Task<TestBroker> StartAsync(string configText = "", string listenerText = "", Func<string, IStoreFile>? openStoreFile = null,
+        Action<HoldfastConfig>? adjust = null)
     {
         // The config language (like Mosquitto's) refuses port 0, so the listener is written with a placeholder
         // port and switched to 0 (ephemeral) after parsing, as `holdfast serve -p 0` does.
-        // In-process brokers keep nothing on disk unless a test asks (persistence true, persistence_location ...).
-        string text = $"persistence false\nlistener {PlaceholderPort} 127.0.0.1\nallow_anonymous true\n{listenerText}\n{configText}\nlog_type all\n";
+        // In-process brokers keep nothing on disk unless a test asks (persistence true, persistence_location ...), and
+        // publish no $SYS tree unless a test asks (sys_interval N): its retained messages would count in every test.
+        string text = $"persistence false\nsys_interval 0\nlistener {PlaceholderPort} 127.0.0.1\nallow_anonymous true\n{listenerText}\n{configText}\nlog_type all\n";
         var config = ConfigParser.Parse(text, "test.conf");
         config.Listeners[0].Port = 0;
+        adjust?.Invoke(config);
         var log = new CapturingLog();
         var server = new HoldfastServer(config, log, openStoreFile);
         await server.StartAsync();
