@@ -6,9 +6,11 @@ using Holdfast.Server.Security;
 using Holdfast.Server.Connections;
 using Holdfast.Server.Logging;
 using Holdfast.Server.Observability;
+using Holdfast.Server.Tls;
 using Holdfast.Storage.RocksDb;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
@@ -33,6 +35,7 @@ public sealed class HoldfastServer : IAsyncDisposable
 
     /// <param name="openStoreFile">Opens the data directory's key-value file (default: RocksDB). Tests wrap it to inject faults.</param>
     private readonly PasswordFiles _passwordFiles;
+    private readonly Dictionary<ListenerConfig, ListenerTls> _tls = [];
 
     public HoldfastServer(HoldfastConfig config, IBrokerLog? log = null, Func<string, IStoreFile>? openStoreFile = null)
     {
@@ -45,6 +48,8 @@ public sealed class HoldfastServer : IAsyncDisposable
         _log = log;
         NotYetSupported.Check(_config);
         _passwordFiles = PasswordFiles.Load(_config);
+        foreach (var listener in _config.Listeners)
+            if (ListenerTls.Load(listener) is { } tls) _tls[listener] = tls;
         _log.Notice($"Holdfast version {Version} starting");
         if (config.Persistence)
         {
@@ -88,6 +93,8 @@ public sealed class HoldfastServer : IAsyncDisposable
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        builder.Logging.AddProvider(new KestrelTlsLog());
+        builder.Logging.AddFilter<KestrelTlsLog>(KestrelTlsLog.Category, LogLevel.Debug);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
         var listenOptions = new List<ListenOptions>();
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -95,21 +102,31 @@ public sealed class HoldfastServer : IAsyncDisposable
             kestrel.AddServerHeader = false;
             foreach (var listener in _config.Listeners)
             {
+                var tls = _tls.GetValueOrDefault(listener);
                 var policy = new ListenerPolicy
                 {
                     Name = listener.Port.ToString(),
                     AllowAnonymous = _config.EffectiveAllowAnonymous(listener),
-                    CheckPassword = _passwordFiles.For(listener) is { } passwords ? (user, password) => passwords.Verify(user, password.Span) : null,
+                    // use_identity_as_username: the TLS handshake verified the certificate the user name comes from, and
+                    // password_file is not used on the listener (as in Mosquitto).
+                    CheckPassword = tls?.UseIdentityAsUsername == true ? (_, _) => true
+                        : _passwordFiles.For(listener) is { } passwords ? (user, password) => passwords.Verify(user, password.Span) : null,
                     AckTimeout = listener.AckTimeout,
                     AckTimeoutDisconnect = listener.AckTimeoutDisconnect,
                 };
-                var connections = new ConnectionLimit(listener.MaxConnections);
+                var context = new ListenerContext(policy, new ConnectionLimit(listener.MaxConnections), tls);
+                bool websockets = listener.Protocol == "websockets";
                 foreach (var address in BindAddresses(listener))
                 {
                     kestrel.Listen(address, listener.Port, lo =>
                     {
                         listenOptions.Add(lo);
-                        lo.Run(context => RunConnectionAsync(context, policy, connections));
+                        if (websockets) WebSocketTransport.Listen(lo, context);
+                        if (tls is not null) TlsHandshake.Use(lo, tls, _log);
+                        if (!websockets)
+                            lo.Run(connection => RunConnectionAsync(context.Transport(connection.Transport, connection.RemoteEndPoint,
+                                (connection.LocalEndPoint as IPEndPoint)?.Port ?? listener.Port, connection.Abort,
+                                connection.Features.Get<ITlsConnectionFeature>()?.ClientCertificate), context));
                     });
                 }
             }
@@ -117,6 +134,7 @@ public sealed class HoldfastServer : IAsyncDisposable
         });
         _app = builder.Build();
         _observability.Map(_app);
+        WebSocketTransport.Map(_app, RunConnectionAsync, _log);
         _app.Lifetime.ApplicationStopping.Register(() =>
         {
             _log.Notice($"Holdfast version {Version} terminating");
@@ -142,22 +160,20 @@ public sealed class HoldfastServer : IAsyncDisposable
         SystemdNotify.Send("READY=1", _log);
     }
 
-    private async Task RunConnectionAsync(ConnectionContext context, ListenerPolicy policy, ConnectionLimit connections)
+    private async Task RunConnectionAsync(ClientTransport transport, ListenerContext listener)
     {
-        if (!connections.TryEnter())
+        if (!listener.Connections.TryEnter())
         {
-            // max_connections: refuse by closing at once, as Mosquitto does; say so in the log.
-            _log.Notice($"Client connection from {context.RemoteEndPoint} refused: max_connections {connections.Limit} reached on port {policy.Name}.");
-            context.Abort();
+            await MaxConnectionsRefusal.RunAsync(transport, listener.Connections.Limit, listener.Policy.Name, _log);
             return;
         }
         try
         {
-            await new MqttConnection(context, Broker, policy, _log).RunAsync();
+            await new MqttConnection(transport, Broker, listener.Policy, _log).RunAsync();
         }
         finally
         {
-            connections.Exit();
+            listener.Connections.Exit();
         }
     }
 

@@ -194,7 +194,13 @@ internal sealed class ConfigBuilder
         _defaultListener ??= new ListenerConfig { File = line.File, Line = line.Number };
 
     /// <summary>The listener a listener-scoped key applies to: the open block, or (as in Mosquitto) the default listener.</summary>
-    private ListenerConfig ListenerFor(ConfigLine line) => CurrentListener ?? DefaultListener(line);
+    private ListenerConfig ListenerFor(ConfigLine line)
+    {
+        var listener = CurrentListener ?? DefaultListener(line);
+        // Per listener, so that a later check (a certfile that cannot be read) names this listener's line.
+        listener.Locations[line.Key] = (line.File, line.Number);
+        return listener;
+    }
 
     private static int MaxConnections(ConfigLine line)
     {

@@ -40,7 +40,7 @@ public sealed class ListenerConfig
     /// that the reconnect-and-redeliver path runs.</summary>
     public bool AckTimeoutDisconnect { get; set; }
 
-    // TLS settings are parsed and stored; the listener that uses them is later work.
+    // TLS (Tls/ListenerTls.cs): a listener with certfile and keyfile serves TLS.
     public string? CertFile { get; set; }
     public string? KeyFile { get; set; }
     public string? CaFile { get; set; }
@@ -55,6 +55,10 @@ public sealed class ListenerConfig
     public string File { get; set; } = "";
 
     public int Line { get; set; }
+
+    /// <summary>Where each listener-scoped key was set in this listener's block (the last line wins), for errors found
+    /// after parsing, e.g. a certfile that cannot be read.</summary>
+    public Dictionary<string, (string File, int Line)> Locations { get; } = new(StringComparer.Ordinal);
 
     public override string ToString() =>
         LocalOnly ? $"localhost:{Port}" : $"{BindAddress ?? "*"}:{Port} ({Protocol})";

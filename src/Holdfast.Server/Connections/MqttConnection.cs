@@ -16,7 +16,7 @@ namespace Holdfast.Server.Connections;
 internal sealed class MqttConnection : IClientConnection
 {
     /// <summary>How long a new connection may take to send CONNECT.</summary>
-    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
+    internal static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>The largest first packet (CONNECT) accepted, so an unauthenticated peer cannot make us buffer 256 MB.</summary>
     private const int MaxConnectPacketSize = 1024 * 1024;
@@ -31,7 +31,7 @@ internal sealed class MqttConnection : IClientConnection
     /// still sends before the socket closes; it closes at once when the client closes first. See <see cref="LingerAsync"/>.</summary>
     private static readonly TimeSpan LingerTimeout = TimeSpan.FromSeconds(1);
 
-    private readonly ConnectionContext _context;
+    private readonly ClientTransport _transport;
     private readonly MqttBroker _broker;
     private readonly ListenerPolicy _policy;
     private readonly IBrokerLog _log;
@@ -55,15 +55,15 @@ internal sealed class MqttConnection : IClientConnection
     /// <summary>The last thing sent was a DISCONNECT or a refusing CONNACK: linger before closing (see <see cref="LingerAsync"/>).</summary>
     private bool _lingerBeforeClose;
 
-    public MqttConnection(ConnectionContext context, MqttBroker broker, ListenerPolicy policy, IBrokerLog log)
+    public MqttConnection(ClientTransport transport, MqttBroker broker, ListenerPolicy policy, IBrokerLog log)
     {
-        _context = context;
+        _transport = transport;
         _broker = broker;
         _policy = policy;
         _log = log;
-        _input = context.Transport.Input;
-        _output = context.Transport.Output;
-        RemoteAddress = context.RemoteEndPoint?.ToString() ?? "unknown";
+        _input = transport.Pipe.Input;
+        _output = transport.Pipe.Output;
+        RemoteAddress = transport.RemoteAddress;
     }
 
     public string RemoteAddress { get; }
@@ -97,7 +97,7 @@ internal sealed class MqttConnection : IClientConnection
     {
         _broker.Metrics.SocketOpened();
         if (_broker.Options.ConnectionMessages && _log.IsEnabled(LogType.Notice))
-            _log.Notice($"New connection from {RemoteAddress} on port {(_context.LocalEndPoint as System.Net.IPEndPoint)?.Port}.");
+            _log.Notice($"New connection from {RemoteAddress} on port {_transport.LocalPort}.");
         var writer = WriteLoopAsync();
         string lostReason = "closed its connection";
         try
@@ -123,7 +123,7 @@ internal sealed class MqttConnection : IClientConnection
         if (await Task.WhenAny(writer, Task.Delay(DrainTimeout)) != writer)
         {
             _output.CancelPendingFlush();
-            _context.Abort();
+            _transport.Abort();
         }
         await writer;
         if (_lingerBeforeClose)
@@ -242,6 +242,7 @@ internal sealed class MqttConnection : IClientConnection
             }
             _version = connect.ProtocolVersion;
             if (connect.ClientId.Length > 0) _connectingClientId = connect.ClientId;
+            if (_transport.UseIdentityAsUsername && !UseCertificateIdentity(connect)) return false;
             _client = _broker.HandleConnect(this, connect, _policy);
             if (_client is null) return false;
             ArmReadDeadline();
@@ -294,6 +295,22 @@ internal sealed class MqttConnection : IClientConnection
                 return false;
         }
         return _closing == 0;
+    }
+
+    /// <summary>use_identity_as_username: the verified certificate's CN replaces the user name and the password is not
+    /// used, as in Mosquitto. A certificate without a CN gets CONNACK 0x87 Not authorized (3.1.1: code 5).</summary>
+    private bool UseCertificateIdentity(ConnectPacket connect)
+    {
+        if (_transport.CertificateCommonName is { } name)
+        {
+            connect.UserName = name;
+            connect.Password = null;
+            return true;
+        }
+        _log.Notice($"Client connection from {RemoteAddress} refused: its certificate has no CN to use as user name (use_identity_as_username).");
+        Send(new ConnAckPacket { ReasonCode = ReasonCode.NotAuthorized });
+        Close(null);
+        return false;
     }
 
     /// <summary>Waits for the held PUBLISH, then hands the ones read meanwhile to the broker in order (each may be held again).</summary>

@@ -85,10 +85,11 @@ public sealed class ServeProcessTests
         }
     }
 
-    /// <summary>Settings Holdfast parses but does not enforce yet must stop startup: serving plaintext where TLS was
-    /// configured, or letting anyone in where a password or ACL file was named, would fail open (DESIGN.md §5).</summary>
+    /// <summary>Settings Holdfast parses but does not enforce yet must stop startup: letting anyone in where an ACL
+    /// file was named would fail open (DESIGN.md §5). So must a TLS listener whose certificate cannot be read: serving
+    /// plaintext, or a listener that fails every handshake, would be worse than not starting.</summary>
     [Theory]
-    [InlineData("listener 1 127.0.0.1\ncertfile /etc/holdfast/server.crt\nkeyfile /etc/holdfast/server.key\n", 2, "TLS")]
+    [InlineData("listener 1 127.0.0.1\ncertfile /nonexistent/server.crt\nkeyfile /nonexistent/server.key\n", 2, "certfile: cannot read /nonexistent/server.crt")]
     [InlineData("listener 1 127.0.0.1\n# ACL\nacl_file /etc/holdfast/acl\n", 3, "acl_file")]
     public async Task Security_settings_that_are_not_enforced_stop_startup(string config, int line, string setting)
     {

@@ -50,6 +50,17 @@ internal sealed class TestCertificates : IDisposable
         return Write("other-ca.pem", other.ExportCertificatePem());
     }
 
+    /// <summary>A client certificate (CN=intruder) issued by a CA the broker does not trust.</summary>
+    public (string Cert, string Key) ForeignClient()
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest("CN=Foreign CA", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        using var foreignCa = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        return Issue(foreignCa, key, "foreign-client", "CN=intruder", null, "1.3.6.1.5.5.7.3.2");
+    }
+
     private (string Cert, string Key) Issue(X509Certificate2 issuer, RSA issuerKey, string name, string subject, X509Extension? names, string usage)
     {
         using var key = RSA.Create(2048);

@@ -1,0 +1,18 @@
+using System.IO.Pipelines;
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Holdfast.Broker;
+using Holdfast.Server.Tls;
+
+namespace Holdfast.Server.Connections;
+
+/// <summary>One configured listener at run time: what each of its connections needs, whatever the transport.</summary>
+internal sealed record ListenerContext(ListenerPolicy Policy, ConnectionLimit Connections, ListenerTls? Tls)
+{
+    public ClientTransport Transport(IDuplexPipe pipe, EndPoint? remote, int localPort, Action abort, X509Certificate2? clientCertificate) =>
+        new(pipe, remote?.ToString() ?? "unknown", localPort, abort)
+        {
+            UseIdentityAsUsername = Tls?.UseIdentityAsUsername == true,
+            CertificateCommonName = ListenerTls.CommonName(clientCertificate),
+        };
+}

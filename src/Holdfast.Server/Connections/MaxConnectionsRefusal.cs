@@ -1,0 +1,93 @@
+using System.Buffers;
+using Holdfast.Broker;
+using Holdfast.Protocol;
+
+namespace Holdfast.Server.Connections;
+
+/// <summary>
+/// max_connections: a connection past the listener's limit is told why instead of just being closed. It waits for the
+/// client's CONNECT (within the usual CONNECT timeout) and answers CONNACK 0x97 Quota exceeded, the MQTT 5 code for "an
+/// implementation or administrative imposed limit has been exceeded" (0x89 Server busy means a transient load; a limit
+/// the operator set is not that), or 3 Server unavailable to MQTT 3.1 and 3.1.1 clients, then closes.
+/// Kept cheap on purpose, since a flood of such connections is what the limit is for: only the first bytes of CONNECT
+/// are looked at (enough for the protocol level), the rest is discarded unparsed, and the broker is never involved, so
+/// no session is created, taken over or touched.
+/// </summary>
+internal static class MaxConnectionsRefusal
+{
+    /// <summary>How long the socket stays open after the CONNACK so that the client reads it rather than a reset.</summary>
+    private static readonly TimeSpan LingerTimeout = TimeSpan.FromSeconds(1);
+
+    public static async Task RunAsync(ClientTransport transport, int limit, string listenerName, IBrokerLog log)
+    {
+        var input = transport.Pipe.Input;
+        var output = transport.Pipe.Output;
+        ProtocolVersion? version = null;
+        try
+        {
+            using var deadline = new CancellationTokenSource(MqttConnection.ConnectTimeout);
+            while (true)
+            {
+                var result = await input.ReadAsync(deadline.Token);
+                var header = ReadConnectHeader(result.Buffer, out var level);
+                input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+                if (header == Header.Complete) version = level;
+                if (header != Header.Incomplete || result.IsCompleted || result.IsCanceled) break;
+            }
+            if (log.IsEnabled(LogType.Notice))
+                log.Notice($"Client connection from {transport.RemoteAddress} refused: max_connections {limit} reached on port {listenerName}"
+                           + (version is null ? " (no CONNECT, closed)." : $" (CONNACK {(version == ProtocolVersion.V500 ? "0x97" : "3")})."));
+            if (version is { } v)
+            {
+                PacketWriter.Write(new ConnAckPacket { ReasonCode = ReasonCode.QuotaExceeded }, v, output);
+                await output.FlushAsync(deadline.Token);
+                await DiscardUntilClosedAsync(input);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException or InvalidOperationException
+                                       or Microsoft.AspNetCore.Connections.ConnectionResetException)
+        {
+            // No CONNECT in time, or the client went away: nothing more to say.
+        }
+        finally
+        {
+            await output.CompleteAsync();
+        }
+    }
+
+    /// <summary>Reads and drops what the client still sends (the rest of CONNECT) until it closes or the linger ends.</summary>
+    private static async Task DiscardUntilClosedAsync(System.IO.Pipelines.PipeReader input)
+    {
+        using var linger = new CancellationTokenSource(LingerTimeout);
+        while (true)
+        {
+            var result = await input.ReadAsync(linger.Token);
+            input.AdvanceTo(result.Buffer.End);
+            if (result.IsCompleted || result.IsCanceled) return;
+        }
+    }
+
+    private enum Header { Incomplete, Complete, NotConnect }
+
+    /// <summary>The protocol level from the start of a CONNECT: fixed header, remaining length, protocol name, level.</summary>
+    private static Header ReadConnectHeader(ReadOnlySequence<byte> buffer, out ProtocolVersion version)
+    {
+        version = default;
+        var reader = new SequenceReader<byte>(buffer);
+        if (!reader.TryRead(out byte type)) return Header.Incomplete;
+        if (type != 0x10) return Header.NotConnect;
+        for (int i = 0; ; i++)
+        {
+            if (!reader.TryRead(out byte b)) return Header.Incomplete;
+            if ((b & 0x80) == 0) break;
+            if (i == 3) return Header.NotConnect;
+        }
+        if (!reader.TryReadBigEndian(out short nameLength)) return Header.Incomplete;
+        if (nameLength is not (4 or 6)) return Header.NotConnect;
+        if (reader.Remaining < nameLength) return Header.Incomplete;
+        reader.Advance(nameLength);
+        if (!reader.TryRead(out byte level)) return Header.Incomplete;
+        version = (ProtocolVersion)level;
+        return level is 3 or 4 or 5 ? Header.Complete : Header.NotConnect;
+    }
+}
