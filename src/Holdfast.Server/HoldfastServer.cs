@@ -139,6 +139,7 @@ public sealed class HoldfastServer : IAsyncDisposable
         {
             _log.Notice($"Holdfast version {Version} terminating");
             SystemdNotify.Send("STOPPING=1", _log);
+            _observability.StopSysTopics();
             Broker.Shutdown();
         });
         try

@@ -138,8 +138,7 @@ internal sealed class ConfigBuilder
         // Caught here, with the line, rather than as a bind failure at startup.
         if (_config.MetricsListener is { } metrics && _config.Listeners.Any(l => l.Port == metrics.Port))
         {
-            var (file, number) = _config.Locations["metrics_listener"];
-            throw new ConfigException(file, number, $"metrics_listener: port {metrics.Port} is already an MQTT listener's port");
+            throw new ConfigException(metrics.File, metrics.Line, $"metrics_listener: port {metrics.Port} is already an MQTT listener's port");
         }
 
         foreach (var listener in _config.Listeners)
@@ -154,7 +153,7 @@ internal sealed class ConfigBuilder
     {
         if (line.Args.Length == 0) throw line.Fail("missing port");
         if (line.Args.Length > 2) throw line.Fail($"unexpected extra value '{line.Args[2]}'");
-        var metrics = new MetricsListenerConfig { Port = ListenerPort(line, line.Args[0]) };
+        var metrics = new MetricsListenerConfig { Port = ListenerPort(line, line.Args[0]), File = line.File, Line = line.Number };
         if (line.Args.Length == 2)
         {
             if (!System.Net.IPAddress.TryParse(line.Args[1], out var address)) throw line.Fail($"'{line.Args[1]}' is not an IP address");

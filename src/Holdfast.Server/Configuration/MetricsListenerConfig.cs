@@ -11,4 +11,9 @@ public sealed class MetricsListenerConfig
 
     /// <summary>Loopback unless the operator opens it wider: the numbers describe the deployment.</summary>
     public IPAddress Address { get; set; } = IPAddress.Loopback;
+
+    /// <summary>The line that set it (the last metrics_listener line wins), for errors found after parsing.</summary>
+    public string File { get; set; } = "";
+
+    public int Line { get; set; }
 }

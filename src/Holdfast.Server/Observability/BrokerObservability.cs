@@ -55,6 +55,9 @@ internal sealed class BrokerObservability : IDisposable
         _sys?.Start();
     }
 
+    /// <summary>No more $SYS rounds: the broker is shutting down (a round already running finds it so and publishes nothing).</summary>
+    public void StopSysTopics() => _sys?.Dispose();
+
     public void Dispose()
     {
         _sys?.Dispose();

@@ -4,8 +4,8 @@ namespace Holdfast.Server.Observability;
 /// changes each carried. Fed from the store's writer thread, read by the $SYS collector.</summary>
 internal sealed class StoreCommitStats
 {
-    /// <summary>Latencies kept per interval for the median; beyond that only the count, the sums and the maxima grow,
-    /// so memory stays bounded when $SYS is off and nothing takes the intervals.</summary>
+    /// <summary>Latencies kept per interval for the median: a uniform sample of the interval's writes (reservoir
+    /// sampling), so memory stays bounded when $SYS is off and the median still describes the whole interval under load.</summary>
     private const int MaxSamples = 4096;
 
     private readonly Lock _lock = new();
@@ -24,6 +24,7 @@ internal sealed class StoreCommitStats
             _writes++;
             _changes += changes;
             if (_milliseconds.Count < MaxSamples) _milliseconds.Add(ms);
+            else if (Random.Shared.NextInt64(_writes) is var slot && slot < MaxSamples) _milliseconds[(int)slot] = ms;
             _maxMilliseconds = Math.Max(_maxMilliseconds, ms);
             _maxBatch = Math.Max(_maxBatch, changes);
         }
