@@ -20,7 +20,7 @@ namespace Holdfast.Server;
 /// Hosts the broker on Kestrel listeners as the config says. Wires the pieces together and nothing more:
 /// connections (Connections/), the broker engine (Holdfast.Broker), logging and configuration.
 /// </summary>
-public sealed class HoldfastServer : IAsyncDisposable
+public sealed partial class HoldfastServer : IAsyncDisposable
 {
     private readonly HoldfastConfig _config;
     private readonly IBrokerLog _log;
@@ -30,7 +30,7 @@ public sealed class HoldfastServer : IAsyncDisposable
     private readonly List<IPEndPoint> _endpoints = [];
 
     /// <param name="openStoreFile">Opens the data directory's key-value file (default: RocksDB). Tests wrap it to inject faults.</param>
-    private readonly PasswordFiles _passwordFiles;
+    private volatile SecurityFiles _security;
 
     public HoldfastServer(HoldfastConfig config, IBrokerLog? log = null, Func<string, IStoreFile>? openStoreFile = null)
     {
@@ -42,7 +42,7 @@ public sealed class HoldfastServer : IAsyncDisposable
         }
         _log = log;
         NotYetSupported.Check(_config);
-        _passwordFiles = PasswordFiles.Load(_config);
+        _security = SecurityFiles.Load(_config);
         _log.Notice($"Holdfast version {Version} starting");
         if (config.Persistence)
         {
@@ -93,10 +93,12 @@ public sealed class HoldfastServer : IAsyncDisposable
                 {
                     Name = listener.Port.ToString(),
                     AllowAnonymous = _config.EffectiveAllowAnonymous(listener),
-                    CheckPassword = _passwordFiles.For(listener) is { } passwords ? (user, password) => passwords.Verify(user, password.Span) : null,
+                    CheckPassword = PasswordCheck(listener),
+                    CheckAccess = AclCheck(listener),
                     AckTimeout = listener.AckTimeout,
                     AckTimeoutDisconnect = listener.AckTimeoutDisconnect,
                 };
+                _listenerOf[policy] = listener;
                 var connections = new ConnectionLimit(listener.MaxConnections);
                 foreach (var address in BindAddresses(listener))
                 {

@@ -22,7 +22,6 @@ public static class NotYetSupported
             Refuse(config, l, "require_certificate", l.RequireCertificate, Tls);
             Refuse(config, l, "use_identity_as_username", l.UseIdentityAsUsername, Tls);
             Refuse(config, l, "tls_version", l.TlsVersion is not null, Tls);
-            Refuse(config, l, "acl_file", config.EffectiveAclFile(l) is not null, "ACL files are not supported yet");
             if (l.Protocol != "mqtt")
                 throw new ConfigException(l.File, l.Line, $"protocol {l.Protocol}: only mqtt listeners are supported yet");
         }
