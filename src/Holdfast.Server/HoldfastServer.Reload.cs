@@ -32,7 +32,9 @@ public sealed partial class HoldfastServer
         var before = _security;
         var after = before.Reload(_log);
         _security = after;
-        Broker.DisconnectUnauthorized(client => StillAuthorized(client, before, after));
+        int disconnected = Broker.DisconnectUnauthorized(client => StillAuthorized(client, before, after));
+        // Said once the new rules are in force, so that anyone watching the log knows from when they apply.
+        _log.Notice($"Password and ACL files reloaded ({disconnected} client{(disconnected == 1 ? "" : "s")} disconnected).");
     }
 
     /// <summary>

@@ -38,7 +38,7 @@ public sealed class ReloadTests : IDisposable
         await writer.PublishAsync("plant/temp", "still readable");
         Assert.Equal("still readable", (await reader.ReceiveAsync()).Text);
         reader.AssertNothingPending();
-        Assert.Equal(2, broker.Log.Count("Reloading password and ACL files."));
+        Assert.Equal(2, broker.Log.Count("Password and ACL files reloaded (0 clients disconnected)."));
     }
 
     [Fact]
