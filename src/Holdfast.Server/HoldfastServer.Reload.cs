@@ -17,9 +17,12 @@ public sealed partial class HoldfastServer
         _config.EffectivePasswordFile(listener) is null ? null
             : (user, password) => _security.PasswordFileFor(listener)!.Verify(user, password.Span);
 
-    private AccessCheck? AclCheck(ListenerConfig listener) =>
-        _config.EffectiveAclFile(listener) is null ? null
-            : (clientId, userName, topic, access) => _security.AclFileFor(listener)!.Check(clientId, userName, topic, access);
+    private AccessCheck? AclCheck(ListenerConfig listener)
+    {
+        if (_config.EffectiveAclFile(listener) is null) return null;
+        int index = _config.Listeners.IndexOf(listener);
+        return (clientId, userName, topic, access) => _security.AclFileFor(index)!.Check(clientId, userName, topic, access);
+    }
 
     /// <summary>
     /// Reads the password and ACL files again, as Mosquitto does on SIGHUP (the config file itself is not re-read). A file

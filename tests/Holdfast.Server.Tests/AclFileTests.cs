@@ -87,6 +87,19 @@ public class AclFileTests
     public void Subscriptions_are_granted_when_something_readable_can_match(string clientId, string? user, string filter, bool allowed) =>
         Assert.Equal(allowed, Acl(Example).Check(clientId, user, filter, TopicAccess.Subscribe));
 
+    [Theory]
+    [InlineData("c1", "u1", "a/c1-u1/x", true)]
+    [InlineData("c1", "u1", "a/c1-u2/x", false)]
+    // Filled in once: a user name holding "%c" is taken literally.
+    [InlineData("c1", "%c", "a/c1-%c/x", true)]
+    [InlineData("c1", "%c", "a/c1-c1/x", false)]
+    public void Placeholders_may_sit_inside_a_level(string clientId, string user, string topic, bool allowed)
+    {
+        var acl = Acl("pattern read a/%c-%u/x");
+        Assert.Equal(allowed, acl.Check(clientId, user, topic, TopicAccess.Read));
+        Assert.Equal(allowed, acl.Check(clientId, user, topic, TopicAccess.Subscribe));
+    }
+
     [Fact]
     public void An_empty_file_denies_everything()
     {

@@ -118,14 +118,69 @@ public sealed class AclFile
             foreach (var rule in topics)
                 if (rule.Grant == Grant.Deny && Denies(rule.Topic, topic, access)) return false;
         foreach (var rule in _patterns)
-            if (rule.Grant == Grant.Deny && Substitute(rule.Topic, clientId, userName) is { } t && Denies(t, topic, access)) return false;
+            if (rule.Grant == Grant.Deny && PatternApplies(rule.Topic, clientId, userName, topic, access, deny: true)) return false;
 
         if (topics is not null)
             foreach (var rule in topics)
                 if (Grants(rule, rule.Topic, topic, access)) return true;
         foreach (var rule in _patterns)
-            if (rule.Grant != Grant.Deny && Substitute(rule.Topic, clientId, userName) is { } t && Grants(rule, t, topic, access)) return true;
+            if (rule.Grant != Grant.Deny && rule.Allows(access == TopicAccess.Subscribe ? TopicAccess.Read : access)
+                && PatternApplies(rule.Topic, clientId, userName, topic, access, deny: false)) return true;
         return false;
+    }
+
+    /// <summary>A pattern with %c and %u filled in, matched against the topic. Publishes and deliveries (the hot path) fill
+    /// it in on the stack; subscriptions, rarer, as a string.</summary>
+    private static bool PatternApplies(string pattern, string clientId, string? userName, string topic, TopicAccess access, bool deny)
+    {
+        if (access == TopicAccess.Subscribe)
+            return Substitute(pattern, clientId, userName) is { } filter && (deny ? Covers(filter, topic) : Overlap(filter, topic));
+        if (!pattern.Contains('%')) return TopicRules.Matches(pattern, topic);
+        if (userName is null && pattern.Contains("%u", StringComparison.Ordinal)) return false;
+        int length = FilledLength(pattern, clientId, userName);
+        Span<char> buffer = length <= 512 ? stackalloc char[length] : new char[length];
+        return TopicRules.Matches(buffer[..Fill(pattern, clientId, userName, buffer)], topic);
+    }
+
+    /// <summary>The pattern with %c and %u filled in; null when it needs a user name and the client has none.</summary>
+    private static string? Substitute(string pattern, string clientId, string? userName)
+    {
+        if (!pattern.Contains('%')) return pattern;
+        if (userName is null && pattern.Contains("%u", StringComparison.Ordinal)) return null;
+        var buffer = new char[FilledLength(pattern, clientId, userName)];
+        return new string(buffer, 0, Fill(pattern, clientId, userName, buffer));
+    }
+
+    /// <summary>At least the length of the filled-in pattern.</summary>
+    private static int FilledLength(string pattern, string clientId, string? userName) =>
+        pattern.Length + Count(pattern, "%c") * clientId.Length + Count(pattern, "%u") * (userName?.Length ?? 0);
+
+    /// <summary>Writes the pattern with %c and %u filled in (one pass, so a value holding "%c" stays as it is); returns
+    /// the length written.</summary>
+    private static int Fill(string pattern, string clientId, string? userName, Span<char> buffer)
+    {
+        int written = 0;
+        for (int i = 0; i < pattern.Length; i++)
+        {
+            string? value = pattern[i] != '%' || i + 1 == pattern.Length ? null : pattern[i + 1] switch
+            {
+                'c' => clientId,
+                'u' => userName,
+                _ => null,
+            };
+            if (value is null) { buffer[written++] = pattern[i]; continue; }
+            value.CopyTo(buffer[written..]);
+            written += value.Length;
+            i++;
+        }
+        return written;
+    }
+
+    private static int Count(string text, string part)
+    {
+        int count = 0;
+        for (int at = text.IndexOf(part, StringComparison.Ordinal); at >= 0; at = text.IndexOf(part, at + part.Length, StringComparison.Ordinal)) count++;
+        return count;
     }
 
     /// <summary>A deny line stops a publish or delivery on a topic it matches, and a subscription whose every topic it
@@ -139,18 +194,6 @@ public sealed class AclFile
         access == TopicAccess.Subscribe
             ? rule.Allows(TopicAccess.Read) && Overlap(ruleTopic, topic)
             : rule.Allows(access) && TopicRules.Matches(ruleTopic, topic);
-
-    /// <summary>The pattern with %c and %u filled in; null when it needs a user name and the client has none.</summary>
-    private static string? Substitute(string pattern, string clientId, string? userName)
-    {
-        if (!pattern.Contains('%')) return pattern;
-        if (pattern.Contains("%u", StringComparison.Ordinal))
-        {
-            if (userName is null) return null;
-            pattern = pattern.Replace("%u", userName, StringComparison.Ordinal);
-        }
-        return pattern.Replace("%c", clientId, StringComparison.Ordinal);
-    }
 
     private static bool HasWildcard(string text) => text.AsSpan().IndexOfAny('+', '#') >= 0;
 

@@ -15,12 +15,15 @@ internal sealed class SecurityFiles
     private readonly HoldfastConfig _config;
     private readonly Dictionary<string, PasswordFile> _passwords;
     private readonly Dictionary<string, AclFile> _acls;
+    /// <summary>Each listener's ACL, by its index in the config: looked up on every delivery, so no path lookup there.</summary>
+    private readonly AclFile?[] _aclByListener;
 
     private SecurityFiles(HoldfastConfig config, Dictionary<string, PasswordFile> passwords, Dictionary<string, AclFile> acls)
     {
         _config = config;
         _passwords = passwords;
         _acls = acls;
+        _aclByListener = [.. config.Listeners.Select(l => config.EffectiveAclFile(l) is { } path ? acls[path] : null)];
     }
 
     public static SecurityFiles Load(HoldfastConfig config)
@@ -75,6 +78,6 @@ internal sealed class SecurityFiles
     public PasswordFile? PasswordFileFor(ListenerConfig listener) =>
         _config.EffectivePasswordFile(listener) is { } path ? _passwords[path] : null;
 
-    public AclFile? AclFileFor(ListenerConfig listener) =>
-        _config.EffectiveAclFile(listener) is { } path ? _acls[path] : null;
+    /// <summary>The ACL of the listener at <paramref name="listenerIndex"/> in the config's listeners.</summary>
+    public AclFile? AclFileFor(int listenerIndex) => _aclByListener[listenerIndex];
 }
