@@ -9,6 +9,8 @@ public sealed partial class HoldfastServer
 {
     /// <summary>Each listener's policy and its config, to find a connected client's password file after a reload.</summary>
     private readonly Dictionary<ListenerPolicy, ListenerConfig> _listenerOf = [];
+    /// <summary>Two SIGHUPs close together reload one after the other, each comparing against what the last one left.</summary>
+    private readonly Lock _reloading = new();
 
     /// <summary>The checks read <see cref="_security"/> at every call, so a reload takes effect at the next CONNECT,
     /// PUBLISH, SUBSCRIBE or delivery. Null (nothing to check) when the listener has no such file; the config is not
@@ -31,13 +33,16 @@ public sealed partial class HoldfastServer
     /// </summary>
     public void Reload()
     {
-        _log.Notice("Reloading password and ACL files.");
-        var before = _security;
-        var after = before.Reload(_log);
-        _security = after;
-        int disconnected = Broker.DisconnectUnauthorized(client => StillAuthorized(client, before, after));
-        // Said once the new rules are in force, so that anyone watching the log knows from when they apply.
-        _log.Notice($"Password and ACL files reloaded ({disconnected} client{(disconnected == 1 ? "" : "s")} disconnected).");
+        lock (_reloading)
+        {
+            _log.Notice("Reloading password and ACL files.");
+            var before = _security;
+            var after = before.Reload(_log);
+            _security = after;
+            int disconnected = Broker.DisconnectUnauthorized(client => StillAuthorized(client, before, after));
+            // Said once the new rules are in force, so that anyone watching the log knows from when they apply.
+            _log.Notice($"Password and ACL files reloaded ({disconnected} client{(disconnected == 1 ? "" : "s")} disconnected).");
+        }
     }
 
     /// <summary>

@@ -59,10 +59,10 @@ public sealed partial class MqttBroker
     {
         lock (_lock)
         {
-            var refused = _sessions.Values.Select(s => s.Client).OfType<ConnectedClient>().Where(c => !stillAuthorized(c)).ToList();
+            // Collected first: ending a connection can end its session, which changes the dictionary.
+            var refused = _sessions.Values.Select(s => s.Client).OfType<ConnectedClient>().Where(c => !c.Closed && !stillAuthorized(c)).ToList();
             foreach (var client in refused)
             {
-                if (client.Closed) continue;
                 if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} disconnected, not authorised.");
                 client.Connection.Close(ReasonCode.NotAuthorized, "credentials no longer valid");
                 EndConnection(client);

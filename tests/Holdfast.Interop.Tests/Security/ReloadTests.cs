@@ -105,6 +105,7 @@ public sealed class ReloadTests : IDisposable
         if (version == MqttProtocolVersion.V500) Assert.Equal(MqttClientDisconnectReason.NotAuthorized, disconnected.Reason);
         alice.Client.Dispose();
         await broker.Log.WaitForAsync($"Client reload-alice-{version} disconnected, not authorised.");
+        await broker.Log.WaitForAsync("Password and ACL files reloaded (1 client disconnected).");
         Assert.True(bob.Client.IsConnected);
         Assert.True((await bob.PublishAsync("a", "still here")).IsSuccess);
 
