@@ -19,6 +19,8 @@ public sealed class ConnectedClient
     public ProtocolVersion Version { get; }
     public ListenerPolicy Policy { get; }
     public string ClientId => Session.ClientId;
+    /// <summary>The user name given at CONNECT; null for an anonymous client.</summary>
+    public string? UserName { get; internal init; }
 
     /// <summary>The keep-alive in force (after max_keepalive); 0 = none. The server enforces 1.5 × this.</summary>
     public ushort KeepAlive { get; internal set; }

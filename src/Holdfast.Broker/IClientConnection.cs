@@ -34,6 +34,8 @@ public sealed class ListenerPolicy
     /// <summary>Checks a user name and password (password_file); null when the listener has no password file. The broker
     /// knows nothing of where the passwords live.</summary>
     public Func<string, ReadOnlyMemory<byte>, bool>? CheckPassword { get; init; }
+    /// <summary>Decides topic access (acl_file); null when the listener has no ACL, and then everything is allowed.</summary>
+    public AccessCheck? CheckAccess { get; init; }
     /// <summary>ack_timeout: how long the oldest inflight message may wait for its acknowledgement. Null = off.</summary>
     public TimeSpan? AckTimeout { get; init; }
     /// <summary>ack_timeout_action disconnect: close the stuck client so that the reconnect-and-redeliver path runs.</summary>

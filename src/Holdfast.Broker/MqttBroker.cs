@@ -114,7 +114,8 @@ public sealed partial class MqttBroker : IDisposable
 
         if (blockWhenFull)
             foreach (var (session, t) in _deliveries)
-                if (t.QoS > 0 && MustQueue(session) && IsQueueFull(session, message)) return RouteResult.QueueFull;
+                // A subscriber that may not read the message will not get it, so its full queue holds nothing back.
+                if (t.QoS > 0 && MustQueue(session) && IsQueueFull(session, message) && MayRead(session, message.Topic)) return RouteResult.QueueFull;
 
         foreach (var (session, t) in _deliveries)
             Deliver(session, message, t.QoS, message.Retain && t.RetainAsPublished, t.SubscriptionIds);
@@ -164,6 +165,7 @@ public sealed partial class MqttBroker : IDisposable
     private void Deliver(Session session, Message message, QualityOfService qos, bool retain, List<uint>? subscriptionIds,
         bool retainedOnSubscribe = false)
     {
+        if (!MayRead(session, message.Topic)) { DropUnreadable(session, message); return; }
         if (qos == QualityOfService.AtMostOnce)
         {
             // A QoS 0 message queued earlier (queue_qos0_messages) goes first: never overtake it on a live connection.
@@ -373,6 +375,13 @@ public sealed partial class MqttBroker : IDisposable
             // Made inflight before it leaves the queue, so the store never sees the message unreferenced in between
             // (it would delete the stored body and write it again).
             var next = session.Queue.Peek();
+            // Judged again on the way out: the ACL may have been reloaded, or the session recovered with no identity.
+            if (!MayRead(session, next.Message.Topic))
+            {
+                DropUnreadable(session, Dequeue(session).Message);
+                dequeued = true;
+                continue;
+            }
             if (next.QoS == QualityOfService.AtMostOnce) SendQoS0(client, next.Message, next.Retain, next.SubscriptionIds);
             else SendNewInflight(session, client, next);
             Dequeue(session);

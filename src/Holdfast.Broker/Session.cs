@@ -33,6 +33,11 @@ public sealed class Session(string clientId)
     public ConnectedClient? Client { get; set; }
     public bool IsConnected => Client is not null;
 
+    /// <summary>The listener policy and user name of the latest connection, kept while the session is offline (not the
+    /// connection itself): they decide what the session may read. Null for a session recovered from the store until it
+    /// reconnects.</summary>
+    internal (ListenerPolicy Policy, string? UserName)? Identity { get; set; }
+
     /// <summary>Monotonic ms when the last connection ended (for expiry).</summary>
     public long DisconnectedAt { get; set; }
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using Holdfast.Broker;
 using Holdfast.Server;
 using Holdfast.Server.Configuration;
@@ -48,6 +49,12 @@ internal static class ServeCommand
                 return 3;
             }
             await using var _ = server;
+            // SIGHUP re-reads the password and ACL files, as Mosquitto does; without this registration it would end the process.
+            using var reload = PosixSignalRegistration.Create(PosixSignal.SIGHUP, signal =>
+            {
+                signal.Cancel = true;
+                server.Reload();
+            });
             try
             {
                 await server.RunAsync();

@@ -58,12 +58,15 @@ public static class TopicRules
 
     /// <summary>Whether a (plain) filter matches a topic name. Topics starting with '$' are not matched by a
     /// filter starting with a wildcard [MQTT-4.7.2-1].</summary>
-    public static bool Matches(string filter, string topic)
+    public static bool Matches(string filter, string topic) => Matches(filter.AsSpan(), topic.AsSpan());
+
+    /// <inheritdoc cref="Matches(string, string)"/>
+    public static bool Matches(ReadOnlySpan<char> filter, ReadOnlySpan<char> topic)
     {
         if (topic.Length > 0 && topic[0] == '$' && filter.Length > 0 && (filter[0] == '+' || filter[0] == '#'))
             return false;
-        var f = filter.AsSpan();
-        var t = topic.AsSpan();
+        var f = filter;
+        var t = topic;
         while (true)
         {
             int fs = f.IndexOf('/');

@@ -23,7 +23,7 @@ namespace Holdfast.Server;
 /// Hosts the broker on Kestrel listeners as the config says. Wires the pieces together and nothing more:
 /// connections (Connections/), the broker engine (Holdfast.Broker), logging and configuration.
 /// </summary>
-public sealed class HoldfastServer : IAsyncDisposable
+public sealed partial class HoldfastServer : IAsyncDisposable
 {
     private readonly HoldfastConfig _config;
     private readonly IBrokerLog _log;
@@ -34,7 +34,7 @@ public sealed class HoldfastServer : IAsyncDisposable
     private readonly List<IPEndPoint> _endpoints = [];
 
     /// <param name="openStoreFile">Opens the data directory's key-value file (default: RocksDB). Tests wrap it to inject faults.</param>
-    private readonly PasswordFiles _passwordFiles;
+    private volatile SecurityFiles _security;
     private readonly Dictionary<ListenerConfig, ListenerTls> _tls = [];
 
     public HoldfastServer(HoldfastConfig config, IBrokerLog? log = null, Func<string, IStoreFile>? openStoreFile = null)
@@ -46,8 +46,7 @@ public sealed class HoldfastServer : IAsyncDisposable
             log = _ownedLog;
         }
         _log = log;
-        NotYetSupported.Check(_config);
-        _passwordFiles = PasswordFiles.Load(_config);
+        _security = SecurityFiles.Load(_config);
         foreach (var listener in _config.Listeners)
             if (ListenerTls.Load(listener) is { } tls) _tls[listener] = tls;
         _log.Notice($"Holdfast version {Version} starting");
@@ -107,13 +106,12 @@ public sealed class HoldfastServer : IAsyncDisposable
                 {
                     Name = listener.Port.ToString(),
                     AllowAnonymous = _config.EffectiveAllowAnonymous(listener),
-                    // use_identity_as_username: the TLS handshake verified the certificate the user name comes from, and
-                    // password_file is not used on the listener (as in Mosquitto).
-                    CheckPassword = tls?.UseIdentityAsUsername == true ? (_, _) => true
-                        : _passwordFiles.For(listener) is { } passwords ? (user, password) => passwords.Verify(user, password.Span) : null,
+                    CheckPassword = PasswordCheck(listener),
+                    CheckAccess = AclCheck(listener),
                     AckTimeout = listener.AckTimeout,
                     AckTimeoutDisconnect = listener.AckTimeoutDisconnect,
                 };
+                _listenerOf[policy] = listener;
                 var context = new ListenerContext(policy, new ConnectionLimit(listener.MaxConnections), tls);
                 bool websockets = listener.Protocol == "websockets";
                 foreach (var address in BindAddresses(listener))

@@ -96,8 +96,10 @@ public sealed partial class MqttBroker
                 KeepAlive = keepAlive,
                 MaximumPacketSize = (v5 ? connect.Properties?.MaximumPacketSize : null) ?? 0,
                 Will = connect.Will,
+                UserName = connect.UserName,
             };
             session.Client = client;
+            session.Identity = (policy, connect.UserName);
             // Recorded as connected: if the broker dies now, the session's offline time starts at the restart, not at
             // its previous disconnection (which could make it look expired).
             RecordSession(session);

@@ -115,6 +115,12 @@ public sealed partial class MqttBroker
 
     private void PublishWill(Session session, WillMessage will)
     {
+        if (!MayPublishWill(session, will.Topic))
+        {
+            Metrics.Drop(DropCause.NotAuthorized);
+            if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Will of {session.ClientId} on '{will.Topic}' not published: not authorized.");
+            return;
+        }
         if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Publishing will of {session.ClientId} on '{will.Topic}'.");
         PublishInternalLocked(WillToMessage(will, session.ClientId));
     }

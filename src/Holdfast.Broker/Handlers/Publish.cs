@@ -112,6 +112,11 @@ public sealed partial class MqttBroker
             else if (packet.QoS > 0) Disconnect(client, ReasonCode.PacketTooLarge, "message_size_limit");
             return null;
         }
+        if (!MayWrite(client, topic))
+        {
+            DenyPublish(client, packet, topic);
+            return null;
+        }
 
         Metrics.MessageReceived(packet.QoS, packet.Payload.Length);
         return new Message(topic, packet.Payload, packet.QoS, packet.Retain, client.IsV5 ? properties : null, client.ClientId, Now);

@@ -37,6 +37,12 @@ public sealed partial class MqttBroker
                     group = g;
                     matchFilter = inner;
                 }
+                if (!MaySubscribe(client, matchFilter))
+                {
+                    codes.Add(ReasonCode.NotAuthorized);
+                    Log.Write(LogType.Subscribe, $"{client.ClientId} denied {filter}");
+                    continue;
+                }
 
                 var sub = new Subscription(filter, request.MaximumQoS, request.NoLocal, request.RetainAsPublished,
                     request.RetainHandling, subscriptionId) { ShareGroup = group, MatchFilter = matchFilter };

@@ -59,6 +59,15 @@ public sealed class PasswordFile
         return false;
     }
 
+    /// <summary>The user's line as stored (salt and hash); null when the user is not in the file. Equal lines accept the
+    /// same passwords.</summary>
+    public string? HashOf(string user)
+    {
+        foreach (var (name, hash) in _entries)
+            if (name == user) return hash;
+        return null;
+    }
+
     /// <summary>Adds the user, or replaces their password; the file keeps its order.</summary>
     public void Set(string user, string password)
     {

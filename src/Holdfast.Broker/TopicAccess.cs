@@ -1,0 +1,17 @@
+namespace Holdfast.Broker;
+
+/// <summary>What a client wants to do with a topic, as an access check (acl_file) sees it.</summary>
+public enum TopicAccess
+{
+    /// <summary>Receive a message published on the topic.</summary>
+    Read,
+    /// <summary>Publish on the topic (including a will).</summary>
+    Write,
+    /// <summary>Subscribe with the topic filter.</summary>
+    Subscribe,
+}
+
+/// <summary>Decides whether a client may do <paramref name="access"/> on <paramref name="topic"/> (a topic name, or a
+/// filter for <see cref="TopicAccess.Subscribe"/>). The broker knows nothing of where the rules come from; they may change
+/// between two calls (a reload).</summary>
+public delegate bool AccessCheck(string clientId, string? userName, string topic, TopicAccess access);

@@ -1,0 +1,65 @@
+using Holdfast.Broker;
+using Holdfast.Server.Configuration;
+using Holdfast.Server.Security;
+
+namespace Holdfast.Server;
+
+// The password and ACL files behind the listeners' checks, and their reload (SIGHUP in `holdfast serve`).
+public sealed partial class HoldfastServer
+{
+    /// <summary>Each listener's policy and its config, to find a connected client's password file after a reload.</summary>
+    private readonly Dictionary<ListenerPolicy, ListenerConfig> _listenerOf = [];
+    /// <summary>Two SIGHUPs close together reload one after the other, each comparing against what the last one left.</summary>
+    private readonly Lock _reloading = new();
+
+    /// <summary>The checks read <see cref="_security"/> at every call, so a reload takes effect at the next CONNECT,
+    /// PUBLISH, SUBSCRIBE or delivery. Null (nothing to check) when the listener has no such file; the config is not
+    /// re-read, so that never changes.</summary>
+    private Func<string, ReadOnlyMemory<byte>, bool>? PasswordCheck(ListenerConfig listener) =>
+        // use_identity_as_username: the TLS handshake verified the certificate the user name comes from, and
+        // password_file is not used on the listener (as in Mosquitto).
+        listener.UseIdentityAsUsername ? (_, _) => true
+        : _config.EffectivePasswordFile(listener) is null ? null
+            : (user, password) => _security.PasswordFileFor(listener)!.Verify(user, password.Span);
+
+    private AccessCheck? AclCheck(ListenerConfig listener)
+    {
+        if (_config.EffectiveAclFile(listener) is null) return null;
+        int index = _config.Listeners.IndexOf(listener);
+        return (clientId, userName, topic, access) => _security.AclFileFor(index)!.Check(clientId, userName, topic, access);
+    }
+
+    /// <summary>
+    /// Reads the password and ACL files again, as Mosquitto does on SIGHUP (the config file itself is not re-read). A file
+    /// that fails to load keeps its previous version and the error is logged; the broker keeps running. Then every
+    /// connected client whose password may no longer pass is disconnected.
+    /// </summary>
+    public void Reload()
+    {
+        lock (_reloading)
+        {
+            _log.Notice("Reloading password and ACL files.");
+            var before = _security;
+            var after = before.Reload(_log);
+            _security = after;
+            int disconnected = Broker.DisconnectUnauthorized(client => StillAuthorized(client, before, after));
+            // Said once the new rules are in force, so that anyone watching the log knows from when they apply.
+            _log.Notice($"Password and ACL files reloaded ({disconnected} client{(disconnected == 1 ? "" : "s")} disconnected).");
+        }
+    }
+
+    /// <summary>
+    /// The password given at CONNECT is not kept (a secret held in memory for the connection's lifetime would only wait to
+    /// leak). A client was checked against its user's line in the file then in force, and every reload since has
+    /// disconnected it if that line changed, so it still passes exactly when its line is unchanged now. A changed line (new
+    /// password, or the same password hashed again) or a removed user disconnects it; it can reconnect with its password.
+    /// </summary>
+    private bool StillAuthorized(ConnectedClient client, SecurityFiles before, SecurityFiles after)
+    {
+        if (client.UserName is not { } user || !_listenerOf.TryGetValue(client.Policy, out var listener)) return true;
+        // The user name came from a verified certificate, not from the password file.
+        if (listener.UseIdentityAsUsername) return true;
+        if (after.PasswordFileFor(listener) is not { } now) return true;
+        return before.PasswordFileFor(listener)?.HashOf(user) is { } hash && hash == now.HashOf(user);
+    }
+}
