@@ -166,6 +166,7 @@ public sealed partial class MqttBroker : IDisposable
         bool retainedOnSubscribe = false)
     {
         if (!MayRead(session, message.Topic)) { DropUnreadable(session, message); return; }
+        if (message.FromBroker) { SendBrokerStatus(session, message, retain, subscriptionIds, retainedOnSubscribe); return; }
         if (qos == QualityOfService.AtMostOnce)
         {
             // A QoS 0 message queued earlier (queue_qos0_messages) goes first: never overtake it on a live connection.
@@ -178,10 +179,9 @@ public sealed partial class MqttBroker : IDisposable
                 if (!retainedOnSubscribe && IsQueueFull(session, message)) { CountDrop(session, message, DropCause.QueueFull); return; }
                 Enqueue(session, new QueuedMessage(message, qos, retain, subscriptionIds));
             }
-            else if (!message.FromBroker)
+            else
             {
                 // MQTT allows it and Mosquitto does the same (queue_qos0_messages false): counted, logged only at debug.
-                // Not for $SYS updates: they are no loss, the retained tree gives the client the current values when it returns.
                 Metrics.Drop(DropCause.Qos0NotQueued);
                 if (Log.IsEnabled(LogType.Debug))
                     Log.Write(LogType.Debug, $"QoS 0 message {message.Id} on '{message.Topic}' not queued for offline client {session.ClientId}.");
@@ -249,6 +249,19 @@ public sealed partial class MqttBroker : IDisposable
         if (!FitsClient(client, packet)) { CountDrop(client.Session, message, DropCause.PacketTooLarge); return; }
         client.Connection.Send(packet);
         Metrics.MessageSent(message, QualityOfService.AtMostOnce);
+    }
+
+    /// <summary>
+    /// A $SYS update goes to a connected subscriber only, and is skipped without a word where a client's message would be
+    /// counted as dropped (a slow client, a packet over its maximum size). It is not client traffic: never queued, never
+    /// stored, and the retained tree gives a returning or lagging client the current values.
+    /// </summary>
+    private void SendBrokerStatus(Session session, Message message, bool retain, List<uint>? subscriptionIds, bool retainedOnSubscribe)
+    {
+        if (session.Client is not { } client) return;
+        if (!retainedOnSubscribe && client.Connection.PendingBytes > SlowClientLimit) return;
+        var packet = BuildPublish(client, message, QualityOfService.AtMostOnce, retain, subscriptionIds, 0, false, Now);
+        if (FitsClient(client, packet)) client.Connection.Send(packet);
     }
 
     /// <summary>Queues a packet that vouches for the client's own session state (an outbound QoS 1/2 flow, PUBREL, PUBCOMP,

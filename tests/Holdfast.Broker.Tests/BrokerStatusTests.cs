@@ -73,4 +73,33 @@ public class BrokerStatusTests
         Assert.True(retained.Retain);
         Assert.Equal("5 seconds", retained.Text());
     }
+
+    [Fact]
+    public void Broker_status_never_fills_a_queue_nor_counts_as_a_drop()
+    {
+        // queue_qos0_messages would queue QoS 0 for an offline session: $SYS must not ride on it into the store and fill
+        // the queue until the session's real QoS 1 traffic is refused.
+        var store = new MemoryStore();
+        using var broker = new MqttBroker(new BrokerOptions { MaxQueuedMessages = 5, QueueQos0Messages = true }, store: store);
+        var away = broker.ConnectPersistent("away");
+        away.Subscribe("$SYS/#", QualityOfService.AtMostOnce);
+        away.Subscribe("data/x");
+        away.Lost();
+        // A client that cannot take them (tiny Maximum Packet Size, or too slow) is skipped without a drop.
+        var tiny = broker.Connect("tiny", maximumPacketSize: 24);
+        tiny.Subscribe("$SYS/#", QualityOfService.AtMostOnce);
+        var slow = broker.Connect("slow");
+        slow.Subscribe("$SYS/#", QualityOfService.AtMostOnce);
+        slow.Conn.PendingBytes = 64 * 1024 * 1024;
+
+        for (int i = 0; i < 10; i++) broker.PublishBrokerStatus($"$SYS/broker/load/messages/received/{i}min", "1.00");
+        var pub = broker.Connect("pub");
+        pub.Publish("data/x", "m1", QualityOfService.AtLeastOnce, 1);
+
+        Assert.Equal(ReasonCode.Success, pub.Conn.SentOf<PubAckPacket>().Single().ReasonCode);
+        Assert.Equal(0, broker.Metrics.DroppedTotal);
+        Assert.Empty(tiny.Publishes);
+        Assert.Empty(slow.Publishes);
+        Assert.Equal(1, broker.Status().QueuedMessages);
+    }
 }
