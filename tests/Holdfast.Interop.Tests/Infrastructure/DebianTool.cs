@@ -10,7 +10,7 @@ public static class DebianTool
             var path = Path.Combine(dir, tool);
             if (File.Exists(path)) return path;
         }
-        string reason = $"{tool} is not installed (apt-get install -y mosquitto mosquitto-clients python3-paho-mqtt)";
+        string reason = $"{tool} is not installed (apt-get install -y mosquitto mosquitto-clients python3-paho-mqtt openssl)";
         if (Environment.GetEnvironmentVariable("CI") == "true") throw new InvalidOperationException(reason);
         Skip.If(true, reason);
         return "";
