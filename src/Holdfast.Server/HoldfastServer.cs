@@ -146,8 +146,8 @@ public sealed partial class HoldfastServer : IAsyncDisposable
         }
         catch (IOException e)
         {
-            // Kestrel words it for HTTP ("Failed to bind to address http://..."); say it for MQTT.
-            throw new IOException($"cannot open listen socket: {e.Message.Replace("http://", "")}", e);
+            // Kestrel words it for HTTP ("Failed to bind to address http://..." or https://); say it for MQTT.
+            throw new IOException($"cannot open listen socket: {e.Message.Replace("https://", "").Replace("http://", "")}", e);
         }
         foreach (var lo in listenOptions)
         {
