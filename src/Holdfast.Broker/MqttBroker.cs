@@ -165,8 +165,8 @@ public sealed partial class MqttBroker : IDisposable
     private void Deliver(Session session, Message message, QualityOfService qos, bool retain, List<uint>? subscriptionIds,
         bool retainedOnSubscribe = false)
     {
-        if (!MayRead(session, message.Topic)) { DropUnreadable(session, message); return; }
         if (message.FromBroker) { SendBrokerStatus(session, message, retain, subscriptionIds, retainedOnSubscribe); return; }
+        if (!MayRead(session, message.Topic)) { DropUnreadable(session, message); return; }
         if (qos == QualityOfService.AtMostOnce)
         {
             // A QoS 0 message queued earlier (queue_qos0_messages) goes first: never overtake it on a live connection.
@@ -253,12 +253,12 @@ public sealed partial class MqttBroker : IDisposable
 
     /// <summary>
     /// A $SYS update goes to a connected subscriber only, and is skipped without a word where a client's message would be
-    /// counted as dropped (a slow client, a packet over its maximum size). It is not client traffic: never queued, never
+    /// counted as dropped (not readable under the ACL, a slow client, a packet over its maximum size). It is not client traffic: never queued, never
     /// stored, and the retained tree gives a returning or lagging client the current values.
     /// </summary>
     private void SendBrokerStatus(Session session, Message message, bool retain, List<uint>? subscriptionIds, bool retainedOnSubscribe)
     {
-        if (session.Client is not { } client) return;
+        if (session.Client is not { } client || !MayRead(session, message.Topic)) return;
         if (!retainedOnSubscribe && client.Connection.PendingBytes > SlowClientLimit) return;
         var packet = BuildPublish(client, message, QualityOfService.AtMostOnce, retain, subscriptionIds, 0, false, Now);
         if (FitsClient(client, packet)) client.Connection.Send(packet);
