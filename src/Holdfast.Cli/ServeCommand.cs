@@ -48,13 +48,18 @@ internal static class ServeCommand
                 Console.Error.WriteLine($"Error: {e.Message}");
                 return 3;
             }
-            await using var _ = server;
-            // SIGHUP re-reads the password and ACL files, as Mosquitto does; without this registration it would end the process.
+            // SIGHUP reopens log files (for log rotation) and re-reads the password and ACL files, as Mosquitto does. Without
+            // this registration it would end the process, so it stays until the server is disposed (declared first, it is
+            // disposed last): a SIGHUP while the store is flushing at shutdown must not kill it.
+            bool running = true;
             using var reload = PosixSignalRegistration.Create(PosixSignal.SIGHUP, signal =>
             {
                 signal.Cancel = true;
+                if (!running) return;
+                server.ReopenLogFiles();
                 server.Reload();
             });
+            await using var _ = server;
             try
             {
                 await server.RunAsync();
@@ -64,6 +69,10 @@ internal static class ServeCommand
             {
                 Console.Error.WriteLine($"Error: {e.Message}");
                 return 1;
+            }
+            finally
+            {
+                running = false;
             }
         });
         return command;

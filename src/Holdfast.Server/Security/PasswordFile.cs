@@ -17,9 +17,16 @@ public sealed class PasswordFile
     private const int SaltBytes = 12;
     private const int HashBytes = 64;
 
+    // The lines in file order (edits keep it), and the same by user name: CONNECT and a reload's re-check of every
+    // connected client look users up, which must not cost a scan of the file each.
     private readonly List<(string User, string Hash)> _entries;
+    private readonly Dictionary<string, string> _hashes;
 
-    private PasswordFile(List<(string User, string Hash)> entries) => _entries = entries;
+    private PasswordFile(List<(string User, string Hash)> entries)
+    {
+        _entries = entries;
+        _hashes = entries.ToDictionary(e => e.User, e => e.Hash, StringComparer.Ordinal);
+    }
 
     public IEnumerable<string> Users => _entries.Select(e => e.User);
 
@@ -52,21 +59,12 @@ public sealed class PasswordFile
     }
 
     /// <summary>Whether <paramref name="user"/> exists and <paramref name="password"/> is theirs (constant-time compare).</summary>
-    public bool Verify(string user, ReadOnlySpan<byte> password)
-    {
-        foreach (var (name, hash) in _entries)
-            if (name == user) return Matches(hash, password);
-        return false;
-    }
+    public bool Verify(string user, ReadOnlySpan<byte> password) =>
+        _hashes.TryGetValue(user, out var hash) && Matches(hash, password);
 
     /// <summary>The user's line as stored (salt and hash); null when the user is not in the file. Equal lines accept the
     /// same passwords.</summary>
-    public string? HashOf(string user)
-    {
-        foreach (var (name, hash) in _entries)
-            if (name == user) return hash;
-        return null;
-    }
+    public string? HashOf(string user) => _hashes.GetValueOrDefault(user);
 
     /// <summary>Adds the user, or replaces their password; the file keeps its order.</summary>
     public void Set(string user, string password)
@@ -75,9 +73,14 @@ public sealed class PasswordFile
         string hash = Hash(password);
         int index = _entries.FindIndex(e => e.User == user);
         if (index >= 0) _entries[index] = (user, hash); else _entries.Add((user, hash));
+        _hashes[user] = hash;
     }
 
-    public bool Remove(string user) => _entries.RemoveAll(e => e.User == user) > 0;
+    public bool Remove(string user)
+    {
+        _hashes.Remove(user);
+        return _entries.RemoveAll(e => e.User == user) > 0;
+    }
 
     public void Save(string path) => File.WriteAllText(path, string.Concat(_entries.Select(e => $"{e.User}:{e.Hash}\n")));
 
