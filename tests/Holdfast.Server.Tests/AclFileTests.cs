@@ -132,6 +132,13 @@ public class AclFileTests
     }
 
     [Fact]
+    public void A_runaway_line_is_cut_short_in_the_error()
+    {
+        var e = Assert.Throws<ConfigException>(() => Acl(new string('x', 200_000)));
+        Assert.Equal($"acl:1: unknown line '{new string('x', 80)}...' (expected topic, pattern or user)", e.Message);
+    }
+
+    [Fact]
     public void An_unreadable_acl_file_stops_startup_at_the_config_line_and_a_bad_line_at_its_own()
     {
         using var dir = new TempDirectory();

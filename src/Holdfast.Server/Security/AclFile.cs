@@ -74,7 +74,7 @@ public sealed class AclFile
                     acl._patterns.Add(ParseRule(rest, path, i + 1, keyword));
                     break;
                 default:
-                    throw new ConfigException(path, i + 1, $"unknown line '{keyword}' (expected topic, pattern or user)");
+                    throw new ConfigException(path, i + 1, $"unknown line '{Shown(keyword)}' (expected topic, pattern or user)");
             }
         }
         return acl;
@@ -96,12 +96,12 @@ public sealed class AclFile
                 "write" => Grant.Write,
                 "readwrite" => Grant.ReadWrite,
                 "deny" => Grant.Deny,
-                _ => throw new ConfigException(path, line, $"{keyword}: unknown access '{word}' (expected read, write, readwrite or deny)"),
+                _ => throw new ConfigException(path, line, $"{keyword}: unknown access '{Shown(word)}' (expected read, write, readwrite or deny)"),
             };
             topic = text[(space + 1)..].Trim(' ', '\t');
         }
         if (!TopicRules.IsValidTopicFilter(topic))
-            throw new ConfigException(path, line, $"{keyword}: '{topic}' is not a valid topic filter");
+            throw new ConfigException(path, line, $"{keyword}: '{Shown(topic)}' is not a valid topic filter");
         return new Rule(grant, topic);
     }
 
@@ -232,4 +232,7 @@ public sealed class AclFile
 
     private static bool IsDollar(string level) => level.StartsWith('$');
     private static bool IsWildcard(string level) => level is "+" or "#";
+
+    /// <summary>Text from the file as an error shows it: a runaway line (a binary file named by mistake) is cut short.</summary>
+    private static string Shown(string text) => text.Length <= 80 ? text : text[..80] + "...";
 }
