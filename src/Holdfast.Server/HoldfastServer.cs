@@ -119,7 +119,9 @@ public sealed partial class HoldfastServer : IAsyncDisposable
                     kestrel.Listen(address, listener.Port, lo =>
                     {
                         listenOptions.Add(lo);
-                        if (websockets) WebSocketTransport.Listen(lo, context);
+                        // Plain MQTT speaks no HTTP: left at Kestrel's default, TLS would offer h2 and http/1.1 by ALPN and
+                        // refuse a client that offers "mqtt" (RFC 7301). With none, ALPN is ignored, as by Mosquitto.
+                        if (websockets) WebSocketTransport.Listen(lo, context); else lo.Protocols = HttpProtocols.None;
                         if (tls is not null) TlsHandshake.Use(lo, tls, _log);
                         if (!websockets)
                             lo.Run(connection => RunConnectionAsync(context.Transport(connection.Transport, connection.RemoteEndPoint,

@@ -13,6 +13,6 @@ internal sealed record ListenerContext(ListenerPolicy Policy, ConnectionLimit Co
         new(pipe, remote?.ToString() ?? "unknown", localPort, abort)
         {
             UseIdentityAsUsername = Tls?.UseIdentityAsUsername == true,
-            CertificateCommonName = ListenerTls.CommonName(clientCertificate),
+            CertificateCommonName = Tls?.UseIdentityAsUsername == true ? ListenerTls.CommonName(clientCertificate) : null,
         };
 }

@@ -298,7 +298,8 @@ internal sealed class MqttConnection : IClientConnection
     }
 
     /// <summary>use_identity_as_username: the verified certificate's CN replaces the user name and the password is not
-    /// used, as in Mosquitto. A certificate without a CN gets CONNACK 0x87 Not authorized (3.1.1: code 5).</summary>
+    /// used, as in Mosquitto. A certificate without a CN gets CONNACK 0x86 Bad user name or password (3.1.1: code 4), as
+    /// Mosquitto answers it.</summary>
     private bool UseCertificateIdentity(ConnectPacket connect)
     {
         if (_transport.CertificateCommonName is { } name)
@@ -308,7 +309,7 @@ internal sealed class MqttConnection : IClientConnection
             return true;
         }
         _log.Notice($"Client connection from {RemoteAddress} refused: its certificate has no CN to use as user name (use_identity_as_username).");
-        Send(new ConnAckPacket { ReasonCode = ReasonCode.NotAuthorized });
+        Send(new ConnAckPacket { ReasonCode = ReasonCode.BadUserNameOrPassword });
         Close(null);
         return false;
     }

@@ -71,7 +71,8 @@ internal sealed class WebSocketTransport : IDuplexPipe
             return;
         }
         var offered = http.WebSockets.WebSocketRequestedProtocols;
-        string? subProtocol = offered.FirstOrDefault(p => p is "mqtt" or "mqttv3.1");
+        // MQTT-6.0.0-4: "mqtt" when the client offers it, whatever else it offers first.
+        string? subProtocol = offered.Contains("mqtt") ? "mqtt" : offered.FirstOrDefault(p => p == "mqttv3.1");
         if (subProtocol is null)
         {
             // The client must offer mqtt [MQTT-6.0.0-3]; anything else is some other protocol that has come to the wrong port.

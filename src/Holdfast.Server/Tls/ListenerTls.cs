@@ -42,8 +42,11 @@ internal sealed class ListenerTls
             // operator believes is protected.
             if (listener.CertFile is not null) throw Fail(listener, "certfile", "keyfile is missing: certfile and keyfile together enable TLS");
             if (listener.KeyFile is not null) throw Fail(listener, "keyfile", "certfile is missing: certfile and keyfile together enable TLS");
-            foreach (var key in new[] { "cafile", "capath", "require_certificate", "use_identity_as_username", "tls_version" })
-                if (listener.Locations.ContainsKey(key))
+            // An explicit "false" asks for nothing TLS would give, so it is no mistake to point out.
+            foreach (var (key, isSet) in new[] { ("cafile", listener.CaFile is not null), ("capath", listener.CaPath is not null),
+                         ("require_certificate", listener.RequireCertificate), ("use_identity_as_username", listener.UseIdentityAsUsername),
+                         ("tls_version", listener.TlsVersion is not null) })
+                if (isSet)
                     throw Fail(listener, key, "needs certfile and keyfile on this listener (without them it serves no TLS)");
             return null;
         }
@@ -76,6 +79,10 @@ internal sealed class ListenerTls
         {
             TrustMode = X509ChainTrustMode.CustomRootTrust,
             RevocationMode = X509RevocationMode.NoCheck,
+            // Never fetch a "missing" issuer from the URL a client's certificate names (AIA): the broker would make requests
+            // an unauthenticated peer chooses, mid-handshake, blocking a thread for as long as that server takes, and would
+            // accept leaves from intermediates that are not in cafile. OpenSSL (Mosquitto) never fetches either.
+            DisableCertificateDownloads = true,
         };
         chainPolicy.CustomTrustStore.AddRange(trusted);
         return new ListenerTls(serverCertificate, chainPolicy, MinimumVersion(listener.TlsVersion), listener.RequireCertificate, listener.UseIdentityAsUsername);
@@ -106,12 +113,14 @@ internal sealed class ListenerTls
         },
     };
 
-    /// <summary>The CN of the client certificate's subject (use_identity_as_username), or null when it has none.</summary>
+    /// <summary>The first CN of the client certificate's subject in the certificate's own (DER) order, as OpenSSL and so
+    /// Mosquitto pick it for use_identity_as_username; null when it has none. Multi-valued components (O=x + CN=y) are
+    /// skipped rather than taken apart.</summary>
     public static string? CommonName(X509Certificate2? certificate)
     {
         if (certificate is null) return null;
-        foreach (var rdn in certificate.SubjectName.EnumerateRelativeDistinguishedNames())
-            if (rdn.GetSingleElementType().Value == CommonNameOid) return rdn.GetSingleElementValue();
+        foreach (var rdn in certificate.SubjectName.EnumerateRelativeDistinguishedNames(reversed: false))
+            if (!rdn.HasMultipleElements && rdn.GetSingleElementType().Value == CommonNameOid) return rdn.GetSingleElementValue();
         return null;
     }
 

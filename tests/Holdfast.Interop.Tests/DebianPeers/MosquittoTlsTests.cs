@@ -77,6 +77,37 @@ public sealed class MosquittoTlsTests : IDisposable
         Assert.Contains("u'line-7'", await broker.Log.WaitForAsync($"as {other} "));
     }
 
+    [SkippableFact]
+    public async Task A_client_certificate_never_makes_the_broker_fetch_its_issuer()
+    {
+        // A certificate may name a URL for its issuer (AIA). Fetching it would let any unauthenticated peer make the broker
+        // send requests where it likes, and stall a thread for as long as that server takes.
+        var trap = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        trap.Start();
+        try
+        {
+            var (cert, key) = _certificates.ForeignClient($"http://127.0.0.1:{((System.Net.IPEndPoint)trap.LocalEndpoint).Port}/issuer.crt");
+            await using var broker = await TestBroker.StartAsync(listenerText: TlsListener("require_certificate true\n"));
+            var (exit, _, stderr) = await TryPublishAsync(broker, Unique("aia"), "--cafile", _certificates.CaFile, "--cert", cert, "--key", key);
+            Assert.True(exit != 0, $"a certificate from a foreign CA got in: {stderr}");
+            await broker.Log.WaitForAsync("failed: client certificate 'CN=intruder' refused: ");
+            Assert.False(trap.Pending(), "the broker connected to the URL in the client's certificate");
+        }
+        finally
+        {
+            trap.Stop();
+        }
+    }
+
+    [SkippableFact]
+    public async Task A_client_that_offers_mqtt_by_ALPN_gets_in()
+    {
+        // Left to Kestrel, an MQTT listener would offer only h2 and http/1.1 and refuse this client (RFC 7301).
+        await using var broker = await TestBroker.StartAsync(listenerText: TlsListener());
+        var (exit, _, stderr) = await TryPublishAsync(broker, Unique("alpn"), "--cafile", _certificates.CaFile, "--tls-alpn", "mqtt");
+        Assert.True(exit == 0, stderr);
+    }
+
     public void Dispose() => _certificates.Dispose();
 
     private sealed class TempFile : IDisposable

@@ -50,24 +50,28 @@ internal sealed class TestCertificates : IDisposable
         return Write("other-ca.pem", other.ExportCertificatePem());
     }
 
-    /// <summary>A client certificate (CN=intruder) issued by a CA the broker does not trust.</summary>
-    public (string Cert, string Key) ForeignClient()
+    /// <summary>A client certificate (CN=intruder) issued by a CA the broker does not trust; with <paramref name="issuerUrl"/>
+    /// it says where its issuer can be fetched (Authority Information Access), as an attacker's certificate might.</summary>
+    public (string Cert, string Key) ForeignClient(string? issuerUrl = null)
     {
         using var key = RSA.Create(2048);
         var request = new CertificateRequest("CN=Foreign CA", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
         using var foreignCa = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
-        return Issue(foreignCa, key, "foreign-client", "CN=intruder", null, "1.3.6.1.5.5.7.3.2");
+        var issuerAccess = issuerUrl is null ? null : new X509AuthorityInformationAccessExtension(null, [issuerUrl]);
+        return Issue(foreignCa, key, "foreign-client", "CN=intruder", null, "1.3.6.1.5.5.7.3.2", issuerAccess);
     }
 
-    private (string Cert, string Key) Issue(X509Certificate2 issuer, RSA issuerKey, string name, string subject, X509Extension? names, string usage)
+    private (string Cert, string Key) Issue(X509Certificate2 issuer, RSA issuerKey, string name, string subject, X509Extension? names, string usage,
+        X509Extension? extra = null)
     {
         using var key = RSA.Create(2048);
         var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, false));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(usage)], false));
         if (names is not null) request.CertificateExtensions.Add(names);
+        if (extra is not null) request.CertificateExtensions.Add(extra);
         byte[] serial = RandomNumberGenerator.GetBytes(8);
         using var certificate = request.Create(issuer.SubjectName, X509SignatureGenerator.CreateForRSA(issuerKey, RSASignaturePadding.Pkcs1),
             DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30), serial);
