@@ -100,12 +100,12 @@ public sealed partial class MqttBroker : IDisposable
 
         foreach (var (session, t) in _targets) _deliveries.Add((session, t));
 
-        // A shared group delivers each message to one member, chosen round-robin among those able to take it (and, when no
-        // member may read it, to one that then drops it, counted). It is a
+        // A shared group delivers each message to one member, chosen round-robin among those able to take it. It is a
         // subscription of its own: a member that also matches plainly gets both copies.
         foreach (var group in _matchedGroups)
         {
-            // Only among members that may read it: a member that may not would drop it for the whole group.
+            // Among the members that may read it: one that may not would drop it for the whole group. When none may, the
+            // member picked drops it (counted).
             var (member, sub) = group.Pick(MayRead, message.Topic);
             _deliveries.Add((member, new DeliveryTarget
             {

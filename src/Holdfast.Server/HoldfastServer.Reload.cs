@@ -12,6 +12,7 @@ public sealed partial class HoldfastServer
     /// <summary>Two SIGHUPs close together reload one after the other, each comparing against what the last one left.</summary>
     private readonly Lock _reloading = new();
 
+    /// <summary>What the broker applies to a listener's clients, its password and ACL checks included.</summary>
     private ListenerPolicy Policy(ListenerConfig listener)
     {
         var policy = new ListenerPolicy
