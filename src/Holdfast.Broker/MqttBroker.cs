@@ -27,12 +27,15 @@ public sealed partial class MqttBroker : IDisposable
     private bool _shuttingDown;
 
     /// <param name="store">Where durable state is recorded and recovered from; null records nothing (embedding, unit tests).</param>
-    public MqttBroker(BrokerOptions? options = null, IBrokerLog? log = null, IBrokerStore? store = null)
+    /// <param name="listeners">The policies clients connect with: a session recovered from the store is judged (acl_file) by
+    /// the one of its last connection, found by name.</param>
+    public MqttBroker(BrokerOptions? options = null, IBrokerLog? log = null, IBrokerStore? store = null, IEnumerable<ListenerPolicy>? listeners = null)
     {
         Options = options ?? new BrokerOptions();
         Log = log ?? NullBrokerLog.Instance;
         _store = store ?? UnrecordedStore.Instance;
         _store.ShareLock(_lock);
+        KnowListeners(listeners ?? []);
         Recover();
         _timer = new Timer(_ => Tick(), null, TickInterval, TickInterval);
     }
@@ -101,7 +104,9 @@ public sealed partial class MqttBroker : IDisposable
         // subscription of its own: a member that also matches plainly gets both copies.
         foreach (var group in _matchedGroups)
         {
-            var (member, sub) = group.Pick();
+            // Among the members that may read it: one that may not would drop it for the whole group. When none may, the
+            // member picked drops it (counted).
+            var (member, sub) = group.Pick(MayRead, message.Topic);
             _deliveries.Add((member, new DeliveryTarget
             {
                 QoS = (QualityOfService)Math.Min((int)message.QoS, (int)sub.MaximumQoS),
@@ -364,10 +369,13 @@ public sealed partial class MqttBroker : IDisposable
         {
             int sentCount = session.InflightCount - session.UnsentInflight;
             bool windowFull = false;
-            List<InflightMessage>? tooLarge = null;
+            List<InflightMessage>? tooLarge = null, unreadable = null;
             foreach (var m in session.Inflight)
             {
                 if (m.Sent) continue;
+                // Judged again before a PUBLISH is resent, as Mosquitto does: another user may have resumed the session, or
+                // a reload revoked read access. A PUBREL carries no message, so that flow continues.
+                if (m.State != InflightState.AwaitingPubComp && !MayRead(session, m.Message.Topic)) { (unreadable ??= []).Add(m); continue; }
                 if (sentCount >= session.InflightWindow) { windowFull = true; break; }
                 if (!Resend(client, m)) { (tooLarge ??= []).Add(m); continue; }
                 sentCount++;
@@ -379,6 +387,13 @@ public sealed partial class MqttBroker : IDisposable
                 {
                     CompleteInflight(session, m.PacketId);
                     CountDrop(session, m.Message, DropCause.PacketTooLarge);
+                }
+            // Completed as if acknowledged, so it is neither resent later nor held in the store.
+            if (unreadable is not null)
+                foreach (var m in unreadable)
+                {
+                    CompleteInflight(session, m.PacketId);
+                    DropUnreadable(session, m.Message);
                 }
             if (windowFull) return;
         }

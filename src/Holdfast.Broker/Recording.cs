@@ -12,7 +12,8 @@ public sealed partial class MqttBroker
     private void RecordSession(Session s)
     {
         if (s.ExpiryInterval > 0)
-            _store.SaveSession(new StoredSession(s.ClientId, s.Version, s.ExpiryInterval, [.. s.Subscriptions.Values], s.IsConnected ? null : s.DisconnectedAt));
+            _store.SaveSession(new StoredSession(s.ClientId, s.Version, s.ExpiryInterval, [.. s.Subscriptions.Values], s.IsConnected ? null : s.DisconnectedAt,
+                s.Identity?.ListenerName, s.Identity?.UserName));
         else _store.RemoveSession(s.ClientId);
     }
 
@@ -78,6 +79,8 @@ public sealed partial class MqttBroker
                 // Connected when the broker stopped: its connection ended then, which is now as far as anyone can tell.
                 DisconnectedAt = stored.DisconnectedAt ?? now,
                 PendingWill = state.PendingWills.GetValueOrDefault(stored.ClientId),
+                // Restored before anything can be published or delivered (expired sessions' wills below, the timer after).
+                Identity = stored.ListenerName is { } listener ? new SessionIdentity(listener, stored.UserName, ListenerNamed(listener)) : null,
             };
             foreach (var sub in stored.Subscriptions)
             {
@@ -110,6 +113,10 @@ public sealed partial class MqttBroker
             recovered.Add((session, stored.DisconnectedAt is null));
         }
         foreach (var message in state.Retained) _retained.Set(message);
+        int unknown = recovered.Count(r => r.Session.Identity?.Policy is null);
+        if (unknown > 0 && _anyListenerHasAcl)
+            Log.Warning($"{unknown} recovered session(s) name no listener of this config (or were stored by an older version): "
+                + "their wills are not published, and messages queued for them are judged by the ACL when they reconnect.");
 
         int expiredSessions = 0, expiredMessages = 0;
         foreach (var (session, wasConnected) in recovered)

@@ -33,10 +33,10 @@ public sealed class Session(string clientId)
     public ConnectedClient? Client { get; set; }
     public bool IsConnected => Client is not null;
 
-    /// <summary>The listener policy and user name of the latest connection, kept while the session is offline (not the
-    /// connection itself): they decide what the session may read. Null for a session recovered from the store until it
-    /// reconnects.</summary>
-    internal (ListenerPolicy Policy, string? UserName)? Identity { get; set; }
+    /// <summary>Who the latest connection was, kept while the session is offline (not the connection itself) and with the
+    /// session record: it decides what the session may read and whether its will may be published. Null only for a session
+    /// recovered from a record written before identities were kept, until it reconnects.</summary>
+    internal SessionIdentity? Identity { get; set; }
 
     /// <summary>Monotonic ms when the last connection ended (for expiry).</summary>
     public long DisconnectedAt { get; set; }
@@ -97,6 +97,10 @@ public sealed class Session(string clientId)
 
     public override string ToString() => ClientId;
 }
+
+/// <summary>The listener and user name of a session's latest connection. <paramref name="Policy"/> is that listener's
+/// policy, or null when a session recovered from the store names a listener the config no longer has (renamed, removed).</summary>
+internal sealed record SessionIdentity(string ListenerName, string? UserName, ListenerPolicy? Policy);
 
 /// <summary>A will held back by its Will Delay Interval (monotonic ms). It becomes a message only when published, so
 /// its Message Expiry Interval counts from then [MQTT 5.0 §3.1.3.2.4].</summary>

@@ -147,20 +147,23 @@ public sealed class SharedGroup(string name, string filter)
 
     internal bool Remove(Session session) => Members.RemoveAll(m => m.Key == session) > 0;
 
-    /// <summary>Round-robin over members, preferring connected ones whose inflight window has room, then any connected one,
-    /// then anyone (an offline persistent member queues the message rather than losing it).</summary>
-    public KeyValuePair<Session, Subscription> Pick()
+    /// <summary>Round-robin over the members <paramref name="mayReceive"/> accepts for <paramref name="topic"/>, preferring
+    /// connected ones whose inflight window has room, then any connected one, then anyone (an offline persistent member queues
+    /// the message rather than losing it); when it accepts none, any member. The caller decides who may receive what (the
+    /// tree knows nothing of access control); passing the topic lets it use one cached delegate, with no allocation.</summary>
+    public KeyValuePair<Session, Subscription> Pick(Func<Session, string, bool> mayReceive, string topic)
     {
         int n = Members.Count;
-        for (int pass = 0; pass < 3; pass++)
+        for (int pass = 0; pass < 4; pass++)
         {
             for (int i = 0; i < n; i++)
             {
                 var candidate = Members[(_next + i) % n];
                 bool ok = pass switch
                 {
-                    0 => candidate.Key.IsConnected && candidate.Key.HasInflightRoom,
-                    1 => candidate.Key.IsConnected,
+                    0 => candidate.Key.IsConnected && candidate.Key.HasInflightRoom && mayReceive(candidate.Key, topic),
+                    1 => candidate.Key.IsConnected && mayReceive(candidate.Key, topic),
+                    2 => mayReceive(candidate.Key, topic),
                     _ => true,
                 };
                 if (ok) { _next = (_next + i + 1) % n; return candidate; }

@@ -12,6 +12,22 @@ public sealed partial class HoldfastServer
     /// <summary>Two SIGHUPs close together reload one after the other, each comparing against what the last one left.</summary>
     private readonly Lock _reloading = new();
 
+    /// <summary>What the broker applies to a listener's clients, its password and ACL checks included.</summary>
+    private ListenerPolicy Policy(ListenerConfig listener)
+    {
+        var policy = new ListenerPolicy
+        {
+            Name = listener.Port.ToString(),
+            AllowAnonymous = _config.EffectiveAllowAnonymous(listener),
+            CheckPassword = PasswordCheck(listener),
+            CheckAccess = AclCheck(listener),
+            AckTimeout = listener.AckTimeout,
+            AckTimeoutDisconnect = listener.AckTimeoutDisconnect,
+        };
+        _listenerOf[policy] = listener;
+        return policy;
+    }
+
     /// <summary>The checks read <see cref="_security"/> at every call, so a reload takes effect at the next CONNECT,
     /// PUBLISH, SUBSCRIBE or delivery. Null (nothing to check) when the listener has no such file; the config is not
     /// re-read, so that never changes.</summary>

@@ -35,6 +35,8 @@ public sealed partial class HoldfastServer : IAsyncDisposable
 
     /// <param name="openStoreFile">Opens the data directory's key-value file (default: RocksDB). Tests wrap it to inject faults.</param>
     private volatile SecurityFiles _security;
+    /// <summary>Each listener's policy, in listener order.</summary>
+    private readonly List<ListenerPolicy> _policies;
     private readonly Dictionary<ListenerConfig, ListenerTls> _tls = [];
 
     public HoldfastServer(HoldfastConfig config, IBrokerLog? log = null, Func<string, IStoreFile>? openStoreFile = null)
@@ -58,9 +60,11 @@ public sealed partial class HoldfastServer : IAsyncDisposable
             var file = (openStoreFile ?? RocksDbFile.Open)(config.DataDirectory);
             _store = new RocksDbStore(file, config.Durability, log);
         }
+        // Made before the broker, which judges the sessions it recovers by the listener each last connected to.
+        _policies = [.. _config.Listeners.Select(Policy)];
         try
         {
-            Broker = new MqttBroker(config.Broker, log, _store);
+            Broker = new MqttBroker(config.Broker, log, _store, _policies);
         }
         catch
         {
@@ -99,19 +103,11 @@ public sealed partial class HoldfastServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            foreach (var listener in _config.Listeners)
+            for (int i = 0; i < _config.Listeners.Count; i++)
             {
+                var listener = _config.Listeners[i];
                 var tls = _tls.GetValueOrDefault(listener);
-                var policy = new ListenerPolicy
-                {
-                    Name = listener.Port.ToString(),
-                    AllowAnonymous = _config.EffectiveAllowAnonymous(listener),
-                    CheckPassword = PasswordCheck(listener),
-                    CheckAccess = AclCheck(listener),
-                    AckTimeout = listener.AckTimeout,
-                    AckTimeoutDisconnect = listener.AckTimeoutDisconnect,
-                };
-                _listenerOf[policy] = listener;
+                var policy = _policies[i];
                 var context = new ListenerContext(policy, new ConnectionLimit(listener.MaxConnections), tls);
                 bool websockets = listener.Protocol == "websockets";
                 foreach (var address in BindAddresses(listener))

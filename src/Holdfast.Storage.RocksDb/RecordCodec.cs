@@ -58,6 +58,9 @@ internal ref struct RecordReader(ReadOnlySpan<byte> data)
 
     public readonly int Position => _position;
 
+    /// <summary>Whether every byte has been read: a record written by an older version ends before the fields added since.</summary>
+    public readonly bool AtEnd => _position == _data.Length;
+
     private ReadOnlySpan<byte> Take(int count)
     {
         if (count < 0 || _position + count > _data.Length) throw new FormatException("record truncated");

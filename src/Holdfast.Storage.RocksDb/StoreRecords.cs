@@ -34,6 +34,8 @@ internal static class StoreRecords
             if (sub.SubscriptionIdentifier is { } id) w.UInt32(id);
             w.NullableString(sub.ShareGroup).String(sub.MatchFilter);
         }
+        // Appended after the fields of the first format, so that records written before still read (as "no identity").
+        w.NullableString(s.ListenerName).NullableString(s.UserName);
         return w.ToArray();
     }
 
@@ -55,8 +57,14 @@ internal static class StoreRecords
             uint? id = r.Bool() ? r.UInt32() : null;
             subs.Add(new Subscription(filter, qos, noLocal, rap, handling, id) { ShareGroup = r.NullableString(), MatchFilter = r.String() });
         }
+        string? listener = null, user = null;
+        if (!r.AtEnd)
+        {
+            listener = r.NullableString();
+            user = r.NullableString();
+        }
         r.End();
-        return new StoredSession(clientId, version, expiry, subs, disconnected == Connected ? null : clock.ToMonotonic(disconnected));
+        return new StoredSession(clientId, version, expiry, subs, disconnected == Connected ? null : clock.ToMonotonic(disconnected), listener, user);
     }
 
     public static byte[] Body(RecordWriter w, Message m, Clock clock)

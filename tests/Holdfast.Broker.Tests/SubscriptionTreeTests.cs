@@ -117,7 +117,7 @@ public class SubscriptionTreeTests
         Assert.Equal("a/+", g.Filter);
 
         // All offline: round-robin over everyone, each member once per cycle.
-        var picks = Enumerable.Range(0, 6).Select(_ => g.Pick().Key.ClientId).ToList();
+        var picks = Enumerable.Range(0, 6).Select(_ => g.Pick(Anyone, "a/b").Key.ClientId).ToList();
         Assert.Equal(["m0", "m1", "m2", "m0", "m1", "m2"], picks);
 
         // '$share/g/a/+' does not match 'a/b/c'.
@@ -134,7 +134,28 @@ public class SubscriptionTreeTests
         tree.Add(offline, Sub("$share/g/t"));
         tree.Add(online.Client.Session, Sub("$share/g/t"));
         var g = Match(tree, "t").groups.Single();
-        for (int i = 0; i < 4; i++) Assert.Equal("online", g.Pick().Key.ClientId);
+        for (int i = 0; i < 4; i++) Assert.Equal("online", g.Pick(Anyone, "t").Key.ClientId);
+    }
+
+    private static bool Anyone(Session session, string topic) => true;
+
+    [Fact]
+    public void Shared_group_picks_only_members_that_may_receive_the_topic_and_anyone_when_none_may()
+    {
+        using var broker = new MqttBroker();
+        var online = broker.ConnectPersistent("online");
+        var tree = new SubscriptionTree();
+        var offline = new Session("offline");
+        tree.Add(online.Client.Session, Sub("$share/g/#"));
+        tree.Add(offline, Sub("$share/g/#"));
+        tree.Add(new Session("other"), Sub("$share/g/#"));
+        var g = Match(tree, "t").groups.Single();
+
+        // The connected member may not receive it: the offline one that may is chosen every time, over a connected member.
+        Func<Session, string, bool> offlineOnly = (s, topic) => s == offline && topic == "t";
+        for (int i = 0; i < 4; i++) Assert.Equal("offline", g.Pick(offlineOnly, "t").Key.ClientId);
+        // Nobody may: some member still comes back (and the broker drops the message for it, counted).
+        Assert.Contains(g.Pick((_, _) => false, "t").Key.ClientId, new[] { "online", "offline", "other" });
     }
 
     [Fact]

@@ -65,6 +65,41 @@ public sealed class RoundTripTests : IDisposable
     }
 
     [Fact]
+    public void Sessions_keep_the_listener_and_user_name_of_their_latest_connection()
+    {
+        using (var store = Open())
+        {
+            store.SaveSession(new StoredSession("alice", ProtocolVersion.V500, 60, [], ListenerName: "1883", UserName: "alice"));
+            store.SaveSession(new StoredSession("anonymous", ProtocolVersion.V311, uint.MaxValue, [], ListenerName: "8883"));
+        }
+
+        var state = Reload();
+        Assert.Equal(("1883", "alice"), state.Sessions.Where(s => s.ClientId == "alice").Select(s => (s.ListenerName, s.UserName)).Single());
+        Assert.Equal(("8883", null), state.Sessions.Where(s => s.ClientId == "anonymous").Select(s => (s.ListenerName, s.UserName)).Single());
+    }
+
+    [Fact]
+    public void A_session_record_written_before_identities_were_kept_still_reads_with_no_identity()
+    {
+        // The first format, byte for byte: version, expiry, offline since (long.MinValue = connected), one subscription
+        // ('a/#', QoS 1, no local 0, retain as published 1, retain handling 0, no subscription id, no share group, 'a/#').
+        byte[] filter = "a/#"u8.ToArray();
+        byte[] record =
+        [
+            (byte)ProtocolVersion.V500, 0, 0, 0x0e, 0x10, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+            0, 0, 0, 3, .. filter, 1, 0, 1, 0, 0, 0, 0, 0, 0, 3, .. filter,
+        ];
+        using (var file = RocksDbFile.Open(_dir.Path))
+            file.Write([new StoreOp(StoreKeys.ForName(StoreKeys.Session, "old"), record)], sync: true);
+
+        var old = Assert.Single(Reload().Sessions);
+        Assert.Equal(("old", ProtocolVersion.V500, 3600u, null), (old.ClientId, old.Version, old.ExpiryInterval, old.DisconnectedAt));
+        Assert.Equal(new Subscription("a/#", QualityOfService.AtLeastOnce, false, true, RetainHandling.SendAtSubscribe, null), Assert.Single(old.Subscriptions));
+        Assert.Null(old.ListenerName);
+        Assert.Null(old.UserName);
+    }
+
+    [Fact]
     public void Queued_deliveries_come_back_in_order_with_qos_retain_and_subscription_ids()
     {
         var messages = Enumerable.Range(0, 20).Select(i => Messages.Create($"t/{i}", $"m{i}", (QualityOfService)(i % 3))).ToList();

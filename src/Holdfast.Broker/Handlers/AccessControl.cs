@@ -6,6 +6,22 @@ namespace Holdfast.Broker;
 // the clients a reloaded password file no longer lets in. A listener without an ACL costs one null check per decision.
 public sealed partial class MqttBroker
 {
+    /// <summary>The listeners' policies by <see cref="ListenerPolicy.Name"/>, to judge a session recovered from the store by
+    /// the listener it last connected to. A name two listeners share maps to null: which one it was is unknown.</summary>
+    private readonly Dictionary<string, ListenerPolicy?> _listenersByName = new(StringComparer.Ordinal);
+    private bool _anyListenerHasAcl;
+
+    private void KnowListeners(IEnumerable<ListenerPolicy> listeners)
+    {
+        foreach (var policy in listeners)
+        {
+            _listenersByName[policy.Name] = _listenersByName.ContainsKey(policy.Name) ? null : policy;
+            _anyListenerHasAcl |= policy.CheckAccess is not null;
+        }
+    }
+
+    private ListenerPolicy? ListenerNamed(string name) => _listenersByName.GetValueOrDefault(name);
+
     private static bool MayWrite(ConnectedClient client, string topic) =>
         client.Policy.CheckAccess is not { } check || check(client.ClientId, client.UserName, topic, TopicAccess.Write);
 
@@ -13,17 +29,20 @@ public sealed partial class MqttBroker
         client.Policy.CheckAccess is not { } check || check(client.ClientId, client.UserName, filter, TopicAccess.Subscribe);
 
     /// <summary>Whether the session may receive a message on <paramref name="topic"/>, judged by its latest connection
-    /// (also while it is offline). A session recovered from the store has no identity until it reconnects: its messages
-    /// are queued and judged when they are sent (see <see cref="Pump"/>).</summary>
+    /// (also while it is offline, and after a restart: the identity is stored with the session). A recovered session whose
+    /// listener is unknown (an old record, a listener renamed or removed) is let through on purpose: its messages are
+    /// queued, not dropped, and judged when they are sent (see <see cref="Pump"/>), once a connection has said who it is.
+    /// Dropping them could lose messages the returning client may read.</summary>
     private static bool MayRead(Session session, string topic) =>
-        session.Identity is not { } identity || identity.Policy.CheckAccess is not { } check
+        session.Identity is not { Policy: { } policy } identity || policy.CheckAccess is not { } check
         || check(session.ClientId, identity.UserName, topic, TopicAccess.Read);
 
     /// <summary>As Mosquitto does at will time: the will's topic must be writable by its client under the rules in force
-    /// when it is published (a reload in between counts).</summary>
-    private static bool MayPublishWill(Session session, string topic) =>
-        session.Identity is not { } identity || identity.Policy.CheckAccess is not { } check
-        || check(session.ClientId, identity.UserName, topic, TopicAccess.Write);
+    /// when it is published (a reload in between counts). When the client's listener is unknown after a restart and any
+    /// listener has an ACL, it fails closed: a will nobody can vouch for is not published.</summary>
+    private bool MayPublishWill(Session session, string topic) =>
+        session.Identity is not { Policy: { } policy } identity ? !_anyListenerHasAcl
+        : policy.CheckAccess is not { } check || check(session.ClientId, identity.UserName, topic, TopicAccess.Write);
 
     /// <summary>A message its subscriber may not read: counted; logged only at debug, because a subscription to a wide
     /// filter that the ACL narrows (e.g. '#') is ordinary use, as with Mosquitto.</summary>

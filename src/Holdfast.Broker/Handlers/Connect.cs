@@ -99,9 +99,10 @@ public sealed partial class MqttBroker
                 UserName = connect.UserName,
             };
             session.Client = client;
-            session.Identity = (policy, connect.UserName);
-            // Recorded as connected: if the broker dies now, the session's offline time starts at the restart, not at
-            // its previous disconnection (which could make it look expired).
+            session.Identity = new SessionIdentity(policy.Name, connect.UserName, policy);
+            // Recorded as connected, with who connected (a takeover by another user changes it): if the broker dies now, the
+            // session's offline time starts at the restart, not at its previous disconnection (which could make it look
+            // expired), and the ACL judges it as this user until it reconnects.
             RecordSession(session);
 
             var connack = new ConnAckPacket { SessionPresent = sessionPresent, ReasonCode = ReasonCode.Success };

@@ -118,7 +118,9 @@ public sealed partial class MqttBroker
         if (!MayPublishWill(session, will.Topic))
         {
             Metrics.Drop(DropCause.NotAuthorized);
-            if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Will of {session.ClientId} on '{will.Topic}' not published: not authorized.");
+            if (Log.IsEnabled(LogType.Notice))
+                Log.Notice($"Will of {session.ClientId} on '{will.Topic}' not published: not authorized"
+                    + (session.Identity?.Policy is null ? " (its listener is unknown since the restart)." : "."));
             return;
         }
         if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Publishing will of {session.ClientId} on '{will.Topic}'.");

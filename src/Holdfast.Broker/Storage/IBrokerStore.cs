@@ -70,8 +70,11 @@ public sealed class StoreWriteException(string message, Exception? inner = null)
 
 /// <summary>The durable fields of a session.</summary>
 /// <param name="DisconnectedAt">Monotonic ms (Environment.TickCount64) when its last connection ended; null while connected.</param>
+/// <param name="ListenerName">The listener (<see cref="ListenerPolicy.Name"/>) of its latest connection, and with
+/// <paramref name="UserName"/> who that connection was: what the ACL judges the session by while it is offline. Null for a
+/// record written before they were kept.</param>
 public sealed record StoredSession(string ClientId, ProtocolVersion Version, uint ExpiryInterval, IReadOnlyList<Subscription> Subscriptions,
-    long? DisconnectedAt = null);
+    long? DisconnectedAt = null, string? ListenerName = null, string? UserName = null);
 
 /// <summary>A message waiting in a session's queue.</summary>
 public sealed record StoredDelivery(Message Message, QualityOfService QoS, bool Retain, IReadOnlyList<uint>? SubscriptionIds);
