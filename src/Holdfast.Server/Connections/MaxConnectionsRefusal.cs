@@ -18,14 +18,33 @@ internal static class MaxConnectionsRefusal
     /// <summary>How long the socket stays open after the CONNACK so that the client reads it rather than a reset.</summary>
     private static readonly TimeSpan LingerTimeout = TimeSpan.FromSeconds(1);
 
+    /// <summary>How long a refused client has to send its CONNECT. A client sends it as soon as it is connected; the full
+    /// CONNECT timeout would let a flood of silent sockets pile up for 10 s each.</summary>
+    private static readonly TimeSpan ConnectDeadline = TimeSpan.FromSeconds(2);
+
+    /// <summary>Refusals waiting for their CONNECT at once, broker-wide; past this a refused connection is closed at once
+    /// (as Mosquitto closes every one), so a flood cannot hold file descriptors the other listeners need.</summary>
+    private const int MaxWaiting = 64;
+
+    private static int _waiting;
+
     public static async Task RunAsync(ClientTransport transport, int limit, string listenerName, IBrokerLog log)
     {
         var input = transport.Pipe.Input;
         var output = transport.Pipe.Output;
+        if (Interlocked.Increment(ref _waiting) > MaxWaiting)
+        {
+            Interlocked.Decrement(ref _waiting);
+            if (log.IsEnabled(LogType.Notice))
+                log.Notice($"Client connection from {transport.RemoteAddress} refused: max_connections {limit} reached on port {listenerName} (closed).");
+            transport.Abort();
+            return;
+        }
         ProtocolVersion? version = null;
+        bool logged = false;
         try
         {
-            using var deadline = new CancellationTokenSource(MqttConnection.ConnectTimeout);
+            using var deadline = new CancellationTokenSource(ConnectDeadline);
             while (true)
             {
                 var result = await input.ReadAsync(deadline.Token);
@@ -34,9 +53,8 @@ internal static class MaxConnectionsRefusal
                 if (header == Header.Complete) version = level;
                 if (header != Header.Incomplete || result.IsCompleted || result.IsCanceled) break;
             }
-            if (log.IsEnabled(LogType.Notice))
-                log.Notice($"Client connection from {transport.RemoteAddress} refused: max_connections {limit} reached on port {listenerName}"
-                           + (version is null ? " (no CONNECT, closed)." : $" (CONNACK {(version == ProtocolVersion.V500 ? "0x97" : "3")})."));
+            logged = true;
+            Refused(log, transport, limit, listenerName, version);
             if (version is { } v)
             {
                 PacketWriter.Write(new ConnAckPacket { ReasonCode = ReasonCode.QuotaExceeded }, v, output);
@@ -51,8 +69,17 @@ internal static class MaxConnectionsRefusal
         }
         finally
         {
+            Interlocked.Decrement(ref _waiting);
+            if (!logged) Refused(log, transport, limit, listenerName, null);
             await output.CompleteAsync();
         }
+    }
+
+    private static void Refused(IBrokerLog log, ClientTransport transport, int limit, string listenerName, ProtocolVersion? version)
+    {
+        if (log.IsEnabled(LogType.Notice))
+            log.Notice($"Client connection from {transport.RemoteAddress} refused: max_connections {limit} reached on port {listenerName}"
+                       + (version is null ? " (no CONNECT, closed)." : $" (CONNACK {(version == ProtocolVersion.V500 ? "0x97" : "3")})."));
     }
 
     /// <summary>Reads and drops what the client still sends (the rest of CONNECT) until it closes or the linger ends.</summary>

@@ -96,6 +96,8 @@ internal sealed class WebSocketTransport : IDuplexPipe
         await runConnection();
         // The MQTT connection is done with the input; the receive loop stops handing it data.
         await _input.Reader.CompleteAsync();
+        // A client that stopped reading would hold a send (and the socket, and what the kernel buffers for it) forever.
+        if (await Task.WhenAny(sending, Task.Delay(CloseTimeout)) != sending) _socket.Abort();
         await sending;
         // The client answers our close frame; one that does not is dropped.
         if (await Task.WhenAny(receiving, Task.Delay(CloseTimeout)) != receiving) _socket.Abort();

@@ -67,4 +67,17 @@ public class MaxConnectionsTests
         Assert.Null(await raw.ReceiveOrCloseAsync());
         await broker.Log.WaitForAsync("max_connections 1 reached on port");
     }
+
+    [Fact]
+    public async Task A_silent_connection_past_the_limit_is_closed_soon_and_logged()
+    {
+        // A flood of sockets that never speak must not hold file descriptors for the whole 10 s CONNECT timeout.
+        await using var broker = await TestBroker.StartAsync(listenerText: "max_connections 1");
+        await using var only = await MqttNetPeer.ConnectAsync(broker.Port, MqttProtocolVersion.V311, "mc-only");
+        await using var raw = await RawMqttClient.OpenAsync(broker.Port, Holdfast.Protocol.ProtocolVersion.V311);
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Null(await raw.ReceiveOrCloseAsync());
+        Assert.True(waited.Elapsed < TimeSpan.FromSeconds(8), $"closed after {waited.Elapsed}");
+        Assert.Contains("(no CONNECT, closed)", await broker.Log.WaitForAsync("max_connections 1 reached on port"));
+    }
 }
