@@ -119,7 +119,11 @@ internal sealed class BrokerRestarter : IAsyncDisposable
         while (!await AcceptsAsync(_host, _port, cancellationToken))
         {
             if (_broker is { HasExited: true } exited)
+            {
+                // Its last words may still be in the pipe: read to the end before quoting them.
+                await exited.WaitForExitAsync(cancellationToken);
                 throw new BrokerUnavailableException($"the broker command exited with {exited.ExitCode} before accepting connections:\n{RecentOutput}");
+            }
             if (deadline.Elapsed > StartTimeout)
                 throw new BrokerUnavailableException($"the broker did not accept connections on {_host}:{_port} within {StartTimeout.TotalSeconds:0} s:\n{RecentOutput}");
             await Task.Delay(100, cancellationToken);
