@@ -1,0 +1,49 @@
+using System.Buffers;
+using BenchmarkDotNet.Attributes;
+using Holdfast.Protocol;
+
+namespace Holdfast.Benchmarks;
+
+/// <summary>Parse and write one QoS 1 PUBLISH, as a connection's read and write loops do for every message.</summary>
+[MemoryDiagnoser, ShortRunJob]
+public class CodecBenchmarks
+{
+    private ReadOnlySequence<byte> _encoded;
+    private PublishPacket _packet = null!;
+    // Reset per operation, so only the codec's own allocations show (a connection's PipeWriter plays this part).
+    private readonly ArrayBufferWriter<byte> _output = new(8192);
+
+    [Params(ProtocolVersion.V311, ProtocolVersion.V500)]
+    public ProtocolVersion Version { get; set; }
+
+    [Params(64, 4096)]
+    public int PayloadBytes { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _packet = new PublishPacket
+        {
+            Topic = "plant/line-42/sensor-7/temp",
+            QoS = QualityOfService.AtLeastOnce,
+            PacketId = 4242,
+            Payload = new byte[PayloadBytes],
+        };
+        _encoded = new ReadOnlySequence<byte>(PacketWriter.ToArray(_packet, Version));
+    }
+
+    [Benchmark]
+    public MqttPacket? ParsePublish()
+    {
+        var buffer = _encoded;
+        PacketReader.TryRead(ref buffer, Version, 0, out var packet);
+        return packet;
+    }
+
+    [Benchmark]
+    public int WritePublish()
+    {
+        _output.ResetWrittenCount();
+        return PacketWriter.Write(_packet, Version, _output);
+    }
+}
