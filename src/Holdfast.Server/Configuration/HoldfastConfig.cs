@@ -65,10 +65,10 @@ public sealed class HoldfastConfig
     /// Use <see cref="EffectiveAllowAnonymous"/> to decide.</summary>
     public bool? AllowAnonymous { get; set; }
 
-    /// <summary>Global password_file (per_listener_settings false). Enforcement is later work.</summary>
+    /// <summary>Global password_file (per_listener_settings false); see Security/SecurityFiles.</summary>
     public string? PasswordFile { get; set; }
 
-    /// <summary>Global acl_file (per_listener_settings false). Enforcement is later work.</summary>
+    /// <summary>Global acl_file (per_listener_settings false); see Security/SecurityFiles.</summary>
     public string? AclFile { get; set; }
 
     /// <summary>ack_timeout given before any listener: the default for listeners that do not set their own.</summary>
