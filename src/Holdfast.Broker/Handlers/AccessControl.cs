@@ -61,14 +61,8 @@ public sealed partial class MqttBroker
         Metrics.Drop(DropCause.NotAuthorized);
         if (Log.IsEnabled(LogType.Notice))
             Log.Notice($"Denied PUBLISH from {client.ClientId} (d{(packet.Dup ? 1 : 0)}, q{(int)packet.QoS}, r{(packet.Retain ? 1 : 0)}, m{packet.PacketId}, '{topic}', ... ({packet.Payload.Length} bytes))");
-        if (client.IsV5)
-        {
-            Acknowledge(client, packet, ReasonCode.NotAuthorized);
-            return;
-        }
-        long before = _store.RecordedSequence;
-        AwaitPubRel(client, packet);
-        Acknowledge(client, packet, ReasonCode.Success, RecordedSince(before));
+        if (client.IsV5) Acknowledge(client, packet, ReasonCode.NotAuthorized);
+        else AcknowledgeUnrouted(client, packet);
     }
 
     /// <summary>After the password file was reloaded (SIGHUP): disconnects every connected client for which

@@ -88,9 +88,7 @@ public sealed partial class MqttBroker
         if (IsBrokerTopic(topic))
         {
             // $SYS belongs to the broker. Accept and acknowledge (clients are not told off), but do not route.
-            long before = _store.RecordedSequence;
-            AwaitPubRel(client, packet);
-            Acknowledge(client, packet, ReasonCode.Success, RecordedSince(before));
+            AcknowledgeUnrouted(client, packet);
             return null;
         }
         if (packet.Retain && !Options.RetainAvailable)
@@ -158,6 +156,15 @@ public sealed partial class MqttBroker
         // clean subscribers) is acknowledged at once, even while the store is failing.
         Acknowledge(client, packet, code, RecordedSince(recordedBefore));
         return null;
+    }
+
+    /// <summary>Acknowledges a PUBLISH as accepted without routing it (a QoS 2 flow still goes on to PUBREL/PUBCOMP): for
+    /// a message the broker discards where the client cannot be told (a publish to $SYS, a denied MQTT 3.1.1 publish).</summary>
+    private void AcknowledgeUnrouted(ConnectedClient client, PublishPacket packet)
+    {
+        long before = _store.RecordedSequence;
+        AwaitPubRel(client, packet);
+        Acknowledge(client, packet, ReasonCode.Success, RecordedSince(before));
     }
 
     /// <summary>Only an accepted QoS 2 message makes its packet id "awaiting PUBREL" (a refused one ends its flow at
