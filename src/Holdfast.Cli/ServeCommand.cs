@@ -56,7 +56,6 @@ internal static class ServeCommand
             {
                 signal.Cancel = true;
                 if (!running) return;
-                server.ReopenLogFiles();
                 server.Reload();
             });
             await using var _ = server;

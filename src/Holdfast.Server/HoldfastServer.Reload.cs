@@ -46,7 +46,8 @@ public sealed partial class HoldfastServer
     }
 
     /// <summary>
-    /// Reads the password and ACL files again, as Mosquitto does on SIGHUP (the config file itself is not re-read). A file
+    /// What SIGHUP does, as in Mosquitto: reopens the log_dest files (log rotation) and reads the password and ACL files
+    /// again (the config file itself is not re-read). A log file that cannot be reopened keeps its old handle. A file
     /// that fails to load keeps its previous version and the error is logged; the broker keeps running. Then every
     /// connected client whose password may no longer pass is disconnected.
     /// </summary>
@@ -54,6 +55,7 @@ public sealed partial class HoldfastServer
     {
         lock (_reloading)
         {
+            ReopenLogFiles();
             _log.Notice("Reloading password and ACL files.");
             var before = _security;
             var after = before.Reload(_log);
@@ -77,5 +79,17 @@ public sealed partial class HoldfastServer
         if (listener.UseIdentityAsUsername) return true;
         if (after.PasswordFileFor(listener) is not { } now) return true;
         return before.PasswordFileFor(listener)?.HashOf(user) is { } hash && hash == now.HashOf(user);
+    }
+
+    private void ReopenLogFiles()
+    {
+        try
+        {
+            _ownedLog?.ReopenFiles();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log.Error($"Error: cannot reopen log file: {e.Message}");
+        }
     }
 }

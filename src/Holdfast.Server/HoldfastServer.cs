@@ -192,20 +192,6 @@ public sealed partial class HoldfastServer : IAsyncDisposable
         await _app.StopAsync();
     }
 
-    /// <summary>Closes and reopens the log_dest files, for log rotation (SIGHUP, as Mosquitto). A file that cannot be
-    /// reopened keeps its old handle, and the error is logged.</summary>
-    public void ReopenLogFiles()
-    {
-        try
-        {
-            _ownedLog?.ReopenFiles();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            _log.Error($"Error: cannot reopen log file: {e.Message}");
-        }
-    }
-
     /// <summary>Runs until SIGTERM/SIGINT.</summary>
     public async Task RunAsync()
     {
