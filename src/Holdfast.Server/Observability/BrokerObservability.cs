@@ -21,16 +21,14 @@ internal sealed class BrokerObservability : IDisposable
     {
         _log = log;
         _instruments = new HoldfastInstruments(broker, version);
-        StoreCommitStats? commits = null;
+        // The $SYS interval figures are kept only when $SYS is published; the Meter's histograms cost nothing unobserved.
+        var commits = store is not null && config.SysInterval > 0 ? new StoreCommitStats() : null;
         if (store is not null)
-        {
-            commits = new StoreCommitStats();
             store.Committed = (changes, elapsed) =>
             {
                 _instruments.RecordCommit(changes, elapsed);
-                commits.Record(changes, elapsed);
+                commits?.Record(changes, elapsed);
             };
-        }
         if (config.SysInterval > 0)
             _sys = new SysTopics(broker, TimeSpan.FromSeconds(config.SysInterval), version, commits, log);
         if (config.MetricsListener is { } listener)
