@@ -1,4 +1,3 @@
-using System.Buffers;
 using Holdfast.Broker;
 using Holdfast.Protocol;
 
@@ -48,10 +47,10 @@ internal static class MaxConnectionsRefusal
             while (true)
             {
                 var result = await input.ReadAsync(deadline.Token);
-                var header = ReadConnectHeader(result.Buffer, out var level);
+                var header = ConnectPeek.ProtocolLevel(result.Buffer, out var level);
                 input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
-                if (header == Header.Complete) version = level;
-                if (header != Header.Incomplete || result.IsCompleted || result.IsCanceled) break;
+                if (header == ConnectPeekResult.Connect) version = level;
+                if (header != ConnectPeekResult.Incomplete || result.IsCompleted || result.IsCanceled) break;
             }
             logged = true;
             Refused(log, transport, limit, listenerName, version);
@@ -92,29 +91,5 @@ internal static class MaxConnectionsRefusal
             input.AdvanceTo(result.Buffer.End);
             if (result.IsCompleted || result.IsCanceled) return;
         }
-    }
-
-    private enum Header { Incomplete, Complete, NotConnect }
-
-    /// <summary>The protocol level from the start of a CONNECT: fixed header, remaining length, protocol name, level.</summary>
-    private static Header ReadConnectHeader(ReadOnlySequence<byte> buffer, out ProtocolVersion version)
-    {
-        version = default;
-        var reader = new SequenceReader<byte>(buffer);
-        if (!reader.TryRead(out byte type)) return Header.Incomplete;
-        if (type != 0x10) return Header.NotConnect;
-        for (int i = 0; ; i++)
-        {
-            if (!reader.TryRead(out byte b)) return Header.Incomplete;
-            if ((b & 0x80) == 0) break;
-            if (i == 3) return Header.NotConnect;
-        }
-        if (!reader.TryReadBigEndian(out short nameLength)) return Header.Incomplete;
-        if (nameLength is not (4 or 6)) return Header.NotConnect;
-        if (reader.Remaining < nameLength) return Header.Incomplete;
-        reader.Advance(nameLength);
-        if (!reader.TryRead(out byte level)) return Header.Incomplete;
-        version = (ProtocolVersion)level;
-        return level is 3 or 4 or 5 ? Header.Complete : Header.NotConnect;
     }
 }
