@@ -77,9 +77,9 @@ public class BrokerPublishBenchmarks
         public string RemoteAddress => "127.0.0.1:1";
         public long PendingBytes => 0;
 
-        public void Send(MqttPacket packet, long durableAt = 0)
+        public void Send(OutboundPacket packet, long durableAt = 0)
         {
-            if (packet is PublishPacket publish) LastPacketId = publish.PacketId;
+            if (packet.IsPublish) LastPacketId = packet.PacketId;
         }
 
         public void Close(ReasonCode? reason, string? reasonString = null) =>

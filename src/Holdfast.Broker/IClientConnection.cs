@@ -9,11 +9,12 @@ public interface IClientConnection
     /// <summary>"address:port" for log lines.</summary>
     string RemoteAddress { get; }
 
-    /// <summary>Queues a packet for sending. Packets go out in the order they were queued. A packet stamped with
+    /// <summary>Queues a packet for sending (a packet object converts to an <see cref="OutboundPacket"/>; the broker sends
+    /// PUBLISH and acknowledgements in their allocation-free forms). Packets go out in the order they were queued. A packet stamped with
     /// <paramref name="durableAt"/> (the store's <see cref="Storage.IBrokerStore.RecordedSequence"/> when it was made)
     /// is written only once <see cref="MqttBroker.IsDurable"/> holds for that sequence, and never if the write fails;
     /// the packets behind it wait with it. 0 = no wait of its own.</summary>
-    void Send(MqttPacket packet, long durableAt = 0);
+    void Send(OutboundPacket packet, long durableAt = 0);
 
     /// <summary>Sends what is queued (then a DISCONNECT with <paramref name="reason"/> for MQTT 5 when given) and closes.</summary>
     void Close(ReasonCode? reason, string? reasonString = null);

@@ -13,16 +13,23 @@ public enum InflightState
     AwaitingPubComp,
 }
 
-/// <summary>An outbound QoS 1/2 message holding a packet id of its session until the flow completes.</summary>
-public sealed class InflightMessage(ushort packetId, Message message, QualityOfService qos, bool retain, List<uint>? subscriptionIds)
+/// <summary>An outbound QoS 1/2 message holding a packet id of its session until the flow completes. It is its own node
+/// in the session's inflight order, and the session reuses it for a later message once its flow has completed (see
+/// <see cref="Session.StartInflight"/>): nothing outside the session keeps a reference to it, since queued packets and
+/// the store take copies of its fields.</summary>
+public sealed class InflightMessage
 {
-    public ushort PacketId { get; } = packetId;
-    public Message Message { get; } = message;
-    public QualityOfService QoS { get; } = qos;
+    public InflightMessage(ushort packetId, Message message, QualityOfService qos, bool retain, List<uint>? subscriptionIds) =>
+        Start(packetId, message, qos, retain, subscriptionIds);
+
+    public ushort PacketId { get; private set; }
+    public Message Message { get; private set; } = null!;
+    public QualityOfService QoS { get; private set; }
     /// <summary>The RETAIN flag as delivered to this subscriber (retain-as-published, or a retained message on subscribe).</summary>
-    public bool Retain { get; } = retain;
-    public List<uint>? SubscriptionIds { get; } = subscriptionIds;
-    public InflightState State { get; set; } = qos == QualityOfService.AtLeastOnce ? InflightState.AwaitingPubAck : InflightState.AwaitingPubRec;
+    public bool Retain { get; private set; }
+    /// <summary>Never changed once made (queued packets may share it), only replaced.</summary>
+    public List<uint>? SubscriptionIds { get; private set; }
+    public InflightState State { get; set; }
     /// <summary>False after a reconnect until it has been resent on the new connection.</summary>
     public bool Sent { get; set; }
     /// <summary>Sent at least once: any later send carries DUP=1.</summary>
@@ -34,6 +41,32 @@ public sealed class InflightMessage(ushort packetId, Message message, QualityOfS
     public long RetriedAt { get; set; }
     /// <summary>The ack timeout has been reported for this message already.</summary>
     public bool AckTimeoutReported { get; set; }
+
+    /// <summary>The neighbours in the session's inflight order (oldest first); on the session's spare list, Next links the spares.</summary>
+    internal InflightMessage? Previous { get; set; }
+    internal InflightMessage? Next { get; set; }
+
+    /// <summary>Sets every field for a new flow, as the constructor does.</summary>
+    internal void Start(ushort packetId, Message message, QualityOfService qos, bool retain, List<uint>? subscriptionIds)
+    {
+        PacketId = packetId;
+        Message = message;
+        QoS = qos;
+        Retain = retain;
+        SubscriptionIds = subscriptionIds;
+        State = qos == QualityOfService.AtLeastOnce ? InflightState.AwaitingPubAck : InflightState.AwaitingPubRec;
+        Sent = EverSent = AckTimeoutReported = false;
+        SentAt = RetriedAt = 0;
+        Previous = Next = null;
+    }
+
+    /// <summary>Lets go of the message when the flow completes, so a spare record does not keep a payload alive.</summary>
+    internal void Forget()
+    {
+        Message = null!;
+        SubscriptionIds = null;
+        Previous = Next = null;
+    }
 }
 
 /// <summary>A message waiting behind the inflight window (or for an offline session).</summary>

@@ -4,7 +4,7 @@ namespace Holdfast.Broker;
 
 /// <summary>An application message as the broker holds it: one instance per accepted PUBLISH, shared by
 /// every session it is routed to (the payload is never copied per subscriber).</summary>
-public sealed class Message
+public sealed class Message : IApplicationMessage
 {
     private static long _lastId;
 

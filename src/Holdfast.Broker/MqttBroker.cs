@@ -272,7 +272,7 @@ public sealed partial class MqttBroker : IDisposable
     /// <summary>Queues a packet that vouches for the client's own session state (an outbound QoS 1/2 flow, PUBREL, PUBCOMP,
     /// SUBACK): held until that state is durable when the session is recorded at all. A session with expiry 0 has nothing
     /// stored that a crash could undo, so its packets never wait, not even while the store is failing.</summary>
-    private void SendSessionRecorded(ConnectedClient client, MqttPacket packet) =>
+    private void SendSessionRecorded(ConnectedClient client, OutboundPacket packet) =>
         client.Connection.Send(packet, client.Session.ExpiryInterval > 0 ? _store.RecordedSequence : 0);
 
     /// <summary>Bytes a connection may have waiting to be written before QoS 0 messages to it are dropped.</summary>
@@ -283,11 +283,11 @@ public sealed partial class MqttBroker : IDisposable
     {
         long now = Now;
         if (queued.Message.IsExpired(now)) { CountDrop(session, queued.Message, DropCause.Expired); return; }
-        var inflight = new InflightMessage(session.NextPacketId(), queued.Message, queued.QoS, queued.Retain, queued.SubscriptionIds);
-        var packet = BuildPublish(client, queued.Message, queued.QoS, queued.Retain, queued.SubscriptionIds, inflight.PacketId, false, now);
+        ushort packetId = session.NextPacketId();
+        var packet = BuildPublish(client, queued.Message, queued.QoS, queued.Retain, queued.SubscriptionIds, packetId, false, now);
         // Too large for the client: discard it and behave as if it had been delivered [MQTT-3.1.2-25].
         if (!FitsClient(client, packet)) { CountDrop(session, queued.Message, DropCause.PacketTooLarge); return; }
-        session.AddInflight(inflight);
+        var inflight = session.StartInflight(packetId, queued.Message, queued.QoS, queued.Retain, queued.SubscriptionIds);
         RecordInflight(session, inflight);
         inflight.Sent = inflight.EverSent = true;
         inflight.SentAt = now;
@@ -301,11 +301,11 @@ public sealed partial class MqttBroker : IDisposable
     private bool Resend(ConnectedClient client, InflightMessage m)
     {
         long now = Now;
-        PublishPacket? publish = null;
+        OutboundPacket? publish = null;
         if (m.State != InflightState.AwaitingPubComp)
         {
             publish = BuildPublish(client, m.Message, m.QoS, m.Retain, m.SubscriptionIds, m.PacketId, m.EverSent, now);
-            if (!FitsClient(client, publish)) return false;
+            if (!FitsClient(client, publish.Value)) return false;
         }
         if (!m.Sent)
         {
@@ -321,44 +321,24 @@ public sealed partial class MqttBroker : IDisposable
         }
         if (publish is null)
         {
-            SendSessionRecorded(client, new PubRelPacket { PacketId = m.PacketId });
+            SendSessionRecorded(client, OutboundPacket.Ack(PacketType.PubRel, m.PacketId));
             return true;
         }
         m.EverSent = true;
-        SendSessionRecorded(client, publish);
+        SendSessionRecorded(client, publish.Value);
         Metrics.MessageSent(m.Message, m.QoS);
         return true;
     }
 
-    private static bool FitsClient(ConnectedClient client, PublishPacket packet) =>
+    private static bool FitsClient(ConnectedClient client, in OutboundPacket packet) =>
         client.MaximumPacketSize == 0 || PacketWriter.GetSize(packet, client.Version) <= client.MaximumPacketSize;
 
-    private static PublishPacket BuildPublish(ConnectedClient client, Message message, QualityOfService qos, bool retain,
-        List<uint>? subscriptionIds, ushort packetId, bool dup, long now)
-    {
-        MqttProperties? properties = null;
-        if (client.IsV5)
-        {
-            properties = message.Properties;
-            uint? remaining = message.RemainingExpirySeconds(now);
-            if (subscriptionIds is not null || remaining is not null)
-            {
-                properties = properties?.Clone() ?? new MqttProperties();
-                properties.SubscriptionIdentifiers = subscriptionIds;
-                properties.MessageExpiryInterval = remaining;
-            }
-        }
-        return new PublishPacket
-        {
-            Topic = message.Topic,
-            Payload = message.Payload,
-            QoS = qos,
-            Retain = retain,
-            Dup = dup,
-            PacketId = packetId,
-            Properties = properties,
-        };
-    }
+    /// <summary>One subscriber's PUBLISH: the shared message with this delivery's fields, no copy of its properties
+    /// (the writer puts in the remaining expiry and the subscription identifiers; MQTT 3.1.1 carries neither).</summary>
+    private static OutboundPacket BuildPublish(ConnectedClient client, Message message, QualityOfService qos, bool retain,
+        List<uint>? subscriptionIds, ushort packetId, bool dup, long now) =>
+        OutboundPacket.Publish(message, qos, retain, dup, packetId,
+            client.IsV5 ? message.RemainingExpirySeconds(now) : null, client.IsV5 ? subscriptionIds : null);
 
     /// <summary>Fills the client's window: first inflight messages not yet resent on this connection, in order,
     /// then the queue. Called after every acknowledgement and on reconnect.</summary>
@@ -385,15 +365,17 @@ public sealed partial class MqttBroker : IDisposable
             if (tooLarge is not null)
                 foreach (var m in tooLarge)
                 {
+                    var message = m.Message;
                     CompleteInflight(session, m.PacketId);
-                    CountDrop(session, m.Message, DropCause.PacketTooLarge);
+                    CountDrop(session, message, DropCause.PacketTooLarge);
                 }
             // Completed as if acknowledged, so it is neither resent later nor held in the store.
             if (unreadable is not null)
                 foreach (var m in unreadable)
                 {
+                    var message = m.Message;
                     CompleteInflight(session, m.PacketId);
-                    DropUnreadable(session, m.Message);
+                    DropUnreadable(session, message);
                 }
             if (windowFull) return;
         }

@@ -9,9 +9,17 @@ namespace Holdfast.Broker;
 /// </summary>
 public sealed class Session(string clientId)
 {
-    private readonly LinkedList<InflightMessage> _inflightOrder = new();
-    private readonly Dictionary<ushort, LinkedListNode<InflightMessage>> _inflightById = [];
+    // Inflight messages by packet id, and in the order they were sent (an intrusive list through the messages themselves).
+    private readonly Dictionary<ushort, InflightMessage> _inflightById = [];
+    private InflightMessage? _oldestInflight, _newestInflight;
+    // Records of completed flows kept for the next messages, so a steady QoS 1/2 stream allocates none.
+    private InflightMessage? _spareInflight;
+    private int _spareCount;
     private ushort _lastPacketId;
+
+    /// <summary>Spare inflight records a session keeps at most: enough for acknowledgements that arrive in bursts,
+    /// little enough that a session which once had a wide window does not hold on to it.</summary>
+    public const int MaxSpareInflight = 8;
 
     public string ClientId { get; } = clientId;
     public ProtocolVersion Version { get; set; }
@@ -51,10 +59,23 @@ public sealed class Session(string clientId)
     /// <summary>Inflight messages not yet resent on the current connection (after a reconnect).</summary>
     public int UnsentInflight { get; set; }
     public bool HasInflightRoom => _inflightById.Count < InflightWindow;
-    public IEnumerable<InflightMessage> Inflight => _inflightOrder;
-    public InflightMessage? OldestInflight => _inflightOrder.First?.Value;
+    /// <summary>Oldest first. Removing the message just returned while enumerating is allowed.</summary>
+    public IEnumerable<InflightMessage> Inflight
+    {
+        get
+        {
+            for (var m = _oldestInflight; m is not null;)
+            {
+                var next = m.Next;
+                yield return m;
+                m = next;
+            }
+        }
+    }
 
-    public InflightMessage? FindInflight(ushort packetId) => _inflightById.TryGetValue(packetId, out var node) ? node.Value : null;
+    public InflightMessage? OldestInflight => _oldestInflight;
+
+    public InflightMessage? FindInflight(ushort packetId) => _inflightById.GetValueOrDefault(packetId);
 
     /// <summary>Gives the next packet id not held by an unfinished flow [MQTT-2.2.1-3]. Call only with room in the window.</summary>
     public ushort NextPacketId()
@@ -73,20 +94,58 @@ public sealed class Session(string clientId)
         if (_inflightById.Count > 0) _lastPacketId = _inflightById.Keys.Max();
     }
 
-    public void AddInflight(InflightMessage message) =>
-        _inflightById.Add(message.PacketId, _inflightOrder.AddLast(message));
+    /// <summary>Makes a new inflight message (reusing a spare record when there is one) and adds it as the newest.</summary>
+    public InflightMessage StartInflight(ushort packetId, Message message, QualityOfService qos, bool retain, List<uint>? subscriptionIds)
+    {
+        InflightMessage m;
+        if (_spareInflight is { } spare)
+        {
+            _spareInflight = spare.Next;
+            _spareCount--;
+            m = spare;
+            m.Start(packetId, message, qos, retain, subscriptionIds);
+        }
+        else
+        {
+            m = new InflightMessage(packetId, message, qos, retain, subscriptionIds);
+        }
+        AddInflight(m);
+        return m;
+    }
 
+    public void AddInflight(InflightMessage message)
+    {
+        _inflightById.Add(message.PacketId, message);
+        message.Previous = _newestInflight;
+        message.Next = null;
+        if (_newestInflight is null) _oldestInflight = message;
+        else _newestInflight.Next = message;
+        _newestInflight = message;
+    }
+
+    /// <summary>Ends the flow of <paramref name="packetId"/>. Its record may be reused at once: callers take what they
+    /// still need from it before.</summary>
     public bool RemoveInflight(ushort packetId)
     {
-        if (!_inflightById.Remove(packetId, out var node)) return false;
-        _inflightOrder.Remove(node);
-        if (!node.Value.Sent) UnsentInflight--;
+        if (!_inflightById.Remove(packetId, out var m)) return false;
+        if (m.Previous is null) _oldestInflight = m.Next;
+        else m.Previous.Next = m.Next;
+        if (m.Next is null) _newestInflight = m.Previous;
+        else m.Next.Previous = m.Previous;
+        if (!m.Sent) UnsentInflight--;
+        m.Forget();
+        if (_spareCount < MaxSpareInflight)
+        {
+            m.Next = _spareInflight;
+            _spareInflight = m;
+            _spareCount++;
+        }
         return true;
     }
 
     public void ClearMessages()
     {
-        _inflightOrder.Clear();
+        _oldestInflight = _newestInflight = null;
         _inflightById.Clear();
         UnsentInflight = 0;
         Queue.Clear();

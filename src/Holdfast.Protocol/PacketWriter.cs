@@ -26,6 +26,33 @@ public static class PacketWriter
         return 1 + WireSize.VariableByteInteger((uint)remaining) + remaining;
     }
 
+    /// <summary>Encodes a queued packet in any of its forms and returns the number of bytes written.</summary>
+    public static int Write(in OutboundPacket packet, ProtocolVersion version, IBufferWriter<byte> output)
+    {
+        if (packet.Packet is { } whole) return Write(whole, version, output);
+        int remaining = RemainingLength(packet, version);
+        int total = 1 + WireSize.VariableByteInteger((uint)remaining) + remaining;
+        var span = output.GetSpan(total);
+        var w = new MqttSpanWriter(span);
+        w.WriteByte(packet.FirstByte);
+        w.WriteVariableByteInteger((uint)remaining);
+        if (packet.Message is { } message)
+            WritePublishBody(ref w, message.Topic, packet.QoS, packet.PacketId, message.Properties, packet.MessageExpiry, packet.SubscriptionIds,
+                message.Payload.Span, V5(version));
+        else
+            WriteAckBody(ref w, packet.PacketId, packet.ReasonCode, null, V5(version));
+        output.Advance(total);
+        return total;
+    }
+
+    /// <summary>The whole encoded size of a queued packet (what MQTT 5's Maximum Packet Size limits).</summary>
+    public static int GetSize(in OutboundPacket packet, ProtocolVersion version)
+    {
+        if (packet.Packet is { } whole) return GetSize(whole, version);
+        int remaining = RemainingLength(packet, version);
+        return 1 + WireSize.VariableByteInteger((uint)remaining) + remaining;
+    }
+
     public static byte[] ToArray(MqttPacket packet, ProtocolVersion version)
     {
         var buffer = new ArrayBufferWriter<byte>();
@@ -33,12 +60,15 @@ public static class PacketWriter
         return buffer.WrittenSpan.ToArray();
     }
 
-    private static byte FirstByte(MqttPacket packet) => packet switch
-    {
-        PublishPacket p => (byte)(0x30 | (p.Dup ? 8 : 0) | ((int)p.QoS << 1) | (p.Retain ? 1 : 0)),
-        PubRelPacket or SubscribePacket or UnsubscribePacket => (byte)(((int)packet.Type << 4) | 2),
-        _ => (byte)((int)packet.Type << 4),
-    };
+    private static byte FirstByte(MqttPacket packet) =>
+        packet is PublishPacket p ? PublishFirstByte(p.QoS, p.Retain, p.Dup) : FirstByte(packet.Type);
+
+    internal static byte PublishFirstByte(QualityOfService qos, bool retain, bool dup) =>
+        (byte)(0x30 | (dup ? 8 : 0) | ((int)qos << 1) | (retain ? 1 : 0));
+
+    /// <summary>The first byte of any packet but PUBLISH: its type and the fixed flags [MQTT-2.1.3-1].</summary>
+    internal static byte FirstByte(PacketType type) =>
+        type is PacketType.PubRel or PacketType.Subscribe or PacketType.Unsubscribe ? (byte)(((int)type << 4) | 2) : (byte)((int)type << 4);
 
     private static bool V5(ProtocolVersion v) => v == ProtocolVersion.V500;
 
@@ -51,16 +81,56 @@ public static class PacketWriter
         return (int)remaining;
     }
 
+    private static int RemainingLength(in OutboundPacket packet, ProtocolVersion version)
+    {
+        if (packet.Message is not { } message) return AckRemainingLength(packet.ReasonCode, null, V5(version));
+        long remaining = PublishRemainingLength(message.Topic, packet.QoS, message.Properties, packet.MessageExpiry, packet.SubscriptionIds,
+            message.Payload.Length, V5(version));
+        if (remaining > PacketReader.MaxRemainingLength)
+            throw new ArgumentException($"PUBLISH needs a remaining length of {remaining}, more than the {PacketReader.MaxRemainingLength} MQTT allows");
+        return (int)remaining;
+    }
+
+    // PUBLISH and acknowledgements are written from a packet object or from an OutboundPacket's fields, by the same code.
+    private static long PublishRemainingLength(string topic, QualityOfService qos, MqttProperties? properties, uint? messageExpiry,
+        List<uint>? subscriptionIds, int payloadLength, bool v5) =>
+        (long)WireSize.String(topic) + (qos > 0 ? 2 : 0) + (v5 ? PropertyWriter.BlockSize(properties, messageExpiry, subscriptionIds) : 0) + payloadLength;
+
+    private static void WritePublishBody(ref MqttSpanWriter w, string topic, QualityOfService qos, ushort packetId, MqttProperties? properties,
+        uint? messageExpiry, List<uint>? subscriptionIds, ReadOnlySpan<byte> payload, bool v5)
+    {
+        w.WriteString(topic);
+        if (qos > 0) w.WriteUInt16(packetId);
+        if (v5) PropertyWriter.Write(ref w, properties, messageExpiry, subscriptionIds);
+        w.WriteBytes(payload);
+    }
+
+    private static int AckRemainingLength(ReasonCode code, MqttProperties? properties, bool v5)
+    {
+        if (!v5 || (code == ReasonCode.Success && properties is null)) return 2;
+        return 3 + PropertyWriter.BlockSize(properties);
+    }
+
+    private static void WriteAckBody(ref MqttSpanWriter w, ushort packetId, ReasonCode code, MqttProperties? properties, bool v5)
+    {
+        w.WriteUInt16(packetId);
+        if (v5 && (code != ReasonCode.Success || properties is not null))
+        {
+            w.WriteByte((byte)code);
+            PropertyWriter.Write(ref w, properties);
+        }
+    }
+
     private static long RemainingLengthUnchecked(MqttPacket packet, ProtocolVersion version)
     {
         bool v5 = V5(version);
         switch (packet)
         {
             case PublishPacket p:
-                return (long)WireSize.String(p.Topic) + (p.QoS > 0 ? 2 : 0) + (v5 ? PropertyWriter.BlockSize(p.Properties) : 0) + p.Payload.Length;
+                return PublishRemainingLength(p.Topic, p.QoS, p.Properties, p.Properties?.MessageExpiryInterval, p.Properties?.SubscriptionIdentifiers,
+                    p.Payload.Length, v5);
             case PublishResponsePacket a:
-                if (!v5 || (a.ReasonCode == ReasonCode.Success && a.Properties is null)) return 2;
-                return 3 + PropertyWriter.BlockSize(a.Properties);
+                return AckRemainingLength(a.ReasonCode, a.Properties, v5);
             case ConnAckPacket c:
                 return 2 + (v5 ? PropertyWriter.BlockSize(c.Properties) : 0);
             case SubAckPacket s:
@@ -111,18 +181,11 @@ public static class PacketWriter
         switch (packet)
         {
             case PublishPacket p:
-                w.WriteString(p.Topic);
-                if (p.QoS > 0) w.WriteUInt16(p.PacketId);
-                if (v5) PropertyWriter.Write(ref w, p.Properties);
-                w.WriteBytes(p.Payload.Span);
+                WritePublishBody(ref w, p.Topic, p.QoS, p.PacketId, p.Properties, p.Properties?.MessageExpiryInterval, p.Properties?.SubscriptionIdentifiers,
+                    p.Payload.Span, v5);
                 break;
             case PublishResponsePacket a:
-                w.WriteUInt16(a.PacketId);
-                if (v5 && (a.ReasonCode != ReasonCode.Success || a.Properties is not null))
-                {
-                    w.WriteByte((byte)a.ReasonCode);
-                    PropertyWriter.Write(ref w, a.Properties);
-                }
+                WriteAckBody(ref w, a.PacketId, a.ReasonCode, a.Properties, v5);
                 break;
             case ConnAckPacket c:
                 w.WriteByte((byte)(c.SessionPresent ? 1 : 0));

@@ -3,17 +3,23 @@ namespace Holdfast.Protocol;
 internal static class PropertyWriter
 {
     /// <summary>Length of the property contents (without the length prefix).</summary>
-    public static int ContentSize(MqttProperties? p)
+    public static int ContentSize(MqttProperties? p) => ContentSize(p, p?.MessageExpiryInterval, p?.SubscriptionIdentifiers);
+
+    /// <summary>As <see cref="ContentSize(MqttProperties?)"/>, with <paramref name="messageExpiry"/> and
+    /// <paramref name="subscriptionIds"/> in place of those of <paramref name="p"/>: a PUBLISH to one subscriber carries the
+    /// shared message's properties with its own remaining expiry and matching subscription identifiers, and
+    /// writing them this way needs no per-subscriber copy of the properties.</summary>
+    public static int ContentSize(MqttProperties? p, uint? messageExpiry, List<uint>? subscriptionIds)
     {
-        if (p is null) return 0;
         int size = 0;
+        if (messageExpiry.HasValue) size += 5;
+        if (subscriptionIds is not null)
+            foreach (var id in subscriptionIds) size += 1 + WireSize.VariableByteInteger(id);
+        if (p is null) return size;
         if (p.PayloadFormatIndicator.HasValue) size += 2;
-        if (p.MessageExpiryInterval.HasValue) size += 5;
         if (p.ContentType is not null) size += 1 + WireSize.String(p.ContentType);
         if (p.ResponseTopic is not null) size += 1 + WireSize.String(p.ResponseTopic);
         if (p.CorrelationData is not null) size += 1 + WireSize.Binary(p.CorrelationData);
-        if (p.SubscriptionIdentifiers is not null)
-            foreach (var id in p.SubscriptionIdentifiers) size += 1 + WireSize.VariableByteInteger(id);
         if (p.SessionExpiryInterval.HasValue) size += 5;
         if (p.AssignedClientIdentifier is not null) size += 1 + WireSize.String(p.AssignedClientIdentifier);
         if (p.ServerKeepAlive.HasValue) size += 3;
@@ -40,23 +46,30 @@ internal static class PropertyWriter
     }
 
     /// <summary>Length prefix plus contents.</summary>
-    public static int BlockSize(MqttProperties? p)
+    public static int BlockSize(MqttProperties? p) => BlockSize(p, p?.MessageExpiryInterval, p?.SubscriptionIdentifiers);
+
+    /// <summary>Length prefix plus contents, with the overrides of <see cref="ContentSize(MqttProperties?, uint?, List{uint}?)"/>.</summary>
+    public static int BlockSize(MqttProperties? p, uint? messageExpiry, List<uint>? subscriptionIds)
     {
-        int content = ContentSize(p);
+        int content = ContentSize(p, messageExpiry, subscriptionIds);
         return WireSize.VariableByteInteger((uint)content) + content;
     }
 
-    public static void Write(ref MqttSpanWriter w, MqttProperties? p)
+    public static void Write(ref MqttSpanWriter w, MqttProperties? p) => Write(ref w, p, p?.MessageExpiryInterval, p?.SubscriptionIdentifiers);
+
+    /// <summary>Writes <paramref name="p"/> with the overrides of <see cref="ContentSize(MqttProperties?, uint?, List{uint}?)"/>,
+    /// in the same order as without them.</summary>
+    public static void Write(ref MqttSpanWriter w, MqttProperties? p, uint? messageExpiry, List<uint>? subscriptionIds)
     {
-        w.WriteVariableByteInteger((uint)ContentSize(p));
-        if (p is null) return;
-        if (p.PayloadFormatIndicator is { } pfi) { w.WriteByte((byte)PropertyId.PayloadFormatIndicator); w.WriteByte(pfi); }
-        if (p.MessageExpiryInterval is { } mei) { w.WriteByte((byte)PropertyId.MessageExpiryInterval); w.WriteUInt32(mei); }
-        if (p.ContentType is { } ct) { w.WriteByte((byte)PropertyId.ContentType); w.WriteString(ct); }
-        if (p.ResponseTopic is { } rt) { w.WriteByte((byte)PropertyId.ResponseTopic); w.WriteString(rt); }
-        if (p.CorrelationData is { } cd) { w.WriteByte((byte)PropertyId.CorrelationData); w.WriteBinary(cd); }
-        if (p.SubscriptionIdentifiers is { } ids)
+        w.WriteVariableByteInteger((uint)ContentSize(p, messageExpiry, subscriptionIds));
+        if (p?.PayloadFormatIndicator is { } pfi) { w.WriteByte((byte)PropertyId.PayloadFormatIndicator); w.WriteByte(pfi); }
+        if (messageExpiry is { } mei) { w.WriteByte((byte)PropertyId.MessageExpiryInterval); w.WriteUInt32(mei); }
+        if (p?.ContentType is { } ct) { w.WriteByte((byte)PropertyId.ContentType); w.WriteString(ct); }
+        if (p?.ResponseTopic is { } rt) { w.WriteByte((byte)PropertyId.ResponseTopic); w.WriteString(rt); }
+        if (p?.CorrelationData is { } cd) { w.WriteByte((byte)PropertyId.CorrelationData); w.WriteBinary(cd); }
+        if (subscriptionIds is { } ids)
             foreach (var id in ids) { w.WriteByte((byte)PropertyId.SubscriptionIdentifier); w.WriteVariableByteInteger(id); }
+        if (p is null) return;
         if (p.SessionExpiryInterval is { } sei) { w.WriteByte((byte)PropertyId.SessionExpiryInterval); w.WriteUInt32(sei); }
         if (p.AssignedClientIdentifier is { } aci) { w.WriteByte((byte)PropertyId.AssignedClientIdentifier); w.WriteString(aci); }
         if (p.ServerKeepAlive is { } ska) { w.WriteByte((byte)PropertyId.ServerKeepAlive); w.WriteUInt16(ska); }

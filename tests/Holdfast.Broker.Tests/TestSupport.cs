@@ -13,10 +13,12 @@ public sealed class FakeConnection(string name = "test") : IClientConnection
 
     public string RemoteAddress => name + ":1";
     public long PendingBytes { get; set; }
+    /// <summary>The version the client connected with: sent packets are recorded as a reader of their bytes would see them.</summary>
+    public ProtocolVersion Version { get; set; } = ProtocolVersion.V500;
 
-    public void Send(MqttPacket packet, long durableAt = 0)
+    public void Send(OutboundPacket packet, long durableAt = 0)
     {
-        lock (_gate) _sent.Add(packet);
+        lock (_gate) _sent.Add(packet.ToPacket(Version));
     }
 
     public void Close(ReasonCode? reason, string? reasonString = null)
@@ -111,6 +113,7 @@ public static class BrokerTestExtensions
         if (version == ProtocolVersion.V500 && (sessionExpiry is not null || receiveMaximum is not null || maximumPacketSize is not null))
             properties = new MqttProperties { SessionExpiryInterval = sessionExpiry, ReceiveMaximum = receiveMaximum, MaximumPacketSize = maximumPacketSize };
         var conn = connection ?? new FakeConnection(clientId);
+        conn.Version = version;
         var client = broker.HandleConnect(conn, new ConnectPacket
         {
             ProtocolVersion = version,

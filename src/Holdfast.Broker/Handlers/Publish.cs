@@ -82,7 +82,7 @@ public sealed partial class MqttBroker
             // A resent QoS 2 PUBLISH we already accepted: acknowledge again, never deliver twice
             // (checked first, so that no path counts the same packet id twice against our Receive Maximum).
             // Held like the first PUBREC could have been: if the id is not durable yet, neither is this answer.
-            SendSessionRecorded(client, new PubRecPacket { PacketId = packet.PacketId });
+            SendSessionRecorded(client, OutboundPacket.Ack(PacketType.PubRec, packet.PacketId));
             return null;
         }
         if (IsBrokerTopic(topic))
@@ -191,10 +191,10 @@ public sealed partial class MqttBroker
         switch (packet.QoS)
         {
             case QualityOfService.AtLeastOnce:
-                client.Connection.Send(new PubAckPacket { PacketId = packet.PacketId, ReasonCode = code }, durableAt);
+                client.Connection.Send(OutboundPacket.Ack(PacketType.PubAck, packet.PacketId, code), durableAt);
                 break;
             case QualityOfService.ExactlyOnce:
-                client.Connection.Send(new PubRecPacket { PacketId = packet.PacketId, ReasonCode = code }, durableAt);
+                client.Connection.Send(OutboundPacket.Ack(PacketType.PubRec, packet.PacketId, code), durableAt);
                 break;
         }
     }

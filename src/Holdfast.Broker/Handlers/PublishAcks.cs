@@ -18,7 +18,7 @@ public sealed partial class MqttBroker
             var m = session.FindInflight(packet.PacketId);
             if (m is null || m.State == InflightState.AwaitingPubAck)
             {
-                SendSessionRecorded(client, new PubRelPacket { PacketId = packet.PacketId, ReasonCode = client.IsV5 ? ReasonCode.PacketIdentifierNotFound : ReasonCode.Success });
+                SendSessionRecorded(client, OutboundPacket.Ack(PacketType.PubRel, packet.PacketId, client.IsV5 ? ReasonCode.PacketIdentifierNotFound : ReasonCode.Success));
                 return;
             }
             if ((byte)packet.ReasonCode >= 0x80)
@@ -33,7 +33,7 @@ public sealed partial class MqttBroker
             RecordInflight(session, m);
             m.SentAt = Now;
             m.AckTimeoutReported = false;
-            SendSessionRecorded(client, new PubRelPacket { PacketId = packet.PacketId });
+            SendSessionRecorded(client, OutboundPacket.Ack(PacketType.PubRel, packet.PacketId));
         }
     }
 
@@ -66,11 +66,8 @@ public sealed partial class MqttBroker
             bool known = client.Session.InboundQoS2.Remove(packet.PacketId);
             if (known) RecordInboundQoS2(client.Session, packet.PacketId, false);
             if (known && client.InboundUnacknowledged > 0) client.InboundUnacknowledged--;
-            SendSessionRecorded(client, new PubCompPacket
-            {
-                PacketId = packet.PacketId,
-                ReasonCode = known || !client.IsV5 ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound,
-            });
+            SendSessionRecorded(client, OutboundPacket.Ack(PacketType.PubComp, packet.PacketId,
+                known || !client.IsV5 ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound));
         }
     }
 }

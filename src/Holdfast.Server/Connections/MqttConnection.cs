@@ -73,14 +73,20 @@ internal sealed class MqttConnection : IClientConnection
     private string? _connectingClientId;
     private string ClientName => _client?.ClientId ?? _connectingClientId ?? RemoteAddress;
 
-    public void Send(MqttPacket packet, long durableAt = 0)
+    public void Send(OutboundPacket packet, long durableAt = 0)
     {
-        if (packet is PublishPacket p) Interlocked.Add(ref _pendingBytes, p.Payload.Length + p.Topic.Length);
+        if (PendingWeight(packet) is > 0 and var weight) Interlocked.Add(ref _pendingBytes, weight);
         _outbound.Writer.TryWrite(new Outbound(packet, durableAt));
     }
 
+    /// <summary>What a queued packet counts in <see cref="PendingBytes"/>: a PUBLISH's payload and topic.</summary>
+    private static int PendingWeight(in OutboundPacket packet) =>
+        packet.Message is { } m ? m.Payload.Length + m.Topic.Length
+        : packet.Packet is PublishPacket p ? p.Payload.Length + p.Topic.Length
+        : 0;
+
     /// <summary>A packet queued for writing, and the store sequence that must be durable before it goes out.</summary>
-    private readonly record struct Outbound(MqttPacket Packet, long DurableAt);
+    private readonly record struct Outbound(OutboundPacket Packet, long DurableAt);
 
     public void Close(ReasonCode? reason, string? reasonString = null)
     {
@@ -372,11 +378,11 @@ internal sealed class MqttConnection : IClientConnection
                             while (!_broker.IsDurable(item.DurableAt));
                         }
                         var packet = item.Packet;
-                        if (_log.IsEnabled(LogType.Debug)) _log.Write(LogType.Debug, PacketTrace.Sending(packet, ClientName));
+                        if (_log.IsEnabled(LogType.Debug)) _log.Write(LogType.Debug, PacketTrace.Sending(packet.ToPacket(_version), ClientName));
                         bytes += PacketWriter.Write(packet, _version, _output);
                         packets++;
-                        if (packet is PublishPacket p) Interlocked.Add(ref _pendingBytes, -(p.Payload.Length + p.Topic.Length));
-                        refused = packet is ConnAckPacket c && (byte)c.ReasonCode >= 0x80;
+                        if (PendingWeight(packet) is > 0 and var weight) Interlocked.Add(ref _pendingBytes, -weight);
+                        refused = packet.Packet is ConnAckPacket c && (byte)c.ReasonCode >= 0x80;
                     }
                     // Counted once per batch, not per packet: the counters are shared by every connection.
                     _broker.Metrics.Sent(packets, bytes);

@@ -4,8 +4,8 @@ using Holdfast.Protocol;
 namespace Holdfast.Storage.Tests.Support;
 
 /// <summary>An in-memory connection: records every packet the broker queues for sending, with the store sequence it
-/// was stamped with (durableAt), and every close. Thread-safe.</summary>
-public sealed class RecordingConnection(string name) : IClientConnection
+/// was stamped with (durableAt), as a client of <c>version</c> would read it, and every close. Thread-safe.</summary>
+public sealed class RecordingConnection(string name, ProtocolVersion version = ProtocolVersion.V500) : IClientConnection
 {
     private readonly Lock _gate = new();
     private readonly List<(MqttPacket Packet, long DurableAt)> _sent = [];
@@ -14,9 +14,9 @@ public sealed class RecordingConnection(string name) : IClientConnection
     public string RemoteAddress => name + ":1";
     public long PendingBytes => 0;
 
-    public void Send(MqttPacket packet, long durableAt = 0)
+    public void Send(OutboundPacket packet, long durableAt = 0)
     {
-        lock (_gate) _sent.Add((packet, durableAt));
+        lock (_gate) _sent.Add((packet.ToPacket(version), durableAt));
     }
 
     public void Close(ReasonCode? reason, string? reasonString = null)

@@ -24,7 +24,7 @@ public sealed class TestClient
     /// MQTT 5 clean start 0 with a session expiry that never ends.</summary>
     public static TestClient Connect(MqttBroker broker, string clientId, ProtocolVersion version = ProtocolVersion.V500, bool persistent = false)
     {
-        var connection = new RecordingConnection(clientId);
+        var connection = new RecordingConnection(clientId, version);
         var client = broker.HandleConnect(connection, new ConnectPacket
         {
             ProtocolVersion = version,
