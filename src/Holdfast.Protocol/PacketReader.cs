@@ -15,7 +15,10 @@ public static class PacketReader
     /// <paramref name="maxPacketSize"/> (whole packet size, as MQTT 5 counts it).
     /// </summary>
     /// <param name="version">The connection's version, used for every packet but CONNECT (which states its own).</param>
-    public static bool TryRead(ref ReadOnlySequence<byte> buffer, ProtocolVersion version, int maxPacketSize, out MqttPacket? packet)
+    /// <param name="cache">The connection's <see cref="PacketReaderCache"/>, so that PUBLISHes reuse a packet and topic
+    /// strings; null to allocate both.</param>
+    public static bool TryRead(ref ReadOnlySequence<byte> buffer, ProtocolVersion version, int maxPacketSize, out MqttPacket? packet,
+        PacketReaderCache? cache = null)
     {
         packet = null;
         if (!TryReadFixedHeader(buffer, out byte first, out int remainingLength, out int headerLength))
@@ -30,7 +33,7 @@ public static class PacketReader
         var body = buffer.Slice(headerLength, remainingLength);
         if (body.IsSingleSegment)
         {
-            packet = Decode(first, body.FirstSpan, version);
+            packet = Decode(first, body.FirstSpan, version, cache);
         }
         else
         {
@@ -38,7 +41,7 @@ public static class PacketReader
             try
             {
                 body.CopyTo(rented);
-                packet = Decode(first, rented.AsSpan(0, remainingLength), version);
+                packet = Decode(first, rented.AsSpan(0, remainingLength), version, cache);
             }
             finally
             {
@@ -80,13 +83,13 @@ public static class PacketReader
         throw MqttProtocolException.Malformed("remaining length longer than four bytes");
     }
 
-    private static MqttPacket Decode(byte first, ReadOnlySpan<byte> body, ProtocolVersion version)
+    private static MqttPacket Decode(byte first, ReadOnlySpan<byte> body, ProtocolVersion version, PacketReaderCache? cache)
     {
         var type = (PacketType)(first >> 4);
         int flags = first & 0x0F;
         var r = new MqttSpanReader(body);
 
-        if (type == PacketType.Publish) return PublishDecoder.Decode(flags, ref r, version);
+        if (type == PacketType.Publish) return PublishDecoder.Decode(flags, ref r, version, cache);
 
         // Every packet but PUBLISH has fixed flags: 0010 for PUBREL, SUBSCRIBE, UNSUBSCRIBE, else 0000 [MQTT-2.1.3-1].
         int expectedFlags = type is PacketType.PubRel or PacketType.Subscribe or PacketType.Unsubscribe ? 2 : 0;

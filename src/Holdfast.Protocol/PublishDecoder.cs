@@ -2,23 +2,24 @@ namespace Holdfast.Protocol;
 
 internal static class PublishDecoder
 {
-    public static PublishPacket Decode(int flags, ref MqttSpanReader r, ProtocolVersion version)
+    /// <param name="cache">The connection's reader cache: the packet to parse into and the topic names seen lately; null
+    /// for a new packet and a new string.</param>
+    public static PublishPacket Decode(int flags, ref MqttSpanReader r, ProtocolVersion version, PacketReaderCache? cache)
     {
         var qos = (flags >> 1) & 3;
         if (qos == 3) throw MqttProtocolException.Malformed("PUBLISH with QoS 3");
         bool dup = (flags & 8) != 0;
         if (qos == 0 && dup) throw MqttProtocolException.Malformed("PUBLISH with QoS 0 and DUP set");
 
-        var packet = new PublishPacket
-        {
-            Dup = dup,
-            QoS = (QualityOfService)qos,
-            Retain = (flags & 1) != 0,
-            Topic = r.ReadString(),
-        };
-        if (!TopicRules.IsValidTopicName(packet.Topic, allowEmpty: version == ProtocolVersion.V500))
-            throw new MqttProtocolException(ReasonCode.TopicNameInvalid, $"invalid topic name '{packet.Topic}'");
-        if (qos > 0) packet.PacketId = PacketReader.ReadPacketId(ref r);
+        string topic = ReadTopic(ref r, version, cache?.Topics);
+        // Every field is set: a reused packet keeps nothing of the previous message.
+        var packet = cache?.TakePublish() ?? new PublishPacket();
+        packet.Dup = dup;
+        packet.QoS = (QualityOfService)qos;
+        packet.Retain = (flags & 1) != 0;
+        packet.Topic = topic;
+        packet.PacketId = qos > 0 ? PacketReader.ReadPacketId(ref r) : (ushort)0;
+        packet.Properties = null;
         if (version == ProtocolVersion.V500)
         {
             packet.Properties = PropertyReader.Read(ref r, PropertyContext.Publish);
@@ -28,5 +29,17 @@ internal static class PublishDecoder
         // The one copy of the payload: shared by every subscriber it is routed to.
         packet.Payload = r.ReadToEnd().ToArray();
         return packet;
+    }
+
+    /// <summary>The topic name, decoded and validated, or the same string as last time for the same bytes.</summary>
+    private static string ReadTopic(ref MqttSpanReader r, ProtocolVersion version, TopicNameCache? topics)
+    {
+        var utf8 = r.ReadBytes(r.ReadUInt16());
+        if (topics is not null && topics.TryGet(utf8, out var cached)) return cached;
+        string topic = MqttSpanReader.DecodeUtf8(utf8);
+        if (!TopicRules.IsValidTopicName(topic, allowEmpty: version == ProtocolVersion.V500))
+            throw new MqttProtocolException(ReasonCode.TopicNameInvalid, $"invalid topic name '{topic}'");
+        topics?.Add(utf8, topic);
+        return topic;
     }
 }

@@ -41,6 +41,8 @@ internal sealed class MqttConnection : IClientConnection
     private readonly CancellationTokenSource _readDeadline = new();
     private readonly CancellationTokenSource _closed = new();
     private ProtocolVersion _version = ProtocolVersion.V311;
+    /// <summary>Lets PUBLISHes the broker did not keep be read into the same packet object, with cached topic strings.</summary>
+    private readonly PacketReaderCache _readerCache = new();
     private ConnectedClient? _client;
     private long _pendingBytes;
     private int _closing;
@@ -191,7 +193,7 @@ internal sealed class MqttConnection : IClientConnection
             int packets = 0;
             try
             {
-                while (_closing == 0 && PacketReader.TryRead(ref buffer, _version, maxPacketSize, out var packet))
+                while (_closing == 0 && PacketReader.TryRead(ref buffer, _version, maxPacketSize, out var packet, _readerCache))
                 {
                     packets++;
                     if (!await DispatchAsync(packet!)) break;
@@ -275,6 +277,8 @@ internal sealed class MqttConnection : IClientConnection
                             _publishHeld = true;
                             _heldDrain = DrainHeldPublishesAsync(client, handled);
                         }
+                        // Handled at once: the broker kept the topic, payload and properties, not the packet.
+                        else _readerCache.Return(publish);
                         stopReading = false;
                     }
                 }
