@@ -31,7 +31,7 @@ public sealed partial class MqttBroker
             foreach (var session in _sessions.Values)
             {
                 inflight += session.InflightCount;
-                queued += session.Queue.Count;
+                queued += session.QueuedCount;
                 bytes += session.QueuedBytes;
                 foreach (var m in session.Inflight) bytes += m.Message.Size;
                 if (session.Client is not { } client) continue;

@@ -28,8 +28,10 @@ public sealed class ConnectedClient
     /// <summary>The client's Maximum Packet Size (MQTT 5); 0 = protocol maximum.</summary>
     public uint MaximumPacketSize { get; internal set; }
 
-    /// <summary>Topic aliases the client set for its PUBLISHes on this connection (MQTT 5.0 §3.3.2.3.4).</summary>
-    internal Dictionary<ushort, string> InboundTopicAliases { get; } = [];
+    /// <summary>Topic aliases the client set for its PUBLISHes on this connection (MQTT 5.0 §3.3.2.3.4). Made on the
+    /// first alias: most clients never set one.</summary>
+    internal Dictionary<ushort, string> InboundTopicAliases => _inboundTopicAliases ??= [];
+    private Dictionary<ushort, string>? _inboundTopicAliases;
 
     /// <summary>Inbound QoS 1/2 publishes not yet acknowledged by the broker, against our Receive Maximum.</summary>
     internal int InboundUnacknowledged { get; set; }

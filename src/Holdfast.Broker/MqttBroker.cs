@@ -129,7 +129,7 @@ public sealed partial class MqttBroker : IDisposable
 
     /// <summary>Whether a new QoS 1/2 message for this session has to wait in its queue rather than go out now.</summary>
     private static bool MustQueue(Session s) =>
-        s.Client is null || s.Queue.Count > 0 || s.UnsentInflight > 0 || !s.HasInflightRoom;
+        s.Client is null || s.QueuedCount > 0 || s.UnsentInflight > 0 || !s.HasInflightRoom;
 
     private bool IsQueueFull(Session s, Message message)
     {
@@ -139,14 +139,14 @@ public sealed partial class MqttBroker : IDisposable
     }
 
     private bool WouldOverflow(Session s, Message message) =>
-        (Options.MaxQueuedMessages > 0 && s.Queue.Count >= Options.MaxQueuedMessages)
+        (Options.MaxQueuedMessages > 0 && s.QueuedCount >= Options.MaxQueuedMessages)
         || (Options.MaxQueuedBytes > 0 && s.QueuedBytes + message.Size > Options.MaxQueuedBytes);
 
     /// <summary>Drops expired messages from the head of a queue (counted and logged); returns how many.</summary>
     private int PurgeExpiredHead(Session s, long now)
     {
         int purged = 0;
-        while (s.Queue.Count > 0 && s.Queue.Peek().Message.IsExpired(now))
+        while (s.QueuedCount > 0 && s.Queue.Peek().Message.IsExpired(now))
         {
             CountDrop(s, Dequeue(s).Message, DropCause.Expired);
             purged++;
@@ -202,7 +202,7 @@ public sealed partial class MqttBroker : IDisposable
         }
         if (!retainedOnSubscribe && IsQueueFull(session, message))
         {
-            if (Options.QueueFullPolicy == QueueFullPolicy.DropOldest && session.Queue.Count > 0)
+            if (Options.QueueFullPolicy == QueueFullPolicy.DropOldest && session.QueuedCount > 0)
             {
                 CountDrop(session, Dequeue(session).Message, DropCause.QueueFull);
             }
@@ -380,7 +380,7 @@ public sealed partial class MqttBroker : IDisposable
             if (windowFull) return;
         }
         bool dequeued = false;
-        while (session.Queue.Count > 0 && (session.Queue.Peek().QoS == 0 || session.HasInflightRoom))
+        while (session.QueuedCount > 0 && (session.Queue.Peek().QoS == 0 || session.HasInflightRoom))
         {
             // Made inflight before it leaves the queue, so the store never sees the message unreferenced in between
             // (it would delete the stored body and write it again).
@@ -399,7 +399,7 @@ public sealed partial class MqttBroker : IDisposable
         }
         // Room also appears without a dequeue: an empty queue whose window just opened can take a message that is
         // alone larger than max_queued_bytes (it goes straight out), so wake held-back publishers then too.
-        if (dequeued || (session.Queue.Count == 0 && session.HasInflightRoom)) SignalRoomFreed();
+        if (dequeued || (session.QueuedCount == 0 && session.HasInflightRoom)) SignalRoomFreed();
     }
 
     /// <summary>Wakes MQTT 3.1.1 publishers held back by a full queue so they retry.</summary>

@@ -12,7 +12,7 @@ public sealed partial class MqttBroker
     private void RecordSession(Session s)
     {
         if (s.ExpiryInterval > 0)
-            _store.SaveSession(new StoredSession(s.ClientId, s.Version, s.ExpiryInterval, [.. s.Subscriptions.Values], s.IsConnected ? null : s.DisconnectedAt,
+            _store.SaveSession(new StoredSession(s.ClientId, s.Version, s.ExpiryInterval, s.SubscriptionCount == 0 ? [] : [.. s.Subscriptions.Values], s.IsConnected ? null : s.DisconnectedAt,
                 s.Identity?.ListenerName, s.Identity?.UserName));
         else _store.RemoveSession(s.ClientId);
     }
@@ -137,8 +137,8 @@ public sealed partial class MqttBroker
         // Counted after the purge: what an expired session held did not come back.
         var kept = recovered.Select(r => r.Session).Where(s => _sessions.TryGetValue(s.ClientId, out var current) && current == s).ToList();
         if (state.Sessions.Count > 0 || state.Retained.Count > 0)
-            Log.Notice($"Recovered {kept.Count} session(s), {kept.Sum(s => s.Queue.Count)} queued and "
-                + $"{kept.Sum(s => s.InflightCount)} inflight message(s), {kept.Sum(s => s.InboundQoS2.Count)} QoS 2 flow(s) awaiting PUBREL, "
+            Log.Notice($"Recovered {kept.Count} session(s), {kept.Sum(s => s.QueuedCount)} queued and "
+                + $"{kept.Sum(s => s.InflightCount)} inflight message(s), {kept.Sum(s => s.InboundQoS2Count)} QoS 2 flow(s) awaiting PUBREL, "
                 + $"{kept.Count(s => s.PendingWill is not null)} delayed will(s) and {_retained.Count} retained message(s) in {started.Elapsed.TotalSeconds:0.###} s"
                 + (expiredSessions + expiredMessages > 0 ? $"; purged {expiredSessions} expired session(s) and {expiredMessages} expired message(s)." : "."));
     }

@@ -5,12 +5,13 @@ namespace Holdfast.Broker;
 /// <summary>
 /// The server side of an MQTT session (MQTT 5.0 §4.1): subscriptions, outbound messages inflight and
 /// queued, inbound QoS 2 packet ids awaiting PUBREL. Outlives its connections when persistent.
-/// All state is guarded by the broker's lock.
+/// All state is guarded by the broker's lock. Its collections are made on first use: a session that never subscribes,
+/// queues or takes part in a QoS 1/2 flow carries none of them.
 /// </summary>
 public sealed class Session(string clientId)
 {
     // Inflight messages by packet id, and in the order they were sent (an intrusive list through the messages themselves).
-    private readonly Dictionary<ushort, InflightMessage> _inflightById = [];
+    private Dictionary<ushort, InflightMessage>? _inflightById;
     private InflightMessage? _oldestInflight, _newestInflight;
     // Records of completed flows kept for the next messages, so a steady QoS 1/2 stream allocates none.
     private InflightMessage? _spareInflight;
@@ -27,12 +28,20 @@ public sealed class Session(string clientId)
     /// <summary>Seconds the session outlives its connection; uint.MaxValue = never expires.</summary>
     public uint ExpiryInterval { get; set; }
 
-    public Dictionary<string, Subscription> Subscriptions { get; } = new(StringComparer.Ordinal);
+    private Dictionary<string, Subscription>? _subscriptions;
+    private HashSet<ushort>? _inboundQoS2;
+    private Queue<QueuedMessage>? _queue;
+
+    public Dictionary<string, Subscription> Subscriptions => _subscriptions ??= new(StringComparer.Ordinal);
+    public int SubscriptionCount => _subscriptions?.Count ?? 0;
 
     /// <summary>Inbound QoS 2 packet ids whose PUBLISH was accepted and PUBREL is awaited (exactly-once on the receiving side).</summary>
-    public HashSet<ushort> InboundQoS2 { get; } = [];
+    public HashSet<ushort> InboundQoS2 => _inboundQoS2 ??= [];
+    public int InboundQoS2Count => _inboundQoS2?.Count ?? 0;
+    public bool AwaitsPubRel(ushort packetId) => _inboundQoS2?.Contains(packetId) == true;
 
-    public Queue<QueuedMessage> Queue { get; } = new();
+    public Queue<QueuedMessage> Queue => _queue ??= new();
+    public int QueuedCount => _queue?.Count ?? 0;
     public long QueuedBytes { get; set; }
     /// <summary>QoS 0 messages in the queue: while there are any, new QoS 0 messages queue behind them.</summary>
     public int QueuedQoS0 { get; set; }
@@ -55,10 +64,10 @@ public sealed class Session(string clientId)
     /// <summary>The current connection's send window: min(max_inflight_messages, the client's Receive Maximum).</summary>
     public int InflightWindow { get; set; } = 65535;
 
-    public int InflightCount => _inflightById.Count;
+    public int InflightCount => _inflightById?.Count ?? 0;
     /// <summary>Inflight messages not yet resent on the current connection (after a reconnect).</summary>
     public int UnsentInflight { get; set; }
-    public bool HasInflightRoom => _inflightById.Count < InflightWindow;
+    public bool HasInflightRoom => InflightCount < InflightWindow;
     /// <summary>Oldest first. Removing the message just returned while enumerating is allowed.</summary>
     public IEnumerable<InflightMessage> Inflight
     {
@@ -75,7 +84,7 @@ public sealed class Session(string clientId)
 
     public InflightMessage? OldestInflight => _oldestInflight;
 
-    public InflightMessage? FindInflight(ushort packetId) => _inflightById.GetValueOrDefault(packetId);
+    public InflightMessage? FindInflight(ushort packetId) => _inflightById?.GetValueOrDefault(packetId);
 
     /// <summary>Gives the next packet id not held by an unfinished flow [MQTT-2.2.1-3]. Call only with room in the window.</summary>
     public ushort NextPacketId()
@@ -83,7 +92,7 @@ public sealed class Session(string clientId)
         for (int i = 0; i < 65535; i++)
         {
             _lastPacketId = (ushort)(_lastPacketId == 65535 ? 1 : _lastPacketId + 1);
-            if (!_inflightById.ContainsKey(_lastPacketId)) return _lastPacketId;
+            if (_inflightById?.ContainsKey(_lastPacketId) != true) return _lastPacketId;
         }
         throw new InvalidOperationException("no free packet id");
     }
@@ -91,7 +100,7 @@ public sealed class Session(string clientId)
     /// <summary>After recovery: continue numbering after the highest id in use, so no id a client may still hold is reused soon.</summary>
     public void SkipPacketIdsInUse()
     {
-        if (_inflightById.Count > 0) _lastPacketId = _inflightById.Keys.Max();
+        if (InflightCount > 0) _lastPacketId = _inflightById!.Keys.Max();
     }
 
     /// <summary>Makes a new inflight message (reusing a spare record when there is one) and adds it as the newest.</summary>
@@ -115,7 +124,7 @@ public sealed class Session(string clientId)
 
     public void AddInflight(InflightMessage message)
     {
-        _inflightById.Add(message.PacketId, message);
+        (_inflightById ??= []).Add(message.PacketId, message);
         message.Previous = _newestInflight;
         message.Next = null;
         if (_newestInflight is null) _oldestInflight = message;
@@ -127,7 +136,7 @@ public sealed class Session(string clientId)
     /// still need from it before.</summary>
     public bool RemoveInflight(ushort packetId)
     {
-        if (!_inflightById.Remove(packetId, out var m)) return false;
+        if (_inflightById is null || !_inflightById.Remove(packetId, out var m)) return false;
         if (m.Previous is null) _oldestInflight = m.Next;
         else m.Previous.Next = m.Next;
         if (m.Next is null) _newestInflight = m.Previous;
@@ -146,12 +155,12 @@ public sealed class Session(string clientId)
     public void ClearMessages()
     {
         _oldestInflight = _newestInflight = null;
-        _inflightById.Clear();
+        _inflightById = null;
         UnsentInflight = 0;
-        Queue.Clear();
+        _queue = null;
         QueuedBytes = 0;
         QueuedQoS0 = 0;
-        InboundQoS2.Clear();
+        _inboundQoS2 = null;
     }
 
     public override string ToString() => ClientId;

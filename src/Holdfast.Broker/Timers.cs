@@ -83,7 +83,7 @@ public sealed partial class MqttBroker
         oldest.AckTimeoutReported = true;
         Metrics.AckTimeout();
         string what = oldest.State == InflightState.AwaitingPubComp ? "PUBCOMP" : oldest.QoS == QualityOfService.AtLeastOnce ? "PUBACK" : "PUBREC";
-        Log.Warning($"Client {client.ClientId} has not acknowledged message m{oldest.PacketId} on '{oldest.Message.Topic}' for {waited / 1000.0:0.#} s (no {what}); {session.InflightCount} inflight, {session.Queue.Count} queued.");
+        Log.Warning($"Client {client.ClientId} has not acknowledged message m{oldest.PacketId} on '{oldest.Message.Topic}' for {waited / 1000.0:0.#} s (no {what}); {session.InflightCount} inflight, {session.QueuedCount} queued.");
         if (client.Policy.AckTimeoutDisconnect)
             Disconnect(client, ReasonCode.ImplementationSpecificError, $"ack timeout: m{oldest.PacketId} unacknowledged for {waited / 1000.0:0.#} s");
     }

@@ -130,15 +130,18 @@ public sealed partial class MqttBroker
     /// <summary>Ends a session: its subscriptions go, undelivered messages are counted as dropped, a pending will is published.</summary>
     private void EndSession(Session session, string why)
     {
-        foreach (var sub in session.Subscriptions.Values) _subscriptions.Remove(session, sub);
-        session.Subscriptions.Clear();
-        int undelivered = session.InflightCount + session.Queue.Count;
+        if (session.SubscriptionCount > 0)
+        {
+            foreach (var sub in session.Subscriptions.Values) _subscriptions.Remove(session, sub);
+            session.Subscriptions.Clear();
+        }
+        int undelivered = session.InflightCount + session.QueuedCount;
         if (undelivered > 0)
         {
             Metrics.Drop(DropCause.SessionExpired, undelivered);
             Log.Warning($"Session of {session.ClientId} ended ({why}) with {undelivered} undelivered message(s); they are dropped.");
         }
-        bool hadQueue = session.Queue.Count > 0;
+        bool hadQueue = session.QueuedCount > 0;
         session.ClearMessages();
         if (_sessions.TryGetValue(session.ClientId, out var current) && current == session)
         {

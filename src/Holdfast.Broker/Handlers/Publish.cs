@@ -77,7 +77,7 @@ public sealed partial class MqttBroker
                 properties.TopicAlias = null;
             }
         }
-        if (packet.QoS == QualityOfService.ExactlyOnce && client.Session.InboundQoS2.Contains(packet.PacketId))
+        if (packet.QoS == QualityOfService.ExactlyOnce && client.Session.AwaitsPubRel(packet.PacketId))
         {
             // A resent QoS 2 PUBLISH we already accepted: acknowledge again, never deliver twice
             // (checked first, so that no path counts the same packet id twice against our Receive Maximum).
