@@ -6,10 +6,12 @@
 #   bench/compare.sh                          # the default matrix, 3 rounds, 10 s per run (about 15 minutes)
 #   ROUNDS=1 DURATION=2 WARMUP=1 bench/compare.sh
 #   SCENARIOS='fan-in q1 8->1 | fan-in -q 1 --publishers 8' bench/compare.sh
+#   SCENARIOS='durable | fan-in -q 1 --publishers 8 --session-expiry 300 | persistence true; durability sync' bench/compare.sh
 #
 # Settings (environment):
-#   SCENARIOS     one scenario a line, "label | holdfast bench arguments" (default: the matrix below); blank lines
-#                 are skipped
+#   SCENARIOS     one scenario a line, "label | holdfast bench arguments [| Holdfast config lines, ';'-separated]"
+#                 (default: the matrix below); blank lines are skipped. The config lines go after the common ones, so
+#                 "persistence true" turns Holdfast's durable store on for that scenario (Mosquitto stays in memory)
 #   WINDOW        --window for every run (default: INFLIGHT), unless the scenario sets its own. The same for both brokers
 #                 and every protocol version: MQTT 3.1.1 has no Receive Maximum, so a window above the broker's max
 #                 inflight gets a QoS 1/2 publisher disconnected there
@@ -38,6 +40,7 @@ fan-in q2 8->1       | fan-in -q 2 --publishers 8
 fan-out q0 1->50     | fan-out -q 0 --subscribers 50
 fan-out q1 1->50     | fan-out -q 1 --subscribers 50
 pairs q1 x100        | pairs -q 1 --pairs 100
+fan-in q1 durable    | fan-in -q 1 --publishers 8 --session-expiry 300 | persistence true; durability sync
 latency q1 @4000/s   | pairs -q 1 --pairs 1 --rate 4000
 connections 10000    | connections --connections 10000'
 python=/usr/bin/python3
@@ -78,15 +81,19 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 free_port() { "$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# Starts $1 (holdfast|mosquitto) on a free loopback port; sets broker_pid and broker_port.
+# Starts $1 (holdfast|mosquitto) on a free loopback port, Holdfast with the extra config lines $2 (';'-separated);
+# sets broker_pid and broker_port.
 start_broker() {
-    local name=$1 dir=$work/$1
+    local name=$1 extra=${2:-} dir=$work/$1
     rm -rf "$dir" && mkdir -p "$dir"
     broker_port=$(free_port)
     if [[ $name == holdfast ]]; then
         printf '%s\n' "listener $broker_port 127.0.0.1" "allow_anonymous true" "persistence false" \
             "log_dest stderr" "log_type error" "log_type warning" "connection_messages false" \
-            "max_inflight_messages $inflight" "receive_maximum $inflight" "max_queued_messages $queued" > "$dir/broker.conf"
+            "max_inflight_messages $inflight" "receive_maximum $inflight" "max_queued_messages $queued" \
+            "persistence_location $dir/data" > "$dir/broker.conf"
+        # The scenario's own lines come last: a later line wins.
+        tr ';' '\n' <<< "$extra" | sed 's/^ *//; s/ *$//; /^$/d' >> "$dir/broker.conf"
         dotnet "$HOLDFAST_DLL" serve -c "$dir/broker.conf" > "$dir/broker.log" 2>&1 &
     else
         # As root it must be told to stay root, else it switches to user mosquitto. stderr: stdout is block-buffered.
@@ -120,6 +127,10 @@ mosquitto_version=$("$mosquitto" -h 2>/dev/null | sed -n 's/^mosquitto version /
 echo "# Holdfast vs Mosquitto $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $(nproc) cores, ${model:-unknown CPU}, $(uname -sr); .NET $(dotnet --version); mosquitto ${mosquitto_version:-?}"
 echo "both brokers: loopback, persistence false, max_inflight_messages $inflight, max_queued_messages $queued (0 = unlimited), Holdfast receive_maximum $inflight, Mosquitto set_tcp_nodelay true"
+for line in "${lines[@]}"; do
+    rest=${line#*|}
+    if [[ $rest == *'|'* ]]; then echo "Holdfast only, for '$(echo "${line%%|*}" | sed 's/ *$//')':${rest#*|} (store in $work, on $(df --output=fstype "$work" | tail -1))"; fi
+done
 echo "every run: MQTT 5 unless stated, 64-byte payload, clean sessions, --window $window unless the scenario sets one, ${warmup} s warm-up then ${duration} s measured; $rounds interleaved rounds"
 echo "generator: DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0 (the brokers run with their defaults)"
 echo
@@ -127,10 +138,13 @@ for round in $(seq "$rounds"); do
     if (( round % 2 == 1 )); then order=(holdfast mosquitto); else order=(mosquitto holdfast); fi
     for i in "${!lines[@]}"; do
         label=$(echo "${lines[$i]%%|*}" | sed 's/ *$//')
-        read -r -a args <<< "${lines[$i]#*|}"
+        rest=${lines[$i]#*|}
+        extra=
+        if [[ $rest == *'|'* ]]; then extra=${rest#*|}; rest=${rest%%|*}; fi
+        read -r -a args <<< "$rest"
         [[ " ${args[*]} " == *" --window "* ]] || args+=(--window "$window")
         for broker in "${order[@]}"; do
-            start_broker "$broker"
+            start_broker "$broker" "$extra"
             out=$results/$round-$i-$broker.json
             # Only the generator gets the spin limit: idle thread-pool workers spinning for work cost it half its CPU and take
             # that CPU from the broker on a small machine. Holdfast's own thread-pool settings are its business, not this script's.

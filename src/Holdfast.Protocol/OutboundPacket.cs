@@ -18,8 +18,9 @@ public interface IApplicationMessage
 /// </summary>
 public readonly struct OutboundPacket
 {
-    private readonly MqttPacket? _packet;
-    private readonly IApplicationMessage? _message;
+    // One field for the packet object or the shared message (null for an acknowledgement): the struct is queued per
+    // packet, so it is kept to 24 bytes.
+    private readonly object? _content;
     private readonly List<uint>? _subscriptionIds;
     /// <summary>0 = no Message Expiry Interval (one sent to a subscriber is at least 1).</summary>
     private readonly uint _messageExpiry;
@@ -28,11 +29,11 @@ public readonly struct OutboundPacket
     private readonly byte _firstByte;
     private readonly ReasonCode _reasonCode;
 
-    private OutboundPacket(MqttPacket packet) => _packet = packet;
+    private OutboundPacket(MqttPacket packet) => _content = packet;
 
     private OutboundPacket(IApplicationMessage message, byte firstByte, ushort packetId, uint messageExpiry, List<uint>? subscriptionIds)
     {
-        _message = message;
+        _content = message;
         _firstByte = firstByte;
         _packetId = packetId;
         _messageExpiry = messageExpiry;
@@ -67,12 +68,12 @@ public readonly struct OutboundPacket
     }
 
     /// <summary>The packet object, for a packet queued as one; null for the PUBLISH and acknowledgement forms.</summary>
-    public MqttPacket? Packet => _packet;
-    public PacketType Type => _packet?.Type ?? (PacketType)(_firstByte >> 4);
+    public MqttPacket? Packet => _content as MqttPacket;
+    public PacketType Type => _content is MqttPacket packet ? packet.Type : (PacketType)(_firstByte >> 4);
     public bool IsPublish => Type == PacketType.Publish;
 
     /// <summary>The shared message of the PUBLISH form.</summary>
-    public IApplicationMessage? Message => _message;
+    public IApplicationMessage? Message => _content as IApplicationMessage;
     public QualityOfService QoS => (QualityOfService)((_firstByte >> 1) & 3);
     public bool Retain => (_firstByte & 1) != 0;
     public bool Dup => (_firstByte & 8) != 0;
@@ -86,15 +87,15 @@ public readonly struct OutboundPacket
     /// (a PUBLISH has properties on MQTT 5 only), for traces and tests. Allocates: not for the hot path.</summary>
     public MqttPacket ToPacket(ProtocolVersion version)
     {
-        if (_packet is not null) return _packet;
-        if (_message is null)
+        if (_content is MqttPacket packet) return packet;
+        if (_content is not IApplicationMessage message)
         {
             var ack = PublishResponsePacket.Create(Type);
             ack.PacketId = _packetId;
             ack.ReasonCode = _reasonCode;
             return ack;
         }
-        var properties = version == ProtocolVersion.V500 ? _message.Properties : null;
+        var properties = version == ProtocolVersion.V500 ? message.Properties : null;
         if (version == ProtocolVersion.V500 && (MessageExpiry is not null || _subscriptionIds is not null || properties?.MessageExpiryInterval is not null || properties?.SubscriptionIdentifiers is not null))
         {
             properties = properties?.Clone() ?? new MqttProperties();
@@ -103,8 +104,8 @@ public readonly struct OutboundPacket
         }
         return new PublishPacket
         {
-            Topic = _message.Topic,
-            Payload = _message.Payload,
+            Topic = message.Topic,
+            Payload = message.Payload,
             QoS = QoS,
             Retain = Retain,
             Dup = Dup,

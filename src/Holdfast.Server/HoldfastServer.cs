@@ -30,6 +30,7 @@ public sealed partial class HoldfastServer : IAsyncDisposable
     private readonly MosquittoLog? _ownedLog;
     private readonly RocksDbStore? _store;
     private readonly BrokerObservability _observability;
+    private readonly ReadDeadlines _readDeadlines = new();
     private WebApplication? _app;
     private readonly List<IPEndPoint> _endpoints = [];
 
@@ -166,7 +167,7 @@ public sealed partial class HoldfastServer : IAsyncDisposable
         }
         try
         {
-            await new MqttConnection(transport, Broker, listener.Policy, _log).RunAsync();
+            await new MqttConnection(transport, Broker, listener.Policy, _readDeadlines, _log).RunAsync();
         }
         finally
         {
@@ -203,6 +204,7 @@ public sealed partial class HoldfastServer : IAsyncDisposable
     {
         if (_app is not null) await _app.DisposeAsync();
         _observability.Dispose();
+        _readDeadlines.Dispose();
         Broker.Dispose();
         // After the broker has shut down and recorded every session as offline: writes what is pending, closes the directory.
         _store?.Dispose();

@@ -44,6 +44,10 @@ internal static class BenchCommand
         var duration = new Option<double>("--duration", "-d") { Description = "Measured seconds (connections: seconds to hold them).", DefaultValueFactory = _ => 10 };
         var warmup = new Option<double>("--warmup") { Description = "Seconds of load before measuring.", DefaultValueFactory = _ => 2 };
         var keepAlive = new Option<int>("--keepalive", "-k") { Description = "Keep-alive seconds of every client (0: off).", DefaultValueFactory = _ => 60 };
+        var sessionExpiry = new Option<uint>("--session-expiry")
+        {
+            Description = "Session Expiry Interval of the subscribers (MQTT 5), in seconds: above 0 their sessions are persistent, so a durable broker stores what it routes to them before acknowledging.",
+        };
         var brokerPid = new Option<int?>("--broker-pid") { Description = "The broker's process id (same machine): report its CPU over the measured interval and its resident memory from /proc." };
         var user = new Option<string?>("--username", "-u") { Description = "User name for every client." };
         var password = new Option<string?>("--pw", "-P") { Description = "Password for every client." };
@@ -51,7 +55,7 @@ internal static class BenchCommand
 
         var command = new Command(name, description)
         {
-            host, port, version, qos, size, publishers, subscribers, pairs, connections, rate, window, duration, warmup, keepAlive, brokerPid, user, password, json,
+            host, port, version, qos, size, publishers, subscribers, pairs, connections, rate, window, duration, warmup, keepAlive, sessionExpiry, brokerPid, user, password, json,
         };
         command.Action = new ToolAction(async (parse, _) =>
         {
@@ -81,6 +85,7 @@ internal static class BenchCommand
                 Duration = TimeSpan.FromSeconds(parse.GetValue(duration)),
                 Warmup = TimeSpan.FromSeconds(parse.GetValue(warmup)),
                 KeepAlive = (ushort)parse.GetValue(keepAlive),
+                SessionExpiry = parse.GetValue(sessionExpiry),
                 BrokerPid = parse.GetValue(brokerPid),
                 UserName = parse.GetValue(user),
                 Password = parse.GetValue(password),

@@ -28,6 +28,9 @@ internal sealed record BenchSettings
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(10);
     public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(2);
     public ushort KeepAlive { get; init; } = 60;
+    /// <summary>The subscribers' Session Expiry Interval (MQTT 5): above 0 their sessions are persistent, so a broker with a
+    /// durable store must keep what it routes to them before acknowledging it. They still start clean.</summary>
+    public uint SessionExpiry { get; init; }
     public int? BrokerPid { get; init; }
     public string? UserName { get; init; }
     public string? Password { get; init; }
@@ -46,6 +49,8 @@ internal sealed record BenchSettings
         { Scenario: "fan-in", Publishers: < 1 } => "fan-in needs at least 1 publisher",
         { Scenario: "fan-out", Subscribers: < 1 } => "fan-out needs at least 1 subscriber",
         { Scenario: "pairs", Pairs: < 1 } => "pairs needs at least 1 pair",
+        { SessionExpiry: > 0, Version: not ProtocolVersion.V500 } => "--session-expiry needs MQTT 5 (-V mqttv5)",
+        { SessionExpiry: > 0, Scenario: "connections" } => "--session-expiry is for the subscribers of fan-in, fan-out and pairs",
         { Scenario: "connections", Connections: < 2 } => "connections needs at least 2 connections (the first half at most are the baseline)",
         _ => null,
     };

@@ -26,8 +26,14 @@ internal static class MessageRun
         Pacer? pacer = null;
         try
         {
+            MqttClientOptions SubscriberOptions(int i)
+            {
+                var options = optionsFor($"hb-{run}-s{i}");
+                options.SessionExpiryInterval = settings.SessionExpiry;
+                return options;
+            }
             await ConnectAllAsync(subscribers.Length, async i => subscribers[i] = await BenchSubscriber.ConnectAsync(
-                optionsFor($"hb-{run}-s{i}"), i, topology.SubscriberFilters[i], settings.QoS, topology.Publishers, failure));
+                SubscriberOptions(i), i, topology.SubscriberFilters[i], settings.QoS, topology.Publishers, failure));
             await ConnectAllAsync(publishers.Length, async i => publishers[i] = await BenchPublisher.ConnectAsync(
                 optionsFor($"hb-{run}-p{i}"), i, Topology.TopicOf(run, i), settings, ratePerPublisher, failure));
             foreach (var subscriber in subscribers)
@@ -145,7 +151,7 @@ internal static class MessageRun
         return new BenchReport
         {
             Scenario = settings.Scenario,
-            Description = topology.Description,
+            Description = settings.SessionExpiry > 0 ? $"{topology.Description}, subscribers' sessions persistent (expiry {settings.SessionExpiry} s)" : topology.Description,
             Broker = $"{settings.Host}:{settings.Port}",
             Version = settings.VersionName,
             Qos = (int)settings.QoS,

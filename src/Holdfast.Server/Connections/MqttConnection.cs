@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.IO.Pipelines;
-using System.Threading.Channels;
 using Holdfast.Broker;
 using Holdfast.Broker.Storage;
 using Holdfast.Protocol;
@@ -13,7 +12,7 @@ namespace Holdfast.Server.Connections;
 /// the broker queues. The broker decides; this class only moves bytes, enforces keep-alive and turns
 /// protocol errors into the spec's DISCONNECT (MQTT 5) or a plain close (3.1.1).
 /// </summary>
-internal sealed class MqttConnection : IClientConnection
+internal sealed class MqttConnection : IClientConnection, IReadDeadline
 {
     /// <summary>How long a new connection may take to send CONNECT.</summary>
     internal static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
@@ -37,8 +36,11 @@ internal sealed class MqttConnection : IClientConnection
     private readonly IBrokerLog _log;
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
-    private readonly Channel<Outbound> _outbound = Channel.CreateUnbounded<Outbound>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly CancellationTokenSource _readDeadline = new();
+    private readonly OutboundQueue _outbound = new();
+    private readonly ReadDeadlines _readDeadlines;
+    /// <summary>See <see cref="IReadDeadline.ReadDeadline"/>; set by the read loop, ended by <see cref="ReadDeadlines"/>.</summary>
+    private long _readDeadline = long.MaxValue;
+    private int _readDeadlinePassed;
     private readonly CancellationTokenSource _closed = new();
     private ProtocolVersion _version = ProtocolVersion.V311;
     /// <summary>Lets PUBLISHes the broker did not keep be read into the same packet object, with cached topic strings.</summary>
@@ -57,8 +59,9 @@ internal sealed class MqttConnection : IClientConnection
     /// <summary>The last thing sent was a DISCONNECT or a refusing CONNACK: linger before closing (see <see cref="LingerAsync"/>).</summary>
     private bool _lingerBeforeClose;
 
-    public MqttConnection(ClientTransport transport, MqttBroker broker, ListenerPolicy policy, IBrokerLog log)
+    public MqttConnection(ClientTransport transport, MqttBroker broker, ListenerPolicy policy, ReadDeadlines readDeadlines, IBrokerLog log)
     {
+        _readDeadlines = readDeadlines;
         _transport = transport;
         _broker = broker;
         _policy = policy;
@@ -78,7 +81,7 @@ internal sealed class MqttConnection : IClientConnection
     public void Send(OutboundPacket packet, long durableAt = 0)
     {
         if (PendingWeight(packet) is > 0 and var weight) Interlocked.Add(ref _pendingBytes, weight);
-        _outbound.Writer.TryWrite(new Outbound(packet, durableAt));
+        _outbound.TryAdd(new Outbound(packet, durableAt));
     }
 
     /// <summary>What a queued packet counts in <see cref="PendingBytes"/>: a PUBLISH's payload and topic.</summary>
@@ -87,16 +90,13 @@ internal sealed class MqttConnection : IClientConnection
         : packet.Packet is PublishPacket p ? p.Payload.Length + p.Topic.Length
         : 0;
 
-    /// <summary>A packet queued for writing, and the store sequence that must be durable before it goes out.</summary>
-    private readonly record struct Outbound(OutboundPacket Packet, long DurableAt);
-
     public void Close(ReasonCode? reason, string? reasonString = null)
     {
         if (Interlocked.Exchange(ref _closing, 1) == 1) return;
         _closeReason = reason;
         _closeReasonString = reasonString;
         // Everything queued before the close still goes out, then the DISCONNECT, then the socket closes.
-        _outbound.Writer.TryComplete();
+        _outbound.Complete();
         // Ends a back-pressure wait too. Off the caller's thread: the broker calls Close under its lock.
         ThreadPool.QueueUserWorkItem(static cts => { try { cts.Cancel(); } catch (ObjectDisposedException) { } }, _closed, preferLocal: false);
     }
@@ -108,6 +108,7 @@ internal sealed class MqttConnection : IClientConnection
             _log.Notice($"New connection from {RemoteAddress} on port {_transport.LocalPort}.");
         var writer = WriteLoopAsync();
         string lostReason = "closed its connection";
+        _readDeadlines.Add(this);
         try
         {
             lostReason = await ReadLoopAsync();
@@ -123,6 +124,7 @@ internal sealed class MqttConnection : IClientConnection
         }
         finally
         {
+            _readDeadlines.Remove(this);
             _closed.Cancel();
             if (_client is not null) _broker.ConnectionLost(_client, lostReason);
             Close(null);
@@ -177,12 +179,8 @@ internal sealed class MqttConnection : IClientConnection
         {
             int maxPacketSize = _client is not null ? configuredMax
                 : configuredMax > 0 ? Math.Min(configuredMax, MaxConnectPacketSize) : MaxConnectPacketSize;
-            ReadResult result;
-            try
-            {
-                result = await _input.ReadAsync(_readDeadline.Token);
-            }
-            catch (OperationCanceledException) when (_readDeadline.IsCancellationRequested)
+            var result = await _input.ReadAsync();
+            if (result.IsCanceled && Volatile.Read(ref _readDeadlinePassed) == 1)
             {
                 if (_client is null) { _log.Notice($"Client {RemoteAddress} did not send CONNECT in time, closing."); return "timed out before CONNECT"; }
                 _broker.KeepAliveExpired(_client);
@@ -215,10 +213,20 @@ internal sealed class MqttConnection : IClientConnection
 
     /// <summary>Restarts the wait for the next bytes: CONNECT within <see cref="ConnectTimeout"/>, then anything within
     /// 1.5 × the keep-alive in force [MQTT-3.1.2-22]; no limit with keep-alive 0.</summary>
-    private void ArmReadDeadline() => _readDeadline.CancelAfter(
-        _client is null ? ConnectTimeout
-        : _client.KeepAlive > 0 ? TimeSpan.FromMilliseconds(_client.KeepAlive * 1500)
-        : Timeout.InfiniteTimeSpan);
+    private void ArmReadDeadline() => Volatile.Write(ref _readDeadline,
+        _client is null ? Environment.TickCount64 + (long)ConnectTimeout.TotalMilliseconds
+        : _client.KeepAlive > 0 ? Environment.TickCount64 + _client.KeepAlive * 1500L
+        : long.MaxValue);
+
+    long IReadDeadline.ReadDeadline => Volatile.Read(ref _readDeadline);
+
+    void IReadDeadline.ReadDeadlinePassed(long deadline)
+    {
+        // Only the deadline that was seen: a read that arrived meanwhile has set a new one.
+        if (Interlocked.CompareExchange(ref _readDeadline, long.MaxValue, deadline) != deadline) return;
+        Volatile.Write(ref _readDeadlinePassed, 1);
+        _input.CancelPendingRead();
+    }
 
     private void OnProtocolError(MqttProtocolException e)
     {
@@ -286,7 +294,7 @@ internal sealed class MqttConnection : IClientConnection
                 {
                     // Enough is waiting: stop reading until the held messages are accepted. The client's silence is
                     // our doing now, so keep-alive is suspended meanwhile.
-                    _readDeadline.CancelAfter(Timeout.InfiniteTimeSpan);
+                    Volatile.Write(ref _readDeadline, long.MaxValue);
                     await _heldDrain;
                 }
                 break;
@@ -361,7 +369,6 @@ internal sealed class MqttConnection : IClientConnection
     /// order is kept, and many packets share the wait for one group commit.</summary>
     private async Task WriteLoopAsync()
     {
-        var reader = _outbound.Reader;
         bool refused = false;
         int packets = 0;
         long bytes = 0;
@@ -369,24 +376,29 @@ internal sealed class MqttConnection : IClientConnection
         {
             try
             {
-                while (await reader.WaitToReadAsync())
+                while (await _outbound.WaitToReadAsync())
                 {
-                    while (reader.TryRead(out var item))
+                    while (_outbound.TryTakeAll(out var batch))
                     {
-                        if (item.DurableAt > 0 && !_broker.IsDurable(item.DurableAt))
+                        for (int i = 0; i < batch.Count; i++)
                         {
-                            // Let the client have what is already written while the store catches up.
-                            if ((await _output.FlushAsync()).IsCompleted) return;
-                            // Checked again after each wake-up: the packet leaves only once its own sequence is durable.
-                            do await _broker.WhenDurable(item.DurableAt);
-                            while (!_broker.IsDurable(item.DurableAt));
+                            var item = batch.Items[i];
+                            if (item.DurableAt > 0 && !_broker.IsDurable(item.DurableAt))
+                            {
+                                // Let the client have what is already written while the store catches up.
+                                if ((await _output.FlushAsync()).IsCompleted) return;
+                                // Checked again after each wake-up: the packet leaves only once its own sequence is durable.
+                                do await _broker.WhenDurable(item.DurableAt);
+                                while (!_broker.IsDurable(item.DurableAt));
+                            }
+                            var packet = item.Packet;
+                            if (_log.IsEnabled(LogType.Debug)) _log.Write(LogType.Debug, PacketTrace.Sending(packet.ToPacket(_version), ClientName));
+                            bytes += PacketWriter.Write(packet, _version, _output);
+                            packets++;
+                            if (PendingWeight(packet) is > 0 and var weight) Interlocked.Add(ref _pendingBytes, -weight);
+                            refused = packet.Packet is ConnAckPacket c && (byte)c.ReasonCode >= 0x80;
                         }
-                        var packet = item.Packet;
-                        if (_log.IsEnabled(LogType.Debug)) _log.Write(LogType.Debug, PacketTrace.Sending(packet.ToPacket(_version), ClientName));
-                        bytes += PacketWriter.Write(packet, _version, _output);
-                        packets++;
-                        if (PendingWeight(packet) is > 0 and var weight) Interlocked.Add(ref _pendingBytes, -weight);
-                        refused = packet.Packet is ConnAckPacket c && (byte)c.ReasonCode >= 0x80;
+                        _outbound.Recycle(batch);
                     }
                     // Counted once per batch, not per packet: the counters are shared by every connection.
                     _broker.Metrics.Sent(packets, bytes);
@@ -405,7 +417,7 @@ internal sealed class MqttConnection : IClientConnection
                 if (_log.IsEnabled(LogType.Warning)) _log.Warning($"Client {ClientName}: disconnecting, {e.Message}.");
                 if (_client is { } client) _broker.StoreWriteFailed(client);
                 else Close(null);
-                while (await reader.WaitToReadAsync()) while (reader.TryRead(out _)) { }
+                while (await _outbound.WaitToReadAsync()) while (_outbound.TryTakeAll(out var discarded)) _outbound.Recycle(discarded);
             }
             if (_closeReason is { } reason && _version == ProtocolVersion.V500 && _client is not null)
             {

@@ -79,6 +79,19 @@ public class BenchCommandTests
     }
 
     [SkippableFact]
+    public async Task Subscribers_with_a_session_expiry_have_persistent_sessions_on_a_durable_broker()
+    {
+        // BrokerProcess's Holdfast keeps a durable store (persistence true, durability sync by default): every message routed
+        // to a persistent subscriber is synced before its PUBACK, and none may be lost or duplicated on the way.
+        await using var broker = await BrokerProcess.StartAsync("holdfast", Limits);
+        var report = await RunJsonAsync(["fan-in", "-q", "1", "--publishers", "2", "--session-expiry", "60", "-p", broker.Port.ToString(), .. Short]);
+        Assert.Contains("subscribers' sessions persistent (expiry 60 s)", report.GetProperty("description").GetString());
+        Assert.True(report.GetProperty("delivered").GetInt64() > 0);
+        Assert.Equal(0, report.GetProperty("lost").GetInt64());
+        Assert.Equal(0, report.GetProperty("duplicates").GetInt64());
+    }
+
+    [SkippableFact]
     public async Task The_table_names_every_figure()
     {
         await using var broker = await BrokerProcess.StartAsync("holdfast", Limits);
@@ -97,6 +110,8 @@ public class BenchCommandTests
     [InlineData("fan-out -V mqttv4", "unknown protocol version")]
     [InlineData("fan-in --broker-pid 999999999", "no process")]
     [InlineData("fan-in --bogus", "unknown option or argument '--bogus'")]
+    [InlineData("fan-in --session-expiry 60 -V mqttv311", "--session-expiry needs MQTT 5")]
+    [InlineData("connections --session-expiry 60", "--session-expiry is for the subscribers")]
     public async Task Bad_settings_are_refused_before_connecting(string args, string message)
     {
         var (exitCode, _, stderr) = await HoldfastCli.RunAsync(["bench", .. args.Split(' '), "-p", "1"]);

@@ -21,7 +21,9 @@ public class CompareScriptTests
         info.Environment["ROUNDS"] = "1";
         info.Environment["DURATION"] = "1";
         info.Environment["WARMUP"] = "0.5";
-        info.Environment["SCENARIOS"] = "fan-in q1 2->1 | fan-in -q 1 --publishers 2";
+        // The second scenario turns Holdfast's durable store on for itself only (Mosquitto stays in memory).
+        info.Environment["SCENARIOS"] = "fan-in q1 2->1 | fan-in -q 1 --publishers 2\n"
+            + "durable | fan-in -q 1 --publishers 2 --session-expiry 60 | persistence true; durability sync";
         using var process = System.Diagnostics.Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -34,6 +36,8 @@ public class CompareScriptTests
         Assert.Matches(@"round 1  fan-in q1 2->1 +holdfast +[\d,]+ msg/s", output);
         Assert.Matches(@"round 1  fan-in q1 2->1 +mosquitto +[\d,]+ msg/s", output);
         Assert.Matches(@"\| fan-in q1 2->1 \| n=1 / n=1 \| [\d,]+ / [\d,]+ / [\d.]+× \| closed loop: ", output);
+        Assert.Matches(@"\| durable \| n=1 / n=1 \| [\d,]+ / [\d,]+ / [\d.]+× \| closed loop: ", output);
+        Assert.Contains("Holdfast only, for 'durable': persistence true; durability sync", output);
         Assert.Contains("machine: ", output);
     }
 
