@@ -1,16 +1,20 @@
 using System.Buffers;
 using BenchmarkDotNet.Attributes;
+using Holdfast.Broker;
 using Holdfast.Protocol;
 
 namespace Holdfast.Benchmarks;
 
 /// <summary>Parse and write one QoS 1 PUBLISH, as a connection's read and write loops do for every message (parsing
-/// with the connection's <see cref="PacketReaderCache"/>, the packet handed back as after a PUBLISH the broker did not keep).</summary>
+/// with the connection's <see cref="PacketReaderCache"/>, the packet handed back as after a PUBLISH the broker did not keep;
+/// writing the <see cref="OutboundPacket"/> form the broker queues).</summary>
 [MemoryDiagnoser, ShortRunJob]
 public class CodecBenchmarks
 {
     private ReadOnlySequence<byte> _encoded;
     private PublishPacket _packet = null!;
+    // What a connection's write loop gets from the broker: the shared message and this delivery's fields.
+    private OutboundPacket _outbound;
     // As a connection reads: into the packet handed back after the previous message, with the topic string cached.
     private readonly PacketReaderCache _readerCache = new();
     // Reset per operation, so only the codec's own allocations show (a connection's PipeWriter plays this part).
@@ -33,6 +37,8 @@ public class CodecBenchmarks
             Payload = new byte[PayloadBytes],
         };
         _encoded = new ReadOnlySequence<byte>(PacketWriter.ToArray(_packet, Version));
+        var message = new Message(_packet.Topic, _packet.Payload, _packet.QoS, false, null, "publisher", 0);
+        _outbound = OutboundPacket.Publish(message, _packet.QoS, false, false, _packet.PacketId, null, null);
     }
 
     [Benchmark]
@@ -48,6 +54,6 @@ public class CodecBenchmarks
     public int WritePublish()
     {
         _output.ResetWrittenCount();
-        return PacketWriter.Write(_packet, Version, _output);
+        return PacketWriter.Write(_outbound, Version, _output);
     }
 }

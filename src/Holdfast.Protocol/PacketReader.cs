@@ -100,7 +100,7 @@ public static class PacketReader
         {
             PacketType.Connect => ConnectDecoder.Decode(ref r),
             PacketType.ConnAck => DecodeConnAck(ref r, version),
-            PacketType.PubAck or PacketType.PubRec or PacketType.PubRel or PacketType.PubComp => DecodePublishResponse(type, ref r, version),
+            PacketType.PubAck or PacketType.PubRec or PacketType.PubRel or PacketType.PubComp => DecodePublishResponse(type, ref r, version, cache),
             PacketType.Subscribe => SubscribeDecoder.Decode(ref r, version),
             PacketType.SubAck => DecodeSubAck(ref r, version),
             PacketType.Unsubscribe => DecodeUnsubscribe(ref r, version),
@@ -140,10 +140,13 @@ public static class PacketReader
         return packet;
     }
 
-    private static PublishResponsePacket DecodePublishResponse(PacketType type, ref MqttSpanReader r, ProtocolVersion version)
+    private static PublishResponsePacket DecodePublishResponse(PacketType type, ref MqttSpanReader r, ProtocolVersion version, PacketReaderCache? cache)
     {
-        var packet = PublishResponsePacket.Create(type);
+        var packet = cache?.TakeAck(type) ?? PublishResponsePacket.Create(type);
         packet.PacketId = ReadPacketId(ref r);
+        // Every field is set: a reused packet keeps nothing of the previous one.
+        packet.ReasonCode = ReasonCode.Success;
+        packet.Properties = null;
         if (version == ProtocolVersion.V500 && !r.End)
         {
             packet.ReasonCode = (ReasonCode)r.ReadByte();

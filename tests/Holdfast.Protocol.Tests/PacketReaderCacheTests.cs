@@ -98,4 +98,31 @@ public class PacketReaderCacheTests
         Assert.NotSame(second, third);
         Assert.Equal("c", second.Topic);
     }
+
+    [Fact]
+    public void A_returned_acknowledgement_is_read_into_again_for_its_own_type_only()
+    {
+        var cache = new PacketReaderCache();
+        PublishResponsePacket ReadAck(PublishResponsePacket sent)
+        {
+            var buffer = new ReadOnlySequence<byte>(PacketWriter.ToArray(sent, ProtocolVersion.V500));
+            Assert.True(PacketReader.TryRead(ref buffer, ProtocolVersion.V500, 0, out var packet, cache));
+            return Assert.IsAssignableFrom<PublishResponsePacket>(packet);
+        }
+
+        var first = ReadAck(new PubAckPacket { PacketId = 5, ReasonCode = ReasonCode.QuotaExceeded, Properties = new MqttProperties { ReasonString = "full" } });
+        cache.Return(first);
+        var rec = ReadAck(new PubRecPacket { PacketId = 6 });
+        Assert.IsType<PubRecPacket>(rec);
+        Assert.NotSame(first, rec);
+
+        var second = ReadAck(new PubAckPacket { PacketId = 7 });
+        Assert.Same(first, second);
+        Assert.Equal(7, second.PacketId);
+        Assert.Equal(ReasonCode.Success, second.ReasonCode);
+        Assert.Null(second.Properties);
+
+        // Not handed back: the next one is new.
+        Assert.NotSame(second, ReadAck(new PubAckPacket { PacketId = 8 }));
+    }
 }

@@ -43,7 +43,8 @@ internal sealed class MqttConnection : IClientConnection, IReadDeadline
     private int _readDeadlinePassed;
     private readonly CancellationTokenSource _closed = new();
     private ProtocolVersion _version = ProtocolVersion.V311;
-    /// <summary>Lets PUBLISHes the broker did not keep be read into the same packet object, with cached topic strings.</summary>
+    /// <summary>Lets PUBLISHes and acknowledgements the broker did not keep be read into the same packet objects, with
+    /// cached topic strings.</summary>
     private readonly PacketReaderCache _readerCache = new();
     private ConnectedClient? _client;
     private long _pendingBytes;
@@ -298,10 +299,11 @@ internal sealed class MqttConnection : IClientConnection, IReadDeadline
                     await _heldDrain;
                 }
                 break;
-            case PubAckPacket a: _broker.HandlePubAck(client, a); break;
-            case PubRecPacket a: _broker.HandlePubRec(client, a); break;
-            case PubRelPacket a: _broker.HandlePubRel(client, a); break;
-            case PubCompPacket a: _broker.HandlePubComp(client, a); break;
+            // The broker keeps nothing of an acknowledgement: the reader may read the next one into it.
+            case PubAckPacket a: _broker.HandlePubAck(client, a); _readerCache.Return(a); break;
+            case PubRecPacket a: _broker.HandlePubRec(client, a); _readerCache.Return(a); break;
+            case PubRelPacket a: _broker.HandlePubRel(client, a); _readerCache.Return(a); break;
+            case PubCompPacket a: _broker.HandlePubComp(client, a); _readerCache.Return(a); break;
             case SubscribePacket s: _broker.HandleSubscribe(client, s); break;
             case UnsubscribePacket u: _broker.HandleUnsubscribe(client, u); break;
             case PingReqPacket: _broker.HandlePingReq(client); break;
