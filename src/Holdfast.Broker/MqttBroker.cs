@@ -22,6 +22,7 @@ public sealed partial class MqttBroker : IDisposable
     private readonly List<SharedGroup> _matchedGroups = [];
     private readonly Dictionary<Session, DeliveryTarget> _targets = [];
     private readonly List<(Session Session, DeliveryTarget Target)> _deliveries = [];
+    private readonly Dictionary<uint, List<uint>> _identifierLists = [];
     private readonly Timer _timer;
     private TaskCompletionSource? _roomFreed;
     private bool _shuttingDown;
@@ -94,7 +95,8 @@ public sealed partial class MqttBroker : IDisposable
             {
                 t = new DeliveryTarget { QoS = qos, RetainAsPublished = sub.RetainAsPublished };
             }
-            if (sub.SubscriptionIdentifier is { } id) (t.SubscriptionIds ??= []).Add(id);
+            // A new list for a second identifier: lists handed to deliveries are shared and never changed.
+            if (sub.SubscriptionIdentifier is { } id) t.SubscriptionIds = t.SubscriptionIds is null ? IdentifierList(id) : [.. t.SubscriptionIds, id];
             _targets[session] = t;
         }
 
@@ -111,7 +113,7 @@ public sealed partial class MqttBroker : IDisposable
             {
                 QoS = (QualityOfService)Math.Min((int)message.QoS, (int)sub.MaximumQoS),
                 RetainAsPublished = sub.RetainAsPublished,
-                SubscriptionIds = sub.SubscriptionIdentifier is { } id ? [id] : null,
+                SubscriptionIds = sub.SubscriptionIdentifier is { } id ? IdentifierList(id) : null,
             }));
         }
 
@@ -126,6 +128,21 @@ public sealed partial class MqttBroker : IDisposable
             Deliver(session, message, t.QoS, message.Retain && t.RetainAsPublished, t.SubscriptionIds);
         return RouteResult.Accepted;
     }
+
+    /// <summary>The list of one subscription identifier that deliveries matching only that subscription carry: made once
+    /// and shared, so that routing to subscriptions with identifiers allocates nothing per message. Bounded: forgotten
+    /// when too many identifiers were seen (the lists given out stay valid, they are never changed).</summary>
+    private List<uint> IdentifierList(uint id)
+    {
+        if (!_identifierLists.TryGetValue(id, out var list))
+        {
+            if (_identifierLists.Count >= MaxIdentifierLists) _identifierLists.Clear();
+            _identifierLists[id] = list = [id];
+        }
+        return list;
+    }
+
+    private const int MaxIdentifierLists = 4096;
 
     /// <summary>Whether a new QoS 1/2 message for this session has to wait in its queue rather than go out now.</summary>
     private static bool MustQueue(Session s) =>

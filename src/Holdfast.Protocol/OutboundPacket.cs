@@ -100,7 +100,8 @@ public readonly struct OutboundPacket
         {
             properties = properties?.Clone() ?? new MqttProperties();
             properties.MessageExpiryInterval = MessageExpiry;
-            properties.SubscriptionIdentifiers = _subscriptionIds;
+            // A copy: the list may be shared by many deliveries, and whoever holds the packet may change its properties.
+            properties.SubscriptionIdentifiers = _subscriptionIds is null ? null : [.. _subscriptionIds];
         }
         return new PublishPacket
         {

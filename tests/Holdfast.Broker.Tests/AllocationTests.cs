@@ -18,11 +18,15 @@ public class AllocationTests
         public void Close(ReasonCode? reason, string? reasonString = null) => throw new InvalidOperationException($"closed: {reason} {reasonString}");
     }
 
+    /// <param name="mqtt5Extras">Subscriptions with identifiers and a message with a Message Expiry Interval and a user
+    /// property: each subscriber's PUBLISH then carries properties of its own (written, not copied).</param>
     [Theory]
-    [InlineData(QualityOfService.AtMostOnce)]
-    [InlineData(QualityOfService.AtLeastOnce)]
-    [InlineData(QualityOfService.ExactlyOnce)]
-    public void Routing_a_publish_allocates_only_its_message_whatever_the_number_of_subscribers(QualityOfService qos)
+    [InlineData(QualityOfService.AtMostOnce, false)]
+    [InlineData(QualityOfService.AtLeastOnce, false)]
+    [InlineData(QualityOfService.ExactlyOnce, false)]
+    [InlineData(QualityOfService.AtMostOnce, true)]
+    [InlineData(QualityOfService.AtLeastOnce, true)]
+    public void Routing_a_publish_allocates_only_its_message_whatever_the_number_of_subscribers(QualityOfService qos, bool mqtt5Extras)
     {
         using var broker = new MqttBroker(new BrokerOptions { ConnectionMessages = false });
         var publisher = Connect(broker, "pub", new DroppingConnection());
@@ -34,11 +38,17 @@ public class AllocationTests
             broker.HandleSubscribe(client, new SubscribePacket
             {
                 PacketId = 1,
+                Properties = mqtt5Extras ? new MqttProperties { SubscriptionIdentifiers = [(uint)i + 1] } : null,
                 Subscriptions = [new TopicSubscription { TopicFilter = "plant/+/temp", MaximumQoS = QualityOfService.ExactlyOnce }],
             });
             subscribers[i] = (client, connection, new PubAckPacket(), new PubRecPacket(), new PubCompPacket());
         }
         var publish = new PublishPacket { Topic = "plant/line-1/temp", QoS = qos, Payload = new byte[64] };
+        if (mqtt5Extras)
+        {
+            publish.Properties = new MqttProperties { MessageExpiryInterval = 3600 };
+            publish.Properties.AddUserProperty("site", "north");
+        }
         var pubRel = new PubRelPacket();
         ushort nextId = 0;
 
