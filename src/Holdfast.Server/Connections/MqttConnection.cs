@@ -81,8 +81,10 @@ internal sealed class MqttConnection : IClientConnection, IReadDeadline
 
     public void Send(OutboundPacket packet, long durableAt = 0)
     {
-        if (PendingWeight(packet) is > 0 and var weight) Interlocked.Add(ref _pendingBytes, weight);
-        _outbound.TryAdd(new Outbound(packet, durableAt));
+        // Counted before it is queued, so the write loop never subtracts it first; taken back if the connection is closing.
+        long weight = PendingWeight(packet);
+        if (weight > 0) Interlocked.Add(ref _pendingBytes, weight);
+        if (!_outbound.TryAdd(new Outbound(packet, durableAt)) && weight > 0) Interlocked.Add(ref _pendingBytes, -weight);
     }
 
     /// <summary>What a queued packet counts in <see cref="PendingBytes"/>: a PUBLISH's payload and topic.</summary>

@@ -19,7 +19,7 @@ internal interface IReadDeadline
 /// </summary>
 internal sealed class ReadDeadlines : IDisposable
 {
-    public static readonly TimeSpan Resolution = TimeSpan.FromMilliseconds(250);
+    public static readonly TimeSpan Resolution = TimeSpan.FromMilliseconds(100);
 
     private readonly HashSet<IReadDeadline> _connections = new(ReferenceEqualityComparer.Instance);
     private readonly List<(IReadDeadline Connection, long Deadline)> _passed = [];
@@ -56,9 +56,10 @@ internal sealed class ReadDeadlines : IDisposable
             // Outside the lock: ending a read may run the connection's close path, which removes it from the set.
             foreach (var (connection, deadline) in _passed)
             {
-                // A connection closing at this moment may have its transport gone already; it ends anyway.
+                // A connection closing at this moment may have its transport gone already; it ends anyway. Nothing one
+                // connection throws may stop the sweep for the others, or end the process from a timer thread.
                 try { connection.ReadDeadlinePassed(deadline); }
-                catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException) { }
+                catch (Exception) { }
             }
             _passed.Clear();
         }
