@@ -153,6 +153,42 @@ public class StatusTotalsTests
         Assert.Equal(0, status.RetainedBytes);
     }
 
+    [Fact]
+    public void A_session_is_counted_exactly_while_it_is_in_the_table()
+    {
+        var table = new SessionTable();
+        var message = new Message("t", new byte[10], QualityOfService.AtLeastOnce, false, null, "pub", 0);
+        var queued = new QueuedMessage(message, QualityOfService.AtLeastOnce, false, null);
+        var session = new Session("s");
+        session.Enqueue(queued);
+        session.StartInflight(1, message, QualityOfService.AtLeastOnce, false, null);
+
+        table.Add(session);
+        AssertTotals(table, inflight: 1, queued: 1, bytes: 20, withInflight: [session]);
+
+        // Clean start and the end of a session clear its messages; the session stays counted until it leaves the table.
+        session.ClearMessages();
+        session.Enqueue(queued);
+        AssertTotals(table, inflight: 0, queued: 1, bytes: 10, withInflight: []);
+
+        // A session replaced under its client id, or removed, is no longer counted, whatever happens to it afterwards.
+        var successor = new Session("s");
+        table.Add(successor);
+        session.Enqueue(queued);
+        AssertTotals(table, inflight: 0, queued: 0, bytes: 0, withInflight: []);
+        successor.StartInflight(1, message, QualityOfService.AtLeastOnce, false, null);
+        Assert.False(table.Remove(session));
+        Assert.True(table.Remove(successor));
+        successor.Enqueue(queued);
+        AssertTotals(table, inflight: 0, queued: 0, bytes: 0, withInflight: []);
+    }
+
+    private static void AssertTotals(SessionTable table, long inflight, long queued, long bytes, Session[] withInflight)
+    {
+        Assert.Equal((inflight, queued, bytes), (table.Totals.InflightMessages, table.Totals.QueuedMessages, table.Totals.HeldBytes));
+        Assert.Equal(withInflight, table.Totals.WithInflight);
+    }
+
     /// <summary>Acknowledges one of what the peer received: a PUBACK or PUBREC for a PUBLISH, a PUBCOMP for a PUBREL.</summary>
     private static string Acknowledge(Peer peer, Random random)
     {
