@@ -162,30 +162,36 @@ public class StatusTotalsTests
         var session = new Session("s");
         session.Enqueue(queued);
         session.StartInflight(1, message, QualityOfService.AtLeastOnce, false, null);
+        session.Client = new ConnectedClient(session, new FakeConnection(), ProtocolVersion.V500, ListenerPolicy.Default);
 
         table.Add(session);
-        AssertTotals(table, inflight: 1, queued: 1, bytes: 20, withInflight: [session]);
+        AssertTotals(table, connected: 1, inflight: 1, queued: 1, bytes: 20, withInflight: [session]);
 
         // Clean start and the end of a session clear its messages; the session stays counted until it leaves the table.
         session.ClearMessages();
         session.Enqueue(queued);
-        AssertTotals(table, inflight: 0, queued: 1, bytes: 10, withInflight: []);
+        AssertTotals(table, connected: 1, inflight: 0, queued: 1, bytes: 10, withInflight: []);
 
         // A session replaced under its client id, or removed, is no longer counted, whatever happens to it afterwards.
         var successor = new Session("s");
         table.Add(successor);
         session.Enqueue(queued);
-        AssertTotals(table, inflight: 0, queued: 0, bytes: 0, withInflight: []);
+        session.Client = null;
+        AssertTotals(table, connected: 0, inflight: 0, queued: 0, bytes: 0, withInflight: []);
         successor.StartInflight(1, message, QualityOfService.AtLeastOnce, false, null);
+        successor.Client = new ConnectedClient(successor, new FakeConnection(), ProtocolVersion.V500, ListenerPolicy.Default);
+        AssertTotals(table, connected: 1, inflight: 1, queued: 0, bytes: 10, withInflight: [successor]);
         Assert.False(table.Remove(session));
         Assert.True(table.Remove(successor));
         successor.Enqueue(queued);
-        AssertTotals(table, inflight: 0, queued: 0, bytes: 0, withInflight: []);
+        successor.Client = null;
+        AssertTotals(table, connected: 0, inflight: 0, queued: 0, bytes: 0, withInflight: []);
     }
 
-    private static void AssertTotals(SessionTable table, long inflight, long queued, long bytes, Session[] withInflight)
+    private static void AssertTotals(SessionTable table, int connected, long inflight, long queued, long bytes, Session[] withInflight)
     {
-        Assert.Equal((inflight, queued, bytes), (table.Totals.InflightMessages, table.Totals.QueuedMessages, table.Totals.HeldBytes));
+        var t = table.Totals;
+        Assert.Equal((connected, inflight, queued, bytes), (t.ClientsConnected, t.InflightMessages, t.QueuedMessages, t.HeldBytes));
         Assert.Equal(withInflight, table.Totals.WithInflight);
     }
 
