@@ -27,15 +27,15 @@ public sealed partial class MqttBroker
         {
             var totals = _sessions.Totals;
             return new BrokerStatus(totals.ClientsConnected, _sessions.Count, totals.InflightMessages, totals.QueuedMessages,
-                totals.HeldBytes, _retained.Count, _retained.Bytes, _subscriptions.Count, ClientsPastAckTimeout(totals.WithInflight, Now));
+                totals.HeldBytes, _retained.Count, _retained.Bytes, _subscriptions.Count, ClientsPastAckTimeout(totals.FirstWithInflight, Now));
         }
     }
 
     /// <summary>Connected clients whose oldest inflight message has waited longer than their listener's ack_timeout.</summary>
-    private static int ClientsPastAckTimeout(HashSet<Session> withInflight, long now)
+    private static int ClientsPastAckTimeout(Session? firstWithInflight, long now)
     {
         int past = 0;
-        foreach (var session in withInflight)
+        for (var session = firstWithInflight; session is not null; session = session.NextWithInflight)
             if (session.Client?.Policy.AckTimeout is { } timeout && session.OldestInflight is { Sent: true } oldest
                 && now - oldest.SentAt >= (long)timeout.TotalMilliseconds)
                 past++;

@@ -21,6 +21,10 @@ public sealed class Session(string clientId)
     private long _inflightBytes;
     private SessionTotals? _totals;
 
+    /// <summary>Neighbours among the sessions with inflight messages, while counted in <see cref="SessionTotals"/>.</summary>
+    internal Session? PreviousWithInflight { get; set; }
+    internal Session? NextWithInflight { get; set; }
+
     /// <summary>Spare inflight records a session keeps at most: enough for acknowledgements that arrive in bursts,
     /// little enough that a session which once had a wide window does not hold on to it.</summary>
     public const int MaxSpareInflight = 8;
@@ -175,7 +179,7 @@ public sealed class Session(string clientId)
         {
             totals.InflightMessages++;
             totals.HeldBytes += message.Message.Size;
-            if (InflightCount == 1) totals.WithInflight.Add(this);
+            if (InflightCount == 1) totals.AddWithInflight(this);
         }
     }
 
@@ -194,7 +198,7 @@ public sealed class Session(string clientId)
         {
             totals.InflightMessages--;
             totals.HeldBytes -= m.Message.Size;
-            if (InflightCount == 0) totals.WithInflight.Remove(this);
+            if (InflightCount == 0) totals.RemoveWithInflight(this);
         }
         m.Forget();
         if (_spareCount < MaxSpareInflight)
@@ -237,8 +241,8 @@ public sealed class Session(string clientId)
         totals.QueuedMessages += sign * QueuedCount;
         totals.HeldBytes += sign * (_inflightBytes + QueuedBytes);
         if (InflightCount == 0) return;
-        if (sign > 0) totals.WithInflight.Add(this);
-        else totals.WithInflight.Remove(this);
+        if (sign > 0) totals.AddWithInflight(this);
+        else totals.RemoveWithInflight(this);
     }
 
     public override string ToString() => ClientId;

@@ -10,8 +10,26 @@ internal sealed class SessionTotals
     public long QueuedMessages;
     /// <summary>Bytes of queued messages plus payload bytes of inflight ones (<see cref="Message.Size"/>).</summary>
     public long HeldBytes;
-    /// <summary>Sessions with at least one inflight message: the only ones that can be past their ack timeout.</summary>
-    public readonly HashSet<Session> WithInflight = [];
+    /// <summary>The first of the sessions with at least one inflight message (the only ones that can be past their ack
+    /// timeout), linked through <see cref="Session.NextWithInflight"/>: joining and leaving cost no hashing on the
+    /// per-message path, where a QoS 1 flow to an idle subscriber enters and leaves at every message.</summary>
+    public Session? FirstWithInflight { get; private set; }
+
+    public void AddWithInflight(Session session)
+    {
+        session.PreviousWithInflight = null;
+        session.NextWithInflight = FirstWithInflight;
+        if (FirstWithInflight is not null) FirstWithInflight.PreviousWithInflight = session;
+        FirstWithInflight = session;
+    }
+
+    public void RemoveWithInflight(Session session)
+    {
+        if (session.PreviousWithInflight is null) FirstWithInflight = session.NextWithInflight;
+        else session.PreviousWithInflight.NextWithInflight = session.NextWithInflight;
+        if (session.NextWithInflight is not null) session.NextWithInflight.PreviousWithInflight = session.PreviousWithInflight;
+        session.PreviousWithInflight = session.NextWithInflight = null;
+    }
 }
 
 /// <summary>The broker's sessions by client id. Adding and removing go through here, so a session's messages and
