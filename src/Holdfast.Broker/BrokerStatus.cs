@@ -19,32 +19,34 @@ public readonly record struct BrokerStatus(
 // The broker's own status: a snapshot for the collectors, and the way they publish $SYS topics.
 public sealed partial class MqttBroker
 {
-    /// <summary>Takes a snapshot. Walks every session (and every inflight message) under the lock, so it is for
-    /// a collector's interval or a scrape, never for the per-message path.</summary>
+    /// <summary>Takes a snapshot: running totals kept as sessions and retained messages change, so it costs nothing per
+    /// session or retained message. Only sessions holding inflight messages are looked at, for the ack timeout.</summary>
     public BrokerStatus Status()
     {
         lock (_lock)
         {
-            long now = Now;
-            int connected = 0, pastAckTimeout = 0;
-            long inflight = 0, queued = 0, bytes = 0;
-            foreach (var session in _sessions.Values)
-            {
-                inflight += session.InflightCount;
-                queued += session.QueuedCount;
-                bytes += session.QueuedBytes;
-                foreach (var m in session.Inflight) bytes += m.Message.Size;
-                if (session.Client is not { } client) continue;
-                connected++;
-                if (client.Policy.AckTimeout is { } timeout && session.OldestInflight is { Sent: true } oldest
-                    && now - oldest.SentAt >= (long)timeout.TotalMilliseconds)
-                    pastAckTimeout++;
-            }
-            long retainedBytes = 0;
-            foreach (var m in _retained.All) retainedBytes += m.Size;
-            return new BrokerStatus(connected, _sessions.Count, inflight, queued, bytes, _retained.Count, retainedBytes,
-                _subscriptions.Count, pastAckTimeout);
+            var totals = _sessions.Totals;
+            return new BrokerStatus(totals.ClientsConnected, _sessions.Count, totals.InflightMessages, totals.QueuedMessages,
+                totals.HeldBytes, _retained.Count, _retained.Bytes, _subscriptions.Count, ClientsPastAckTimeout(totals.FirstWithInflight, Now));
         }
+    }
+
+    /// <summary>Connected clients whose oldest inflight message has waited longer than their listener's ack_timeout.</summary>
+    private static int ClientsPastAckTimeout(Session? firstWithInflight, long now)
+    {
+        int past = 0;
+        for (var session = firstWithInflight; session is not null; session = session.NextWithInflight)
+            if (session.Client?.Policy.AckTimeout is { } timeout && session.OldestInflight is { Sent: true } oldest
+                && now - oldest.SentAt >= (long)timeout.TotalMilliseconds)
+                past++;
+        return past;
+    }
+
+    /// <summary>For tests: runs <paramref name="inspect"/> under the broker's lock with the sessions and retained messages,
+    /// so a check can add them up the long way and compare with <see cref="Status"/>.</summary>
+    internal T Inspect<T>(Func<SessionTable, RetainedStore, T> inspect)
+    {
+        lock (_lock) return inspect(_sessions, _retained);
     }
 
     /// <summary>Publishes one $SYS topic: retained, QoS 0, from the broker itself. Kept in memory only (never in the

@@ -15,7 +15,7 @@ namespace Holdfast.Broker;
 public sealed partial class MqttBroker : IDisposable
 {
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, Session> _sessions = new(StringComparer.Ordinal);
+    private readonly SessionTable _sessions = new();
     private readonly SubscriptionTree _subscriptions = new();
     private readonly RetainedStore _retained = new();
     private readonly List<KeyValuePair<Session, Subscription>> _matched = [];
@@ -163,7 +163,7 @@ public sealed partial class MqttBroker : IDisposable
     private int PurgeExpiredHead(Session s, long now)
     {
         int purged = 0;
-        while (s.QueuedCount > 0 && s.Queue.Peek().Message.IsExpired(now))
+        while (s.QueuedCount > 0 && s.PeekQueued().Message.IsExpired(now))
         {
             CountDrop(s, Dequeue(s).Message, DropCause.Expired);
             purged++;
@@ -174,9 +174,7 @@ public sealed partial class MqttBroker : IDisposable
 
     private QueuedMessage Dequeue(Session session)
     {
-        var next = session.Queue.Dequeue();
-        session.QueuedBytes -= next.Message.Size;
-        if (next.QoS == QualityOfService.AtMostOnce) session.QueuedQoS0--;
+        var next = session.Dequeue();
         RecordDequeued(session);
         return next;
     }
@@ -235,9 +233,7 @@ public sealed partial class MqttBroker : IDisposable
 
     private void Enqueue(Session session, QueuedMessage queued)
     {
-        session.Queue.Enqueue(queued);
-        session.QueuedBytes += queued.Message.Size;
-        if (queued.QoS == QualityOfService.AtMostOnce) session.QueuedQoS0++;
+        session.Enqueue(queued);
         RecordQueued(session, queued);
     }
 
@@ -397,11 +393,11 @@ public sealed partial class MqttBroker : IDisposable
             if (windowFull) return;
         }
         bool dequeued = false;
-        while (session.QueuedCount > 0 && (session.Queue.Peek().QoS == 0 || session.HasInflightRoom))
+        while (session.QueuedCount > 0 && (session.PeekQueued().QoS == 0 || session.HasInflightRoom))
         {
             // Made inflight before it leaves the queue, so the store never sees the message unreferenced in between
             // (it would delete the stored body and write it again).
-            var next = session.Queue.Peek();
+            var next = session.PeekQueued();
             // Judged again on the way out: the ACL may have been reloaded, or the session recovered with no identity.
             if (!MayRead(session, next.Message.Topic))
             {

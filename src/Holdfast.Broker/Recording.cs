@@ -103,13 +103,11 @@ public sealed partial class MqttBroker
                 foreach (var d in queue)
                 {
                     // Straight into the queue: it is already recorded.
-                    session.Queue.Enqueue(new QueuedMessage(d.Message, d.QoS, d.Retain, d.SubscriptionIds?.ToList()));
-                    session.QueuedBytes += d.Message.Size;
-                    if (d.QoS == QualityOfService.AtMostOnce) session.QueuedQoS0++;
+                    session.Enqueue(new QueuedMessage(d.Message, d.QoS, d.Retain, d.SubscriptionIds?.ToList()));
                 }
             if (state.InboundQoS2.TryGetValue(stored.ClientId, out var ids))
                 session.InboundQoS2.UnionWith(ids);
-            _sessions[session.ClientId] = session;
+            _sessions.Add(session);
             recovered.Add((session, stored.DisconnectedAt is null));
         }
         foreach (var message in state.Retained) _retained.Set(message);

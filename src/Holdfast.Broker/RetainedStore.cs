@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Holdfast.Protocol;
 
 namespace Holdfast.Broker;
@@ -8,12 +9,22 @@ public sealed class RetainedStore
     private readonly Dictionary<string, Message> _messages = new(StringComparer.Ordinal);
 
     public int Count => _messages.Count;
+    /// <summary>Sum of the retained messages' <see cref="Message.Size"/>, kept as they change.</summary>
+    public long Bytes { get; private set; }
 
     /// <summary>Sets or replaces; an empty payload clears the topic [MQTT-3.3.1-6].</summary>
     public void Set(Message message)
     {
-        if (message.Payload.IsEmpty) _messages.Remove(message.Topic);
-        else _messages[message.Topic] = message;
+        if (message.Payload.IsEmpty) { Remove(message.Topic); return; }
+        ref var kept = ref CollectionsMarshal.GetValueRefOrAddDefault(_messages, message.Topic, out bool replaced);
+        if (replaced) Bytes -= kept!.Size;
+        kept = message;
+        Bytes += message.Size;
+    }
+
+    private void Remove(string topic)
+    {
+        if (_messages.Remove(topic, out var old)) Bytes -= old.Size;
     }
 
     /// <summary>Retained messages matching a (plain) filter; expired ones are removed on the way.</summary>
@@ -38,7 +49,7 @@ public sealed class RetainedStore
                 else result.Add(message);
             }
         }
-        if (expired is not null) foreach (var t in expired) _messages.Remove(t);
+        if (expired is not null) foreach (var t in expired) Remove(t);
         return result;
     }
 

@@ -6,7 +6,8 @@ namespace Holdfast.Broker;
 /// The server side of an MQTT session (MQTT 5.0 §4.1): subscriptions, outbound messages inflight and
 /// queued, inbound QoS 2 packet ids awaiting PUBREL. Outlives its connections when persistent.
 /// All state is guarded by the broker's lock. Its collections are made on first use: a session that never subscribes,
-/// queues or takes part in a QoS 1/2 flow carries none of them.
+/// queues or takes part in a QoS 1/2 flow carries none of them. Messages are added and removed only through its methods,
+/// which keep the broker's <see cref="SessionTotals"/> while the session is counted there (see <see cref="CountIn"/>).
 /// </summary>
 public sealed class Session(string clientId)
 {
@@ -17,6 +18,12 @@ public sealed class Session(string clientId)
     private InflightMessage? _spareInflight;
     private int _spareCount;
     private ushort _lastPacketId;
+    private long _inflightBytes;
+    private SessionTotals? _totals;
+
+    /// <summary>Neighbours among the sessions with inflight messages, while counted in <see cref="SessionTotals"/>.</summary>
+    internal Session? PreviousWithInflight { get; set; }
+    internal Session? NextWithInflight { get; set; }
 
     /// <summary>Spare inflight records a session keeps at most: enough for acknowledgements that arrive in bursts,
     /// little enough that a session which once had a wide window does not hold on to it.</summary>
@@ -40,14 +47,51 @@ public sealed class Session(string clientId)
     public int InboundQoS2Count => _inboundQoS2?.Count ?? 0;
     public bool AwaitsPubRel(ushort packetId) => _inboundQoS2?.Contains(packetId) == true;
 
-    public Queue<QueuedMessage> Queue => _queue ??= new();
     public int QueuedCount => _queue?.Count ?? 0;
-    public long QueuedBytes { get; set; }
+    public long QueuedBytes { get; private set; }
     /// <summary>QoS 0 messages in the queue: while there are any, new QoS 0 messages queue behind them.</summary>
-    public int QueuedQoS0 { get; set; }
+    public int QueuedQoS0 { get; private set; }
+
+    /// <summary>The oldest queued message; call only when <see cref="QueuedCount"/> is not 0.</summary>
+    public QueuedMessage PeekQueued() => _queue!.Peek();
+
+    public void Enqueue(QueuedMessage queued)
+    {
+        (_queue ??= new()).Enqueue(queued);
+        QueuedBytes += queued.Message.Size;
+        if (queued.QoS == QualityOfService.AtMostOnce) QueuedQoS0++;
+        if (_totals is { } totals)
+        {
+            totals.QueuedMessages++;
+            totals.HeldBytes += queued.Message.Size;
+        }
+    }
+
+    public QueuedMessage Dequeue()
+    {
+        var next = _queue!.Dequeue();
+        QueuedBytes -= next.Message.Size;
+        if (next.QoS == QualityOfService.AtMostOnce) QueuedQoS0--;
+        if (_totals is { } totals)
+        {
+            totals.QueuedMessages--;
+            totals.HeldBytes -= next.Message.Size;
+        }
+        return next;
+    }
+
+    private ConnectedClient? _client;
 
     /// <summary>The connected client, or null while the session is offline.</summary>
-    public ConnectedClient? Client { get; set; }
+    public ConnectedClient? Client
+    {
+        get => _client;
+        set
+        {
+            if (_totals is { } totals && (_client is null) != (value is null)) totals.ClientsConnected += value is null ? -1 : 1;
+            _client = value;
+        }
+    }
     public bool IsConnected => Client is not null;
 
     /// <summary>Who the latest connection was, kept while the session is offline (not the connection itself) and with the
@@ -130,6 +174,13 @@ public sealed class Session(string clientId)
         if (_newestInflight is null) _oldestInflight = message;
         else _newestInflight.Next = message;
         _newestInflight = message;
+        _inflightBytes += message.Message.Size;
+        if (_totals is { } totals)
+        {
+            totals.InflightMessages++;
+            totals.HeldBytes += message.Message.Size;
+            if (InflightCount == 1) totals.AddWithInflight(this);
+        }
     }
 
     /// <summary>Ends the flow of <paramref name="packetId"/>. Its record may be reused at once: callers take what they
@@ -142,6 +193,13 @@ public sealed class Session(string clientId)
         if (m.Next is null) _newestInflight = m.Previous;
         else m.Next.Previous = m.Previous;
         if (!m.Sent) UnsentInflight--;
+        _inflightBytes -= m.Message.Size;
+        if (_totals is { } totals)
+        {
+            totals.InflightMessages--;
+            totals.HeldBytes -= m.Message.Size;
+            if (InflightCount == 0) totals.RemoveWithInflight(this);
+        }
         m.Forget();
         if (_spareCount < MaxSpareInflight)
         {
@@ -154,13 +212,37 @@ public sealed class Session(string clientId)
 
     public void ClearMessages()
     {
+        var totals = _totals;
+        CountIn(null);
         _oldestInflight = _newestInflight = null;
         _inflightById = null;
+        _inflightBytes = 0;
         UnsentInflight = 0;
         _queue = null;
         QueuedBytes = 0;
         QueuedQoS0 = 0;
         _inboundQoS2 = null;
+        CountIn(totals);
+    }
+
+    /// <summary>Moves what this session holds (its connection, inflight and queued messages) out of the totals it is
+    /// counted in, and into <paramref name="totals"/> (null: counted nowhere). Its methods keep those totals from then on.</summary>
+    internal void CountIn(SessionTotals? totals)
+    {
+        if (_totals is { } old) Add(old, -1);
+        _totals = totals;
+        if (totals is not null) Add(totals, 1);
+    }
+
+    private void Add(SessionTotals totals, int sign)
+    {
+        if (_client is not null) totals.ClientsConnected += sign;
+        totals.InflightMessages += sign * InflightCount;
+        totals.QueuedMessages += sign * QueuedCount;
+        totals.HeldBytes += sign * (_inflightBytes + QueuedBytes);
+        if (InflightCount == 0) return;
+        if (sign > 0) totals.AddWithInflight(this);
+        else totals.RemoveWithInflight(this);
     }
 
     public override string ToString() => ClientId;

@@ -37,7 +37,7 @@ public class InflightTests
         Assert.All(sub.Publishes, p => Assert.False(p.Dup));
         Assert.Equal(8, sub.Publishes.Select(p => p.PacketId).Distinct().Count());
         Assert.Equal(0, sub.Client.Session.InflightCount);
-        Assert.Empty(sub.Client.Session.Queue);
+        Assert.Equal(0, sub.Client.Session.QueuedCount);
     }
 
     [Fact]

@@ -77,7 +77,7 @@ public sealed partial class MqttBroker
             if (session is null)
             {
                 session = new Session(clientId);
-                _sessions[clientId] = session;
+                _sessions.Add(session);
             }
             else
             {

@@ -143,11 +143,7 @@ public sealed partial class MqttBroker
         }
         bool hadQueue = session.QueuedCount > 0;
         session.ClearMessages();
-        if (_sessions.TryGetValue(session.ClientId, out var current) && current == session)
-        {
-            _sessions.Remove(session.ClientId);
-            _store.RemoveSession(session.ClientId);
-        }
+        if (_sessions.Remove(session)) _store.RemoveSession(session.ClientId);
         if (session.PendingWill is { } will)
         {
             // The store already forgot it with the session.

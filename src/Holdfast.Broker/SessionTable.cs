@@ -1,0 +1,64 @@
+namespace Holdfast.Broker;
+
+/// <summary>What the broker's sessions hold, added up as it changes so that a status snapshot costs nothing per session.
+/// Kept by the sessions themselves (see <see cref="Session"/>) while they are in the broker's <see cref="SessionTable"/>.
+/// Guarded by the broker's lock.</summary>
+internal sealed class SessionTotals
+{
+    public int ClientsConnected;
+    public long InflightMessages;
+    public long QueuedMessages;
+    /// <summary>Bytes of queued messages plus payload bytes of inflight ones (<see cref="Message.Size"/>).</summary>
+    public long HeldBytes;
+    /// <summary>The first of the sessions with at least one inflight message (the only ones that can be past their ack
+    /// timeout), linked through <see cref="Session.NextWithInflight"/>: joining and leaving cost no hashing on the
+    /// per-message path, where a QoS 1 flow to an idle subscriber enters and leaves at every message.</summary>
+    public Session? FirstWithInflight { get; private set; }
+
+    public void AddWithInflight(Session session)
+    {
+        session.PreviousWithInflight = null;
+        session.NextWithInflight = FirstWithInflight;
+        if (FirstWithInflight is not null) FirstWithInflight.PreviousWithInflight = session;
+        FirstWithInflight = session;
+    }
+
+    public void RemoveWithInflight(Session session)
+    {
+        if (session.PreviousWithInflight is null) FirstWithInflight = session.NextWithInflight;
+        else session.PreviousWithInflight.NextWithInflight = session.NextWithInflight;
+        if (session.NextWithInflight is not null) session.NextWithInflight.PreviousWithInflight = session.PreviousWithInflight;
+        session.PreviousWithInflight = session.NextWithInflight = null;
+    }
+}
+
+/// <summary>The broker's sessions by client id. Adding and removing go through here, so a session's messages and
+/// connection are counted in <see cref="Totals"/> exactly while it is in the table.</summary>
+internal sealed class SessionTable
+{
+    private readonly Dictionary<string, Session> _sessions = new(StringComparer.Ordinal);
+
+    public SessionTotals Totals { get; } = new();
+    public int Count => _sessions.Count;
+    public Dictionary<string, Session>.ValueCollection Values => _sessions.Values;
+
+    public bool TryGetValue(string clientId, out Session session) => _sessions.TryGetValue(clientId, out session!);
+    public Session? GetValueOrDefault(string clientId) => _sessions.GetValueOrDefault(clientId);
+
+    /// <summary>Adds a session, replacing (and no longer counting) one with the same client id.</summary>
+    public void Add(Session session)
+    {
+        if (_sessions.Remove(session.ClientId, out var replaced)) replaced.CountIn(null);
+        _sessions[session.ClientId] = session;
+        session.CountIn(Totals);
+    }
+
+    /// <summary>Removes this session if it is the one in the table under its client id; returns whether it was.</summary>
+    public bool Remove(Session session)
+    {
+        if (!_sessions.TryGetValue(session.ClientId, out var current) || current != session) return false;
+        _sessions.Remove(session.ClientId);
+        session.CountIn(null);
+        return true;
+    }
+}
