@@ -19,8 +19,9 @@ public readonly record struct BrokerStatus(
 // The broker's own status: a snapshot for the collectors, and the way they publish $SYS topics.
 public sealed partial class MqttBroker
 {
-    /// <summary>Takes a snapshot: running totals kept as sessions and retained messages change, so it costs nothing per
-    /// session or retained message. Only sessions holding inflight messages are looked at, for the ack timeout.</summary>
+    /// <summary>Takes a snapshot: running totals kept as sessions and retained messages change, so idle sessions and
+    /// retained messages cost nothing here. Sessions holding inflight messages are looked at, for the ack timeout: when
+    /// many subscribers are stuck, that can be most of them.</summary>
     public BrokerStatus Status()
     {
         lock (_lock)

@@ -49,7 +49,7 @@ public sealed partial class MqttBroker : IDisposable
     public BrokerMetrics Metrics { get; } = new();
 
     public int SessionCount { get { lock (_lock) return _sessions.Count; } }
-    public int ConnectedCount { get { lock (_lock) return _sessions.Values.Count(s => s.IsConnected); } }
+    public int ConnectedCount { get { lock (_lock) return _sessions.Totals.ClientsConnected; } }
     public int RetainedCount { get { lock (_lock) return _retained.Count; } }
     public int SubscriptionCount { get { lock (_lock) return _subscriptions.Count; } }
 

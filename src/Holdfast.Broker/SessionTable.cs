@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace Holdfast.Broker;
 
 /// <summary>What the broker's sessions hold, added up as it changes so that a status snapshot costs nothing per session.
@@ -17,6 +19,7 @@ internal sealed class SessionTotals
 
     public void AddWithInflight(Session session)
     {
+        Debug.Assert(session.PreviousWithInflight is null && session.NextWithInflight is null && FirstWithInflight != session, "already listed");
         session.PreviousWithInflight = null;
         session.NextWithInflight = FirstWithInflight;
         if (FirstWithInflight is not null) FirstWithInflight.PreviousWithInflight = session;
@@ -25,6 +28,8 @@ internal sealed class SessionTotals
 
     public void RemoveWithInflight(Session session)
     {
+        // Unlinking a session that is not listed would drop the whole list.
+        Debug.Assert(session.PreviousWithInflight is not null || FirstWithInflight == session, "not listed");
         if (session.PreviousWithInflight is null) FirstWithInflight = session.NextWithInflight;
         else session.PreviousWithInflight.NextWithInflight = session.NextWithInflight;
         if (session.NextWithInflight is not null) session.NextWithInflight.PreviousWithInflight = session.PreviousWithInflight;
