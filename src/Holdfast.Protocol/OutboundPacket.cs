@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Holdfast.Protocol;
 
 /// <summary>What a PUBLISH to a subscriber shares with every other subscriber of the same message.</summary>
@@ -83,36 +85,20 @@ public readonly struct OutboundPacket
     public ReasonCode ReasonCode => _reasonCode;
     internal byte FirstByte => _firstByte;
 
-    /// <summary>The packet as an object, as a reader of the bytes written for <paramref name="version"/> would see it
-    /// (a PUBLISH has properties on MQTT 5 only), for traces and tests. Allocates: not for the hot path.</summary>
+    /// <summary>The packet as an object, read back from the bytes <see cref="PacketWriter"/> writes for it on
+    /// <paramref name="version"/> (a PUBLISH has properties on MQTT 5 only): the wire form itself, not a second rendering of
+    /// the fields, for traces and tests. Allocates: not for the hot path.</summary>
     public MqttPacket ToPacket(ProtocolVersion version)
     {
         if (_content is MqttPacket packet) return packet;
-        if (_content is not IApplicationMessage message)
-        {
-            var ack = PublishResponsePacket.Create(Type);
-            ack.PacketId = _packetId;
-            ack.ReasonCode = _reasonCode;
-            return ack;
-        }
-        var properties = version == ProtocolVersion.V500 ? message.Properties : null;
-        if (version == ProtocolVersion.V500 && (MessageExpiry is not null || _subscriptionIds is not null || properties?.MessageExpiryInterval is not null || properties?.SubscriptionIdentifiers is not null))
-        {
-            properties = properties?.Clone() ?? new MqttProperties();
-            properties.MessageExpiryInterval = MessageExpiry;
-            // A copy: the list may be shared by many deliveries, and whoever holds the packet may change its properties.
-            properties.SubscriptionIdentifiers = _subscriptionIds is null ? null : [.. _subscriptionIds];
-        }
-        return new PublishPacket
-        {
-            Topic = message.Topic,
-            Payload = message.Payload,
-            QoS = QoS,
-            Retain = Retain,
-            Dup = Dup,
-            PacketId = _packetId,
-            Properties = properties,
-        };
+        var written = new ArrayBufferWriter<byte>();
+        int size = PacketWriter.Write(this, version, written);
+        if (size != written.WrittenCount || size != PacketWriter.GetSize(this, version))
+            throw new InvalidOperationException($"{Type}: wrote {written.WrittenCount} bytes, reported {size}, sized {PacketWriter.GetSize(this, version)}");
+        var bytes = new ReadOnlySequence<byte>(written.WrittenMemory);
+        if (!PacketReader.TryRead(ref bytes, version, 0, out var read) || !bytes.IsEmpty)
+            throw new InvalidOperationException($"{Type}: the bytes written do not read back as one packet");
+        return read!;
     }
 
     public override string ToString() => Type.ToString();

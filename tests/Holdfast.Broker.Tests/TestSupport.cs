@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Diagnostics;
 using System.Text;
 using Holdfast.Protocol;
@@ -19,23 +18,7 @@ public sealed class FakeConnection(string name = "test") : IClientConnection
 
     public void Send(OutboundPacket packet, long durableAt = 0)
     {
-        var recorded = packet.Packet ?? WrittenAndReadBack(packet);
-        lock (_gate) _sent.Add(recorded);
-    }
-
-    /// <summary>A PUBLISH or acknowledgement queued as fields is recorded from the bytes the server would write for it, read
-    /// back as a client would: every broker test then checks the wire form, not a second rendering of the fields.</summary>
-    private MqttPacket WrittenAndReadBack(in OutboundPacket packet)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        int written = PacketWriter.Write(packet, Version, buffer);
-        if (written != buffer.WrittenCount || written != PacketWriter.GetSize(packet, Version))
-            throw new InvalidOperationException($"{packet.Type}: wrote {buffer.WrittenCount} bytes, reported {written}, sized {PacketWriter.GetSize(packet, Version)}");
-        var bytes = new ReadOnlySequence<byte>(buffer.WrittenMemory);
-        var readAs = Version == ProtocolVersion.V310 ? ProtocolVersion.V311 : Version;
-        if (!PacketReader.TryRead(ref bytes, readAs, 0, out var read) || !bytes.IsEmpty)
-            throw new InvalidOperationException($"{packet.Type}: the bytes written do not read back as one packet");
-        return read!;
+        lock (_gate) _sent.Add(packet.ToPacket(Version));
     }
 
     public void Close(ReasonCode? reason, string? reasonString = null)
