@@ -35,8 +35,11 @@ public class CompareScriptTests
         Assert.True(process.ExitCode == 0, output + await stderr);
         Assert.Matches(@"round 1  fan-in q1 2->1 +holdfast +[\d,]+ msg/s", output);
         Assert.Matches(@"round 1  fan-in q1 2->1 +mosquitto +[\d,]+ msg/s", output);
-        Assert.Matches(@"\| fan-in q1 2->1 \| n=1 / n=1 \| [\d,]+ / [\d,]+ / [\d.]+× \| closed loop: ", output);
-        Assert.Matches(@"\| durable \| n=1 / n=1 \| [\d,]+ / [\d,]+ / [\d.]+× \| closed loop: ", output);
+        // A run is "warned" when the generator and the broker together saturate the machine, which a loaded 2-core machine
+        // decides, not the script: the cell then reads "n=1 (1 warned)".
+        const string Runs = @"n=1(?: \(1 warned\))? / n=1(?: \(1 warned\))?";
+        Assert.Matches(@"\| fan-in q1 2->1 \| " + Runs + @" \| [\d,]+ / [\d,]+ / [\d.]+× \| closed loop: ", output);
+        Assert.Matches(@"\| durable \| " + Runs + @" \| [\d,]+ / [\d,]+ / [\d.]+× \| closed loop: ", output);
         Assert.Contains("Holdfast only, for 'durable': persistence true; durability sync", output);
         Assert.Contains("machine: ", output);
     }
