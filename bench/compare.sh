@@ -45,12 +45,16 @@ latency q1 @4000/s   | pairs -q 1 --pairs 1 --rate 4000
 connections 10000    | connections --connections 10000'
 python=/usr/bin/python3
 
-# One scenario a line; blank lines skipped here, and the python below sees exactly these lines.
-lines=()
+# One scenario a line; blank lines skipped here, and the python below sees exactly these lines. Each is split once into
+# its label, its bench arguments and its Holdfast-only config lines (empty without a third field).
+lines=() labels=() bench_args=() extras=()
 while IFS= read -r line; do
     [[ -z ${line//[[:space:]]/} ]] && continue
     if [[ $line != *'|'* ]]; then echo "compare.sh: a SCENARIOS line needs 'label | bench arguments': $line" >&2; exit 2; fi
     lines+=("$line")
+    labels+=("$(echo "${line%%|*}" | sed 's/ *$//')")
+    rest=${line#*|}
+    if [[ $rest == *'|'* ]]; then extras+=("${rest#*|}"); bench_args+=("${rest%%|*}"); else extras+=(""); bench_args+=("$rest"); fi
 done <<< "${SCENARIOS:-$default_scenarios}"
 (( ${#lines[@]} > 0 )) || { echo "compare.sh: SCENARIOS has no scenario" >&2; exit 2; }
 
@@ -127,9 +131,8 @@ mosquitto_version=$("$mosquitto" -h 2>/dev/null | sed -n 's/^mosquitto version /
 echo "# Holdfast vs Mosquitto $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $(nproc) cores, ${model:-unknown CPU}, $(uname -sr); .NET $(dotnet --version); mosquitto ${mosquitto_version:-?}"
 echo "both brokers: loopback, persistence false, max_inflight_messages $inflight, max_queued_messages $queued (0 = unlimited), Holdfast receive_maximum $inflight, Mosquitto set_tcp_nodelay true"
-for line in "${lines[@]}"; do
-    rest=${line#*|}
-    if [[ $rest == *'|'* ]]; then echo "Holdfast only, for '$(echo "${line%%|*}" | sed 's/ *$//')':${rest#*|} (store in $work, on $(df --output=fstype "$work" | tail -1))"; fi
+for i in "${!lines[@]}"; do
+    if [[ -n ${extras[$i]} ]]; then echo "Holdfast only, for '${labels[$i]}':${extras[$i]} (store in $work, on $(df --output=fstype "$work" | tail -1))"; fi
 done
 echo "every run: MQTT 5 unless stated, 64-byte payload, clean sessions, --window $window unless the scenario sets one, ${warmup} s warm-up then ${duration} s measured; $rounds interleaved rounds"
 echo "generator: DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0 (the brokers run with their defaults)"
@@ -137,14 +140,11 @@ echo
 for round in $(seq "$rounds"); do
     if (( round % 2 == 1 )); then order=(holdfast mosquitto); else order=(mosquitto holdfast); fi
     for i in "${!lines[@]}"; do
-        label=$(echo "${lines[$i]%%|*}" | sed 's/ *$//')
-        rest=${lines[$i]#*|}
-        extra=
-        if [[ $rest == *'|'* ]]; then extra=${rest#*|}; rest=${rest%%|*}; fi
-        read -r -a args <<< "$rest"
+        label=${labels[$i]}
+        read -r -a args <<< "${bench_args[$i]}"
         [[ " ${args[*]} " == *" --window "* ]] || args+=(--window "$window")
         for broker in "${order[@]}"; do
-            start_broker "$broker" "$extra"
+            start_broker "$broker" "${extras[$i]}"
             out=$results/$round-$i-$broker.json
             # Only the generator gets the spin limit: idle thread-pool workers spinning for work cost it half its CPU and take
             # that CPU from the broker on a small machine. Holdfast's own thread-pool settings are its business, not this script's.
