@@ -32,7 +32,7 @@ public sealed class Message : IApplicationMessage
     /// <summary>The publisher's properties to forward (no topic alias, no subscription identifiers).</summary>
     public MqttProperties? Properties { get; }
     public string? PublisherClientId { get; }
-    /// <summary>Monotonic milliseconds (Environment.TickCount64) when the broker accepted it.</summary>
+    /// <summary>Monotonic milliseconds (<see cref="BrokerClock.Now"/>) when the broker accepted it.</summary>
     public long ReceivedAt { get; }
     /// <summary>Monotonic milliseconds after which it must not be sent; null = never expires.</summary>
     public long? ExpiresAt { get; }

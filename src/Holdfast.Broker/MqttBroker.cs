@@ -23,27 +23,31 @@ public sealed partial class MqttBroker : IDisposable
     private readonly Dictionary<Session, DeliveryTarget> _targets = [];
     private readonly List<(Session Session, DeliveryTarget Target)> _deliveries = [];
     private readonly Dictionary<uint, List<uint>> _identifierLists = [];
-    private readonly Timer _timer;
+    private readonly ITimer _timer;
     private TaskCompletionSource? _roomFreed;
     private bool _shuttingDown;
 
     /// <param name="store">Where durable state is recorded and recovered from; null records nothing (embedding, unit tests).</param>
     /// <param name="listeners">The policies clients connect with: a session recovered from the store is judged (acl_file) by
     /// the one of its last connection, found by name.</param>
-    public MqttBroker(BrokerOptions? options = null, IBrokerLog? log = null, IBrokerStore? store = null, IEnumerable<ListenerPolicy>? listeners = null)
+    /// <param name="time">The clock every timer decision reads (tests pass a fake one); the system clock by default.</param>
+    public MqttBroker(BrokerOptions? options = null, IBrokerLog? log = null, IBrokerStore? store = null, IEnumerable<ListenerPolicy>? listeners = null,
+        TimeProvider? time = null)
     {
+        Clock = time is null ? BrokerClock.System : new BrokerClock(time);
         Options = options ?? new BrokerOptions();
         Log = log ?? NullBrokerLog.Instance;
         _store = store ?? UnrecordedStore.Instance;
         _store.ShareLock(_lock);
         KnowListeners(listeners ?? []);
         Recover();
-        _timer = new Timer(_ => Tick(), null, TickInterval, TickInterval);
+        _timer = Clock.Time.CreateTimer(_ => Tick(), null, TickInterval, TickInterval);
     }
 
-    /// <summary>How often timers (will delay, session expiry, ack timeout, 3.1.1 retry) are checked.</summary>
+    /// <summary>How often due timer work (will delay, session expiry, ack timeout, 3.1.1 retry) is looked for.</summary>
     public static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(100);
 
+    public BrokerClock Clock { get; }
     public BrokerOptions Options { get; }
     public IBrokerLog Log { get; }
     public BrokerMetrics Metrics { get; } = new();
@@ -53,7 +57,7 @@ public sealed partial class MqttBroker : IDisposable
     public int RetainedCount { get { lock (_lock) return _retained.Count; } }
     public int SubscriptionCount { get { lock (_lock) return _subscriptions.Count; } }
 
-    private static long Now => Environment.TickCount64;
+    private long Now => Clock.Now;
 
     /// <summary>The broker's Receive Maximum as advertised to MQTT 5 clients.</summary>
     private int ReceiveMaximum => Options.ReceiveMaximum;
@@ -235,6 +239,8 @@ public sealed partial class MqttBroker : IDisposable
     {
         session.Enqueue(queued);
         RecordQueued(session, queued);
+        // Its expiry may now be the offline session's next timer work.
+        if (session.Client is null) ScheduleTimers(session);
     }
 
     private void CountDrop(Session session, Message message, DropCause cause)
@@ -304,6 +310,8 @@ public sealed partial class MqttBroker : IDisposable
         RecordInflight(session, inflight);
         inflight.Sent = inflight.EverSent = true;
         inflight.SentAt = now;
+        // The first flow of an idle window: the ack timeout (or 3.1.1 retry) now has something to watch.
+        if (session.InflightCount == 1) ScheduleTimers(session);
         SendSessionRecorded(client, packet);
         Metrics.MessageSent(queued.Message, queued.QoS);
     }
@@ -356,6 +364,13 @@ public sealed partial class MqttBroker : IDisposable
     /// <summary>Fills the client's window: first inflight messages not yet resent on this connection, in order,
     /// then the queue. Called after every acknowledgement and on reconnect.</summary>
     private void Pump(Session session)
+    {
+        FillWindow(session);
+        // The oldest flow may have changed: the ack timeout watches the new one.
+        ScheduleTimers(session);
+    }
+
+    private void FillWindow(Session session)
     {
         if (session.Client is not { } client) return;
         if (session.UnsentInflight > 0)

@@ -130,6 +130,7 @@ public sealed partial class MqttBroker
                 // Connected when the broker stopped: record it as offline since now, or every restart would start its
                 // expiry afresh and a client that never returns would keep its session (and queue) for ever.
                 if (wasConnected) RecordSession(session);
+                ScheduleTimers(session);
             }
         }
         // Counted after the purge: what an expired session held did not come back.

@@ -102,6 +102,9 @@ public sealed class Session(string clientId)
     /// <summary>Monotonic ms when the last connection ended (for expiry).</summary>
     public long DisconnectedAt { get; set; }
 
+    /// <summary>When the broker's deadline queue next looks at this session (monotonic ms); long.MaxValue = not queued.</summary>
+    internal long ScheduledDue { get; set; } = long.MaxValue;
+
     /// <summary>A will waiting for its delay (or for the session to end).</summary>
     public PendingWill? PendingWill { get; set; }
 

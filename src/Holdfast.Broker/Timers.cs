@@ -2,13 +2,18 @@ using Holdfast.Protocol;
 
 namespace Holdfast.Broker;
 
-// What happens with time: delayed wills, session expiry, the ack timeout and the opt-in 3.1.1 retry.
+// What happens with time: delayed wills, session expiry, message expiry in offline queues, the ack timeout and the
+// opt-in 3.1.1 retry. Each session is in the deadline queue for the earliest of these, so a tick looks only at what is due.
 public sealed partial class MqttBroker
 {
+    private readonly DeadlineQueue _deadlines = new();
     private int _ticking;
 
-    /// <summary>Runs every <see cref="TickInterval"/>. Public so tests can drive it.</summary>
-    public void Tick()
+    /// <summary>Entries in the deadline queue, for tests (read under the broker's lock).</summary>
+    internal int DeadlineCount => _deadlines.Count;
+
+    /// <summary>Runs every <see cref="TickInterval"/> of the injected clock.</summary>
+    internal void Tick()
     {
         if (Interlocked.Exchange(ref _ticking, 1) == 1) return;
         try
@@ -27,37 +32,68 @@ public sealed partial class MqttBroker
 
     private void TickLocked(long now)
     {
-        List<Session>? expired = null;
-        foreach (var session in _sessions.Values)
+        while (_deadlines.TryTakeDue(now, out var session))
         {
-            if (session.Client is { } client)
-            {
-                CheckInflightAge(client, now);
-                continue;
-            }
-            if (session.PendingWill is { } will && now >= will.PublishAt)
-            {
-                SetPendingWill(session, null);
-                PublishWill(session, will.Will);
-            }
-            if (IsExpired(session, now)) (expired ??= []).Add(session);
-            else PurgeExpiredHead(session, now);
+            // Ended since it was scheduled (a session object is never reused).
+            if (!_sessions.TryGetValue(session.ClientId, out var current) || current != session) continue;
+            if (session.Client is { } client) CheckInflightAge(client, now);
+            else RunOfflineTimers(session, now);
+            ScheduleTimers(session);
         }
-        if (expired is not null)
-            foreach (var session in expired)
-            {
-                Log.Notice($"Expiring client {session.ClientId}.");
-                Metrics.SessionExpired();
-                EndSession(session, "expired");
-            }
     }
 
-    private bool IsExpired(Session session, long now)
+    private void RunOfflineTimers(Session session, long now)
     {
-        long offline = now - session.DisconnectedAt;
-        if (session.ExpiryInterval != uint.MaxValue) return offline >= session.ExpiryInterval * 1000L;
+        if (session.PendingWill is { } will && now >= will.PublishAt)
+        {
+            SetPendingWill(session, null);
+            PublishWill(session, will.Will);
+        }
+        if (IsExpired(session, now))
+        {
+            Log.Notice($"Expiring client {session.ClientId}.");
+            Metrics.SessionExpired();
+            EndSession(session, "expired");
+        }
+        else PurgeExpiredHead(session, now);
+    }
+
+    /// <summary>Puts the session in the deadline queue for its next timer work, if that is earlier than it is queued for.
+    /// Called wherever a due time can move earlier: a connection ends or starts, a flow starts or moves on, a will is set,
+    /// a message is queued for an offline session. Cheap when nothing is due: a few comparisons.</summary>
+    private void ScheduleTimers(Session session)
+    {
+        long due = NextDue(session);
+        if (due != long.MaxValue) _deadlines.Schedule(session, due);
+    }
+
+    private long NextDue(Session session)
+    {
+        long due = long.MaxValue;
+        if (session.Client is { } client)
+        {
+            if (session.OldestInflight is not { } oldest) return due;
+            if (client.Policy.AckTimeout is { } timeout && oldest.Sent && !oldest.AckTimeoutReported)
+                due = oldest.SentAt + (long)timeout.TotalMilliseconds;
+            if (Options.RetryIntervalV311 is { } retry && !client.IsV5)
+                foreach (var m in session.Inflight)
+                    if (m.Sent) due = Math.Min(due, Math.Max(m.SentAt, m.RetriedAt) + (long)retry.TotalMilliseconds);
+            return due;
+        }
+        if (session.PendingWill is { } will) due = will.PublishAt;
+        due = Math.Min(due, ExpiresAt(session));
+        if (session.QueuedCount > 0 && session.PeekQueued().Message.ExpiresAt is { } messageExpires) due = Math.Min(due, messageExpires);
+        return due;
+    }
+
+    private bool IsExpired(Session session, long now) => session.Client is null && now >= ExpiresAt(session);
+
+    /// <summary>When an offline session expires (monotonic ms); long.MaxValue = never.</summary>
+    private long ExpiresAt(Session session)
+    {
+        if (session.ExpiryInterval != uint.MaxValue) return session.DisconnectedAt + session.ExpiryInterval * 1000L;
         // Sessions that never expire by protocol are removed only by the operator's persistent_client_expiration.
-        return Options.PersistentClientExpiration is { } limit && offline >= (long)limit.TotalMilliseconds;
+        return Options.PersistentClientExpiration is { } limit ? session.DisconnectedAt + (long)limit.TotalMilliseconds : long.MaxValue;
     }
 
     /// <summary>The stuck-subscriber answer: report (and optionally disconnect) when the oldest inflight message has

@@ -28,7 +28,7 @@ public class AllocationTests
     [InlineData(QualityOfService.AtLeastOnce, true)]
     public void Routing_a_publish_allocates_only_its_message_whatever_the_number_of_subscribers(QualityOfService qos, bool mqtt5Extras)
     {
-        using var broker = new MqttBroker(new BrokerOptions { ConnectionMessages = false });
+        using var broker = TestBroker.New(new BrokerOptions { ConnectionMessages = false });
         var publisher = Connect(broker, "pub", new DroppingConnection());
         var subscribers = new (ConnectedClient Client, DroppingConnection Connection, PubAckPacket Ack, PubRecPacket Rec, PubCompPacket Comp)[20];
         for (int i = 0; i < subscribers.Length; i++)

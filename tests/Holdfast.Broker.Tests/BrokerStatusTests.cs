@@ -9,7 +9,7 @@ public class BrokerStatusTests
     [Fact]
     public void Status_counts_connections_sessions_inflight_queued_retained_and_subscriptions()
     {
-        using var broker = new MqttBroker(new BrokerOptions { MaxInflightMessages = 1 });
+        using var broker = TestBroker.New(new BrokerOptions { MaxInflightMessages = 1 });
         var sub = broker.Connect("sub");
         sub.Subscribe("a/b");
         var away = broker.ConnectPersistent("away");
@@ -34,7 +34,7 @@ public class BrokerStatusTests
     [Fact]
     public void A_client_past_its_ack_timeout_counts_until_it_acknowledges()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var stuck = broker.Connect("stuck", policy: new ListenerPolicy { AckTimeout = TimeSpan.FromMilliseconds(100) });
         stuck.Subscribe("x");
         broker.Connect("pub").Publish("x", "1", QualityOfService.AtLeastOnce, 1);
@@ -48,7 +48,7 @@ public class BrokerStatusTests
     public void Broker_status_is_retained_for_SYS_subscribers_only_never_stored_and_not_client_traffic()
     {
         var store = new MemoryStore();
-        using var broker = new MqttBroker(new BrokerOptions(), store: store);
+        using var broker = TestBroker.New(new BrokerOptions(), store: store);
         var sys = broker.Connect("sys");
         sys.Subscribe("$SYS/#", QualityOfService.AtMostOnce);
         var all = broker.Connect("all");
@@ -80,7 +80,7 @@ public class BrokerStatusTests
         // queue_qos0_messages would queue QoS 0 for an offline session: $SYS must not ride on it into the store and fill
         // the queue until the session's real QoS 1 traffic is refused.
         var store = new MemoryStore();
-        using var broker = new MqttBroker(new BrokerOptions { MaxQueuedMessages = 5, QueueQos0Messages = true }, store: store);
+        using var broker = TestBroker.New(new BrokerOptions { MaxQueuedMessages = 5, QueueQos0Messages = true }, store: store);
         var away = broker.ConnectPersistent("away");
         away.Subscribe("$SYS/#", QualityOfService.AtMostOnce);
         away.Subscribe("data/x");

@@ -8,7 +8,7 @@ public class DeliveryEdgeTests
     [Fact]
     public void Every_retained_message_is_sent_on_subscribe_even_beyond_the_queue_limit()
     {
-        using var broker = new MqttBroker(new BrokerOptions { MaxInflightMessages = 2, MaxQueuedMessages = 3 });
+        using var broker = TestBroker.New(new BrokerOptions { MaxInflightMessages = 2, MaxQueuedMessages = 3 });
         var pub = broker.Connect("pub");
         for (int i = 0; i < 20; i++) pub.Publish($"r/{i}", $"v{i}", QualityOfService.AtLeastOnce, packetId: (ushort)(i + 1), retain: true);
 
@@ -27,7 +27,7 @@ public class DeliveryEdgeTests
     [Fact]
     public void Expired_messages_do_not_keep_an_offline_queue_full()
     {
-        using var broker = new MqttBroker(new BrokerOptions { MaxQueuedMessages = 2 });
+        using var broker = TestBroker.New(new BrokerOptions { MaxQueuedMessages = 2 });
         var sub = broker.ConnectPersistent("sub");
         sub.Subscribe("t", QualityOfService.AtLeastOnce);
         sub.Lost();
@@ -49,7 +49,7 @@ public class DeliveryEdgeTests
     [Fact]
     public void A_live_QoS0_message_never_overtakes_a_queued_one()
     {
-        using var broker = new MqttBroker(new BrokerOptions { MaxInflightMessages = 1, QueueQos0Messages = true });
+        using var broker = TestBroker.New(new BrokerOptions { MaxInflightMessages = 1, QueueQos0Messages = true });
         var sub = broker.ConnectPersistent("sub");
         sub.Subscribe("t", QualityOfService.AtLeastOnce);
         sub.Lost();
@@ -67,7 +67,7 @@ public class DeliveryEdgeTests
     [Fact]
     public void A_delayed_will_expires_counting_from_its_publication()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var watcher = broker.Connect("watcher");
         watcher.Subscribe("will/t", QualityOfService.AtMostOnce);
         var dying = broker.Connect("dying", sessionExpiry: 60, will: new WillMessage
@@ -87,7 +87,7 @@ public class DeliveryEdgeTests
     [InlineData(ProtocolVersion.V500)]
     public void Max_keepalive_0_means_no_limit(ProtocolVersion version)
     {
-        using var broker = new MqttBroker(new BrokerOptions { MaxKeepAlive = 0 });
+        using var broker = TestBroker.New(new BrokerOptions { MaxKeepAlive = 0 });
         var conn = new FakeConnection();
         var client = broker.HandleConnect(conn, new ConnectPacket { ProtocolVersion = version, ClientId = "k", KeepAlive = 600 }, ListenerPolicy.Default);
         Assert.NotNull(client);
@@ -98,7 +98,7 @@ public class DeliveryEdgeTests
     [Fact]
     public void A_will_on_SYS_is_refused()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var peer = broker.Connect("w", will: new WillMessage { Topic = "$SYS/broker/uptime", Payload = "x"u8.ToArray() });
         Assert.Null(peer.ClientOrNull);
         Assert.Equal(ReasonCode.NotAuthorized, peer.ConnAck.ReasonCode);

@@ -9,7 +9,7 @@ public class InboundTests
     [InlineData(ProtocolVersion.V311)]
     public void Duplicate_qos2_publish_before_pubrel_is_routed_once_and_pubrec_resent(ProtocolVersion version)
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var sub = broker.Connect("sub");
         sub.Subscribe("t", QualityOfService.ExactlyOnce);
         var pub = broker.Connect("pub", version);
@@ -35,7 +35,7 @@ public class InboundTests
     [Fact]
     public void Duplicate_detection_survives_a_reconnect_of_the_publisher()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var sub = broker.Connect("sub");
         sub.Subscribe("t", QualityOfService.ExactlyOnce);
         var pub = broker.ConnectPersistent("pub");
@@ -52,7 +52,7 @@ public class InboundTests
     [Fact]
     public void Pubrel_for_unknown_id_gets_pubcomp_0x92_on_v5_and_success_on_v311()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var v5 = broker.Connect("v5");
         v5.PubRel(11);
         var c5 = Assert.Single(v5.Conn.SentOf<PubCompPacket>());
@@ -67,7 +67,7 @@ public class InboundTests
     [Fact]
     public void Qos1_publish_gets_puback_and_v5_no_matching_subscribers()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var pub = broker.Connect("pub");
         pub.Publish("nobody", "x", QualityOfService.AtLeastOnce, 5);
         var ack = Assert.Single(pub.Conn.SentOf<PubAckPacket>());
@@ -81,7 +81,7 @@ public class InboundTests
     [Fact]
     public void Topic_alias_set_then_reused_and_subscriber_never_sees_the_alias()
     {
-        using var broker = new MqttBroker(new BrokerOptions { TopicAliasMaximum = 5 });
+        using var broker = TestBroker.New(new BrokerOptions { TopicAliasMaximum = 5 });
         var sub = broker.Connect("sub");
         sub.Subscribe("a/b", QualityOfService.AtMostOnce);
         var pub = broker.Connect("pub");
@@ -103,7 +103,7 @@ public class InboundTests
     [Fact]
     public void Unknown_topic_alias_is_a_protocol_error()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var sub = broker.Connect("sub");
         sub.Subscribe("#");
         var pub = broker.Connect("pub");
@@ -118,7 +118,7 @@ public class InboundTests
     [InlineData(11)]
     public void Topic_alias_out_of_range_is_topic_alias_invalid(ushort alias)
     {
-        using var broker = new MqttBroker(new BrokerOptions { TopicAliasMaximum = 10 });
+        using var broker = TestBroker.New(new BrokerOptions { TopicAliasMaximum = 10 });
         var sub = broker.Connect("sub");
         sub.Subscribe("#");
         var pub = broker.Connect("pub");
@@ -130,7 +130,7 @@ public class InboundTests
     [Fact]
     public void Topic_aliases_are_per_connection()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var pub = broker.ConnectPersistent("pub");
         pub.Publish("t", "x", QualityOfService.AtMostOnce, properties: new MqttProperties { TopicAlias = 1 });
         pub.Lost();
@@ -142,7 +142,7 @@ public class InboundTests
     [Fact]
     public void More_qos2_publishes_than_receive_maximum_without_pubrel_closes_with_0x93()
     {
-        using var broker = new MqttBroker(new BrokerOptions { ReceiveMaximum = 3 });
+        using var broker = TestBroker.New(new BrokerOptions { ReceiveMaximum = 3 });
         var sub = broker.Connect("sub");
         sub.Subscribe("t", QualityOfService.ExactlyOnce);
         var pub = broker.Connect("pub");
@@ -168,7 +168,7 @@ public class InboundTests
     [Fact]
     public void Publish_from_client_with_subscription_identifier_is_a_protocol_error()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var pub = broker.Connect("pub");
         pub.Publish("t", "x", QualityOfService.AtLeastOnce, 1, properties: new MqttProperties { SubscriptionIdentifiers = [1] });
         Assert.Equal(ReasonCode.ProtocolError, pub.Conn.CloseReason);
@@ -177,7 +177,7 @@ public class InboundTests
     [Fact]
     public void Publisher_properties_are_passed_through()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var sub = broker.Connect("sub");
         sub.Subscribe("t");
         var pub = broker.Connect("pub");

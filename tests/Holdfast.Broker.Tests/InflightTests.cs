@@ -9,7 +9,7 @@ public class InflightTests
     [InlineData(ProtocolVersion.V311)]
     public void Window_of_N_sends_N_and_each_puback_releases_exactly_one_more_in_order(ProtocolVersion version)
     {
-        using var broker = new MqttBroker(new BrokerOptions { MaxInflightMessages = 3 });
+        using var broker = TestBroker.New(new BrokerOptions { MaxInflightMessages = 3 });
         var sub = broker.Connect("sub", version);
         sub.Subscribe("t");
         var pub = broker.Connect("pub");
@@ -43,7 +43,7 @@ public class InflightTests
     [Fact]
     public void Client_receive_maximum_narrows_the_window()
     {
-        using var broker = new MqttBroker(new BrokerOptions { MaxInflightMessages = 10 });
+        using var broker = TestBroker.New(new BrokerOptions { MaxInflightMessages = 10 });
         var sub = broker.Connect("sub", receiveMaximum: 2);
         sub.Subscribe("t");
         var pub = broker.Connect("pub");
@@ -56,7 +56,7 @@ public class InflightTests
     [Fact]
     public void Qos0_messages_are_not_held_by_the_window()
     {
-        using var broker = new MqttBroker(new BrokerOptions { MaxInflightMessages = 1 });
+        using var broker = TestBroker.New(new BrokerOptions { MaxInflightMessages = 1 });
         var sub = broker.Connect("sub");
         sub.Subscribe("t", QualityOfService.ExactlyOnce);
         var pub = broker.Connect("pub");
@@ -69,7 +69,7 @@ public class InflightTests
     [Fact]
     public void Qos2_outbound_flow_pubrec_then_pubrel_then_pubcomp_releases()
     {
-        using var broker = new MqttBroker(new BrokerOptions { MaxInflightMessages = 1 });
+        using var broker = TestBroker.New(new BrokerOptions { MaxInflightMessages = 1 });
         var sub = broker.Connect("sub");
         sub.Subscribe("t", QualityOfService.ExactlyOnce);
         var pub = broker.Connect("pub");
@@ -102,7 +102,7 @@ public class InflightTests
     [Fact]
     public void Qos2_pubrec_with_error_reason_ends_the_flow()
     {
-        using var broker = new MqttBroker(new BrokerOptions { MaxInflightMessages = 1 });
+        using var broker = TestBroker.New(new BrokerOptions { MaxInflightMessages = 1 });
         var sub = broker.ConnectPersistent("sub");
         sub.Subscribe("t", QualityOfService.ExactlyOnce);
         var pub = broker.Connect("pub");
@@ -125,7 +125,7 @@ public class InflightTests
     [Fact]
     public void Pubrec_for_unknown_id_gets_pubrel_packet_identifier_not_found()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var sub = broker.Connect("sub");
         sub.PubRec(42);
         var rel = Assert.Single(sub.Conn.SentOf<PubRelPacket>());
@@ -136,7 +136,7 @@ public class InflightTests
     [Fact]
     public void Resume_resends_inflight_first_with_dup_original_ids_and_order_then_pubrel_then_queue()
     {
-        using var broker = new MqttBroker(new BrokerOptions { MaxInflightMessages = 4 });
+        using var broker = TestBroker.New(new BrokerOptions { MaxInflightMessages = 4 });
         var sub = broker.ConnectPersistent("sub");
         sub.Subscribe("t", QualityOfService.ExactlyOnce);
         var pub = broker.Connect("pub");
@@ -186,7 +186,7 @@ public class InflightTests
     [Fact]
     public void Resume_respects_the_clients_receive_maximum_while_resending()
     {
-        using var broker = new MqttBroker(new BrokerOptions { MaxInflightMessages = 5 });
+        using var broker = TestBroker.New(new BrokerOptions { MaxInflightMessages = 5 });
         var sub = broker.ConnectPersistent("sub");
         sub.Subscribe("t");
         var pub = broker.Connect("pub");
@@ -219,7 +219,7 @@ public class InflightTests
     [Fact]
     public void Messages_arriving_during_resume_wait_behind_the_unsent_inflight()
     {
-        using var broker = new MqttBroker(new BrokerOptions { MaxInflightMessages = 3 });
+        using var broker = TestBroker.New(new BrokerOptions { MaxInflightMessages = 3 });
         var sub = broker.ConnectPersistent("sub");
         sub.Subscribe("t");
         var pub = broker.Connect("pub");
@@ -238,7 +238,7 @@ public class InflightTests
     [Fact]
     public void Inbound_dup_flag_is_never_passed_on()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var sub = broker.Connect("sub");
         sub.Subscribe("t", QualityOfService.ExactlyOnce);
         var pub = broker.Connect("pub");
@@ -253,7 +253,7 @@ public class InflightTests
     [Fact]
     public void Oversize_message_for_client_maximum_packet_size_is_dropped_counted_and_does_not_use_the_window()
     {
-        using var broker = new MqttBroker(new BrokerOptions { MaxInflightMessages = 1 });
+        using var broker = TestBroker.New(new BrokerOptions { MaxInflightMessages = 1 });
         var sub = broker.Connect("sub", maximumPacketSize: 64);
         sub.Subscribe("t", QualityOfService.ExactlyOnce);
         var pub = broker.Connect("pub");
@@ -275,7 +275,7 @@ public class InflightTests
     [Fact]
     public void Oversize_message_waiting_in_the_queue_is_dropped_when_its_turn_comes()
     {
-        using var broker = new MqttBroker(new BrokerOptions { MaxInflightMessages = 1 });
+        using var broker = TestBroker.New(new BrokerOptions { MaxInflightMessages = 1 });
         var sub = broker.Connect("sub", maximumPacketSize: 64);
         sub.Subscribe("t");
         var pub = broker.Connect("pub");

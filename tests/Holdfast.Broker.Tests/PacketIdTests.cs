@@ -48,7 +48,7 @@ public class PacketIdTests
     [Fact]
     public void Broker_skips_an_id_still_inflight_when_ids_wrap_past_65535()
     {
-        using var broker = new MqttBroker(new BrokerOptions { MaxInflightMessages = 2, MaxQueuedMessages = 0 });
+        using var broker = TestBroker.New(new BrokerOptions { MaxInflightMessages = 2, MaxQueuedMessages = 0 });
         var sub = broker.Connect("sub");
         sub.Subscribe("t");
         var pub = broker.Connect("pub");

@@ -16,7 +16,7 @@ public class QueueTests
     [InlineData(Limit.Bytes)]
     public void Block_v5_publisher_gets_0x97_and_no_subscriber_gets_the_message(Limit limit)
     {
-        using var broker = new MqttBroker(Options(limit, QueueFullPolicy.Block));
+        using var broker = TestBroker.New(Options(limit, QueueFullPolicy.Block));
         var slow = broker.Connect("slow");
         slow.Subscribe("t");
         var fast = broker.Connect("fast");
@@ -54,7 +54,7 @@ public class QueueTests
     [InlineData(Limit.Bytes)]
     public async Task Block_v311_publisher_is_held_back_until_the_subscriber_drains(Limit limit)
     {
-        using var broker = new MqttBroker(Options(limit, QueueFullPolicy.Block));
+        using var broker = TestBroker.New(Options(limit, QueueFullPolicy.Block));
         var slow = broker.Connect("slow", ProtocolVersion.V311);
         slow.Subscribe("t");
         var fast = broker.Connect("fast");
@@ -85,7 +85,7 @@ public class QueueTests
     [Fact]
     public async Task Block_v311_qos2_publisher_is_held_back_then_gets_pubrec()
     {
-        using var broker = new MqttBroker(Options(Limit.Count, QueueFullPolicy.Block));
+        using var broker = TestBroker.New(Options(Limit.Count, QueueFullPolicy.Block));
         var slow = broker.Connect("slow");
         slow.Subscribe("t", QualityOfService.ExactlyOnce);
         var pub = broker.Connect("pub", ProtocolVersion.V311);
@@ -112,7 +112,7 @@ public class QueueTests
     [InlineData(Limit.Count, ProtocolVersion.V311)]
     public void DropNew_drops_the_new_message_and_counts_it(Limit limit, ProtocolVersion publisherVersion)
     {
-        using var broker = new MqttBroker(Options(limit, QueueFullPolicy.DropNew));
+        using var broker = TestBroker.New(Options(limit, QueueFullPolicy.DropNew));
         var slow = broker.Connect("slow");
         slow.Subscribe("t");
         var pub = broker.Connect("pub", publisherVersion);
@@ -134,7 +134,7 @@ public class QueueTests
     [InlineData(Limit.Bytes)]
     public void DropOldest_drops_the_oldest_queued_message_and_counts_it(Limit limit)
     {
-        using var broker = new MqttBroker(Options(limit, QueueFullPolicy.DropOldest));
+        using var broker = TestBroker.New(Options(limit, QueueFullPolicy.DropOldest));
         var slow = broker.Connect("slow");
         slow.Subscribe("t");
         var pub = broker.Connect("pub");
@@ -154,7 +154,7 @@ public class QueueTests
     [Fact]
     public void Queue_limits_apply_to_offline_sessions_too()
     {
-        using var broker = new MqttBroker(new BrokerOptions { MaxQueuedMessages = 3, QueueFullPolicy = QueueFullPolicy.DropNew });
+        using var broker = TestBroker.New(new BrokerOptions { MaxQueuedMessages = 3, QueueFullPolicy = QueueFullPolicy.DropNew });
         var sub = broker.ConnectPersistent("sub");
         sub.Subscribe("t");
         sub.Lost();
@@ -170,7 +170,7 @@ public class QueueTests
     [InlineData(false)]
     public void Queue_qos0_messages_for_offline_sessions(bool queueQos0)
     {
-        using var broker = new MqttBroker(new BrokerOptions { QueueQos0Messages = queueQos0 });
+        using var broker = TestBroker.New(new BrokerOptions { QueueQos0Messages = queueQos0 });
         var sub = broker.ConnectPersistent("sub");
         sub.Subscribe("t", QualityOfService.AtLeastOnce);
         sub.Lost();
@@ -191,7 +191,7 @@ public class QueueTests
     [Fact]
     public void Queued_message_expires_while_offline_and_the_remaining_interval_is_forwarded()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var sub = broker.ConnectPersistent("sub");
         sub.Subscribe("t");
         var v3 = broker.ConnectPersistent("v3", ProtocolVersion.V311);
@@ -206,7 +206,7 @@ public class QueueTests
         pub.Publish("r/long", "r60", packetId: 5, retain: true, properties: new MqttProperties { MessageExpiryInterval = 60 });
         Assert.Equal(2, broker.RetainedCount);
 
-        Thread.Sleep(1100); // the 1 s expiry must elapse
+        broker.TickFor(1100); // the 1 s expiry must elapse
 
         // An expired retained message is no longer sent on subscribe; a live one carries its remaining interval.
         var late = broker.Connect("late");
@@ -232,7 +232,7 @@ public class QueueTests
     [Fact]
     public void Expiry_interval_is_forwarded_to_online_subscribers()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var sub = broker.Connect("sub");
         sub.Subscribe("t");
         var pub = broker.Connect("pub");

@@ -21,7 +21,7 @@ public class RegressionTests
         // [MQTT-3.1.2-24] the server must not send a packet larger than the client's Maximum Packet Size;
         // [MQTT-3.1.2-25] it discards it and behaves as if it had completed sending it.
         var store = new MemoryStore();
-        using var broker = new MqttBroker(new BrokerOptions { MaxInflightMessages = 2 }, store: store);
+        using var broker = TestBroker.New(new BrokerOptions { MaxInflightMessages = 2 }, store: store);
         var sub = broker.ConnectPersistent("sub");
         sub.Subscribe("t");
         var pub = broker.Connect("pub");
@@ -48,7 +48,7 @@ public class RegressionTests
     public void Ack_timeout_still_fires_for_v311_clients_when_the_311_retry_is_on()
     {
         // The retry resends, but the message is still unacknowledged: the stuck subscriber must be detected.
-        using var broker = new MqttBroker(new BrokerOptions { RetryIntervalV311 = TimeSpan.FromMilliseconds(100) });
+        using var broker = TestBroker.New(new BrokerOptions { RetryIntervalV311 = TimeSpan.FromMilliseconds(100) });
         var policy = new ListenerPolicy { AckTimeout = TimeSpan.FromMilliseconds(400), AckTimeoutDisconnect = true };
         var sub = broker.Connect("sub", ProtocolVersion.V311, cleanStart: false, policy: policy);
         sub.Subscribe("t");
@@ -62,7 +62,7 @@ public class RegressionTests
     [Fact]
     public void Ack_timeout_counts_once_per_message_when_the_311_retry_is_on()
     {
-        using var broker = new MqttBroker(new BrokerOptions { RetryIntervalV311 = TimeSpan.FromMilliseconds(250) });
+        using var broker = TestBroker.New(new BrokerOptions { RetryIntervalV311 = TimeSpan.FromMilliseconds(250) });
         var policy = new ListenerPolicy { AckTimeout = TimeSpan.FromMilliseconds(100), AckTimeoutDisconnect = false };
         var sub = broker.Connect("sub", ProtocolVersion.V311, policy: policy);
         sub.Subscribe("t");
@@ -77,7 +77,7 @@ public class RegressionTests
     public void Ack_timeout_disconnect_of_a_clean_session_inside_the_timer_is_safe()
     {
         var log = new RecordingLog();
-        using var broker = new MqttBroker(log: log);
+        using var broker = TestBroker.New(log: log);
         var policy = new ListenerPolicy { AckTimeout = TimeSpan.FromMilliseconds(100), AckTimeoutDisconnect = true };
         var w = broker.Connect("watcher");
         w.Subscribe("will/#", QualityOfService.AtMostOnce);
@@ -100,7 +100,7 @@ public class RegressionTests
     {
         // A QoS 2 PUBLISH resent (DUP) before PUBREL must be answered without counting a second time
         // against the broker's Receive Maximum; that holds for a $SYS topic as for any other.
-        using var broker = new MqttBroker(new BrokerOptions { ReceiveMaximum = 2 });
+        using var broker = TestBroker.New(new BrokerOptions { ReceiveMaximum = 2 });
         var pub = broker.Connect("pub");
         pub.Publish("$SYS/x", "a", QualityOfService.ExactlyOnce, 1);
         pub.Publish("$SYS/x", "a", QualityOfService.ExactlyOnce, 1, dup: true);
@@ -121,7 +121,7 @@ public class RegressionTests
     {
         // Block policy: a 3.1.1 publisher waits while a subscriber cannot take the message. A message alone larger than
         // max_queued_bytes can never be queued, but it can go straight out once the subscriber's window has room.
-        using var broker = new MqttBroker(new BrokerOptions { MaxInflightMessages = 1, MaxQueuedMessages = 0, MaxQueuedBytes = 10 });
+        using var broker = TestBroker.New(new BrokerOptions { MaxInflightMessages = 1, MaxQueuedMessages = 0, MaxQueuedBytes = 10 });
         var sub = broker.Connect("sub", ProtocolVersion.V311);
         sub.Subscribe("t");
         var pub = broker.Connect("pub", ProtocolVersion.V311);
@@ -139,7 +139,7 @@ public class RegressionTests
     [Fact]
     public async Task Held_back_v311_publish_for_an_offline_subscriber_goes_out_when_it_reconnects()
     {
-        using var broker = new MqttBroker(new BrokerOptions { MaxQueuedMessages = 0, MaxQueuedBytes = 10 });
+        using var broker = TestBroker.New(new BrokerOptions { MaxQueuedMessages = 0, MaxQueuedBytes = 10 });
         var sub = broker.ConnectPersistent("sub", ProtocolVersion.V311);
         sub.Subscribe("t");
         sub.Lost();

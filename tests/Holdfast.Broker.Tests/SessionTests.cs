@@ -26,7 +26,7 @@ public class WillTests
     [InlineData(ProtocolVersion.V311)]
     public void Will_is_published_when_the_connection_is_lost(ProtocolVersion version)
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var w = Watcher(broker);
         var c = broker.Connect("c", version, will: Will());
         Assert.Empty(w.Publishes);
@@ -43,7 +43,7 @@ public class WillTests
     [InlineData(ProtocolVersion.V311)]
     public void Will_is_suppressed_by_a_normal_disconnect(ProtocolVersion version)
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var w = Watcher(broker);
         var c = broker.Connect("c", version, will: Will());
         c.Disconnect();
@@ -55,7 +55,7 @@ public class WillTests
     [Fact]
     public void Will_is_published_on_disconnect_with_will_message()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var w = Watcher(broker);
         var c = broker.Connect("c", will: Will());
         c.Disconnect(ReasonCode.DisconnectWithWillMessage);
@@ -65,7 +65,7 @@ public class WillTests
     [Fact]
     public void Will_is_published_on_keep_alive_expiry_and_broker_disconnect()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var w = Watcher(broker);
         var c = broker.Connect("c", will: Will("ka"));
         broker.KeepAliveExpired(c.Client);
@@ -78,7 +78,7 @@ public class WillTests
     [Fact]
     public void Retained_will_is_stored()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var c = broker.Connect("c", will: Will("last", retain: true));
         c.Lost();
         var late = broker.Connect("late");
@@ -90,15 +90,14 @@ public class WillTests
     [Fact]
     public void Will_delay_is_honoured()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var w = Watcher(broker);
         var c = broker.Connect("c", sessionExpiry: 60, will: Will(delay: 1));
-        var sw = Stopwatch.StartNew();
         c.Lost();
-        broker.Tick();
+        broker.TickFor(900);
         Assert.Empty(w.Publishes);
-        broker.TickUntil(() => w.Publishes.Length > 0, what: "delayed will");
-        Assert.True(sw.ElapsedMilliseconds >= 950, $"will published after {sw.ElapsedMilliseconds} ms");
+        long waited = 900 + broker.TickUntil(() => w.Publishes.Length > 0, what: "delayed will");
+        Assert.InRange(waited, 1000, 1100);
         var p = Assert.Single(w.Publishes);
         Assert.Equal("gone", p.Text());
         // The Will Delay Interval is not forwarded to subscribers.
@@ -108,7 +107,7 @@ public class WillTests
     [Fact]
     public void Will_delay_is_cancelled_by_reconnect()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var w = Watcher(broker);
         var c = broker.Connect("c", sessionExpiry: 60, will: Will(delay: 1));
         c.Lost();
@@ -121,7 +120,7 @@ public class WillTests
     [Fact]
     public void Will_delay_longer_than_session_expiry_fires_at_session_end()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var w = Watcher(broker);
         // Session expiry 0: the session ends at once, and the will goes with it.
         var c = broker.Connect("c", sessionExpiry: 0, will: Will(delay: 30));
@@ -132,7 +131,7 @@ public class WillTests
     [Fact]
     public void Will_is_published_on_takeover()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var w = Watcher(broker);
         var old = broker.Connect("c", will: Will("old"));
         var fresh = broker.Connect("c");
@@ -144,12 +143,12 @@ public class WillTests
     [Fact]
     public void Delayed_will_is_not_published_on_takeover_that_resumes_the_session()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var w = Watcher(broker);
         broker.Connect("c", sessionExpiry: 60, will: Will("old", delay: 5));
         var fresh = broker.Connect("c", cleanStart: false, sessionExpiry: 60);
         Assert.True(fresh.ConnAck.SessionPresent);
-        broker.Tick();
+        broker.TickFor(100);
         Assert.Empty(w.Publishes);
     }
 }
@@ -159,7 +158,7 @@ public class SessionTests
     [Fact]
     public void V5_session_expiry_0_ends_the_session_at_disconnect()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var c = broker.Connect("c", cleanStart: false, sessionExpiry: 0);
         c.Subscribe("t");
         c.Lost();
@@ -172,17 +171,16 @@ public class SessionTests
     [Fact]
     public void V5_session_expiry_N_ends_the_session_after_N_seconds()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var c = broker.Connect("c", cleanStart: false, sessionExpiry: 1);
         c.Subscribe("t");
         var pub = broker.Connect("pub");
         c.Lost();
         pub.Publish("t", "held", QualityOfService.AtLeastOnce, 1);
-        var sw = Stopwatch.StartNew();
-        broker.Tick();
+        broker.TickFor(900);
         Assert.Equal(2, broker.SessionCount);
-        broker.TickUntil(() => broker.SessionCount == 1, what: "session expiry");
-        Assert.True(sw.ElapsedMilliseconds >= 900, $"expired after {sw.ElapsedMilliseconds} ms");
+        long waited = 900 + broker.TickUntil(() => broker.SessionCount == 1, what: "session expiry");
+        Assert.InRange(waited, 1000, 1100);
         Assert.Equal(0, broker.SubscriptionCount);
         Assert.Equal(1, broker.Metrics.Dropped(DropCause.SessionExpired));
         var back = broker.Connect("c", cleanStart: false);
@@ -193,13 +191,13 @@ public class SessionTests
     [Fact]
     public void Session_within_its_expiry_is_resumed_with_subscriptions()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var c = broker.Connect("c", cleanStart: false, sessionExpiry: 60);
         c.Subscribe("t");
         c.Lost();
         var pub = broker.Connect("pub");
         pub.Publish("t", "while-away", QualityOfService.AtLeastOnce, 1);
-        broker.Tick();
+        broker.TickFor(100);
         var back = broker.Connect("c", cleanStart: false, sessionExpiry: 60);
         Assert.True(back.ConnAck.SessionPresent);
         Assert.Equal(["while-away"], back.Publishes.Select(p => p.Text()));
@@ -208,7 +206,7 @@ public class SessionTests
     [Fact]
     public void Clean_start_discards_the_old_session()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var c = broker.ConnectPersistent("c");
         c.Subscribe("t");
         c.Lost();
@@ -224,7 +222,7 @@ public class SessionTests
     [Fact]
     public void Disconnect_raising_expiry_from_0_is_a_protocol_error()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var c = broker.Connect("c", sessionExpiry: 0);
         c.Disconnect(properties: new MqttProperties { SessionExpiryInterval = 30 });
         Assert.Equal(ReasonCode.ProtocolError, c.Conn.CloseReason);
@@ -234,7 +232,7 @@ public class SessionTests
     [Fact]
     public void Disconnect_may_change_a_non_zero_expiry()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var c = broker.Connect("c", cleanStart: false, sessionExpiry: 3600);
         c.Disconnect(properties: new MqttProperties { SessionExpiryInterval = 0 });
         Assert.Null(c.Conn.CloseReason);
@@ -249,7 +247,7 @@ public class SessionTests
     [Fact]
     public void V311_clean_session_0_never_expires_by_default()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var c = broker.Connect("c", ProtocolVersion.V311, cleanStart: false);
         c.Lost();
         broker.TickFor(300);
@@ -261,7 +259,7 @@ public class SessionTests
     [Fact]
     public void V311_clean_session_1_ends_at_disconnect()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var c = broker.Connect("c", ProtocolVersion.V311, cleanStart: true);
         c.Lost();
         Assert.Equal(0, broker.SessionCount);
@@ -270,16 +268,15 @@ public class SessionTests
     [Fact]
     public void Persistent_client_expiration_removes_v311_sessions()
     {
-        using var broker = new MqttBroker(new BrokerOptions { PersistentClientExpiration = TimeSpan.FromSeconds(1) });
+        using var broker = TestBroker.New(new BrokerOptions { PersistentClientExpiration = TimeSpan.FromSeconds(1) });
         var c = broker.Connect("c", ProtocolVersion.V311, cleanStart: false);
         c.Subscribe("t");
         var connected = broker.Connect("still-here", ProtocolVersion.V311, cleanStart: false);
         c.Lost();
-        var sw = Stopwatch.StartNew();
-        broker.Tick();
+        broker.TickFor(900);
         Assert.Equal(2, broker.SessionCount);
-        broker.TickUntil(() => broker.SessionCount == 1, what: "persistent_client_expiration");
-        Assert.True(sw.ElapsedMilliseconds >= 900, $"expired after {sw.ElapsedMilliseconds} ms");
+        long waited = 900 + broker.TickUntil(() => broker.SessionCount == 1, what: "persistent_client_expiration");
+        Assert.InRange(waited, 1000, 1100);
         Assert.Equal(0, broker.SubscriptionCount);
         // A connected session is never expired.
         Assert.False(connected.Conn.IsClosed);
@@ -290,7 +287,7 @@ public class SessionTests
     [Fact]
     public void Takeover_closes_the_old_connection_and_session_present_with_clean_start_off()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var old = broker.ConnectPersistent("c");
         old.Subscribe("t");
         var pub = broker.Connect("pub");
@@ -317,7 +314,7 @@ public class SessionTests
     [Fact]
     public void Takeover_v311_session_present()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var old = broker.Connect("c", ProtocolVersion.V311, cleanStart: false);
         var fresh = broker.Connect("c", ProtocolVersion.V311, cleanStart: false);
         Assert.Equal(ReasonCode.SessionTakenOver, old.Conn.CloseReason);
@@ -327,7 +324,7 @@ public class SessionTests
     [Fact]
     public void Takeover_with_clean_start_gives_a_fresh_session()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var old = broker.ConnectPersistent("c");
         old.Subscribe("t");
         var fresh = broker.Connect("c", cleanStart: true);
@@ -342,7 +339,7 @@ public class ConnectTests
     [Fact]
     public void V5_empty_client_id_gets_an_assigned_identifier()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var a = broker.Connect("");
         var b = broker.Connect("");
         var idA = a.ConnAck.Properties?.AssignedClientIdentifier;
@@ -359,14 +356,14 @@ public class ConnectTests
     [Fact]
     public void V5_non_empty_client_id_gets_no_assigned_identifier()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         Assert.Null(broker.Connect("named").ConnAck.Properties?.AssignedClientIdentifier);
     }
 
     [Fact]
     public void V311_empty_client_id_with_clean_session_0_is_refused()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var c = broker.Connect("", ProtocolVersion.V311, cleanStart: false);
         Assert.Null(c.ClientOrNull);
         Assert.Equal(ReasonCode.ClientIdentifierNotValid, c.ConnAck.ReasonCode);
@@ -377,7 +374,7 @@ public class ConnectTests
     [Fact]
     public void V311_empty_client_id_with_clean_session_1_is_accepted()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var c = broker.Connect("", ProtocolVersion.V311, cleanStart: true);
         Assert.NotNull(c.ClientOrNull);
         Assert.Equal(ReasonCode.Success, c.ConnAck.ReasonCode);
@@ -387,7 +384,7 @@ public class ConnectTests
     [Fact]
     public void Empty_client_id_refused_when_zero_length_ids_are_not_allowed()
     {
-        using var broker = new MqttBroker(new BrokerOptions { AllowZeroLengthClientId = false });
+        using var broker = TestBroker.New(new BrokerOptions { AllowZeroLengthClientId = false });
         var c = broker.Connect("");
         Assert.Null(c.ClientOrNull);
         Assert.Equal(ReasonCode.ClientIdentifierNotValid, c.ConnAck.ReasonCode);
@@ -398,7 +395,7 @@ public class ConnectTests
     [InlineData(ProtocolVersion.V311)]
     public void Allow_anonymous_false_refuses_with_not_authorized(ProtocolVersion version)
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var c = broker.Connect("c", version, policy: new ListenerPolicy { AllowAnonymous = false });
         Assert.Null(c.ClientOrNull);
         Assert.Equal(ReasonCode.NotAuthorized, c.ConnAck.ReasonCode);
@@ -410,7 +407,7 @@ public class ConnectTests
     [Fact]
     public void Refused_connect_does_not_take_over_an_existing_session()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var existing = broker.Connect("c");
         var refused = broker.Connect("c", policy: new ListenerPolicy { AllowAnonymous = false });
         Assert.Null(refused.ClientOrNull);
@@ -421,7 +418,7 @@ public class ConnectTests
     [Fact]
     public void Max_keepalive_is_imposed_on_v5_via_server_keep_alive()
     {
-        using var broker = new MqttBroker(new BrokerOptions { MaxKeepAlive = 30 });
+        using var broker = TestBroker.New(new BrokerOptions { MaxKeepAlive = 30 });
         var conn = new FakeConnection();
         var client = broker.HandleConnect(conn, new ConnectPacket { ProtocolVersion = ProtocolVersion.V500, ClientId = "c", KeepAlive = 120 }, ListenerPolicy.Default);
         Assert.NotNull(client);
@@ -432,7 +429,7 @@ public class ConnectTests
     [Fact]
     public void Connack_advertises_receive_maximum_and_topic_alias_maximum()
     {
-        using var broker = new MqttBroker(new BrokerOptions { ReceiveMaximum = 7, TopicAliasMaximum = 4 });
+        using var broker = TestBroker.New(new BrokerOptions { ReceiveMaximum = 7, TopicAliasMaximum = 4 });
         var p = broker.Connect("c").ConnAck.Properties!;
         Assert.Equal((ushort)7, p.ReceiveMaximum);
         Assert.Equal((ushort)4, p.TopicAliasMaximum);

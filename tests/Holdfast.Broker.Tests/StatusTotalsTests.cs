@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Holdfast.Protocol;
 using Holdfast.Storage.Memory;
 
@@ -33,14 +34,15 @@ public class StatusTotalsTests
         var packetIds = new Dictionary<string, ushort>();
         long queueFull = 0, expiredMessages = 0, expiredSessions = 0, restarts = 0;
         var policies = new[] { QueueFullPolicy.DropOldest, QueueFullPolicy.DropNew, QueueFullPolicy.Block };
-        MqttBroker Start() => new(new BrokerOptions
+        var time = new FakeTimeProvider();
+        MqttBroker Start() => TestBroker.New(new BrokerOptions
         {
             MaxInflightMessages = 2,
             MaxQueuedMessages = 4,
             QueueQos0Messages = true,
             QueueFullPolicy = policies[restarts % policies.Length],
             ConnectionMessages = false,
-        }, store: store, listeners: Policies);
+        }, store: store, listeners: Policies, time: time);
         var broker = Start();
         try
         {
@@ -49,7 +51,7 @@ public class StatusTotalsTests
             {
                 if (step % 500 == 250)
                 {
-                    // Sessions and messages with a 1 s expiry run out while time passes (a few times a run: it takes a second).
+                    // Sessions and messages with a 1 s expiry run out while time passes (a few times a run).
                     broker.TickFor(1100);
                     AssertStatusIsTheWalk(broker, $"step {step}: time passed");
                 }
@@ -89,7 +91,7 @@ public class StatusTotalsTests
                         what = $"disconnect {id}";
                         break;
                     case < 95:
-                        broker.Tick();
+                        broker.TickFor(100);
                         what = "tick";
                         break;
                     case < 96:
@@ -130,7 +132,7 @@ public class StatusTotalsTests
     [Fact]
     public void Status_equals_the_full_walk_with_inflight_queued_and_retained_messages_held()
     {
-        using var broker = new MqttBroker(new BrokerOptions { MaxInflightMessages = 1 }, listeners: Policies);
+        using var broker = TestBroker.New(new BrokerOptions { MaxInflightMessages = 1 }, listeners: Policies);
         var stuck = broker.Connect("stuck", policy: Policies[1]);
         stuck.Subscribe("a/#");
         var away = broker.ConnectPersistent("away");
@@ -239,7 +241,7 @@ public class StatusTotalsTests
             var counted = WithInflight(table);
             Assert.True(withInflight.SetEquals(counted) && counted.Count == withInflight.Count,
                 $"after {after}: sessions with inflight messages {string.Join(",", withInflight)}, counted {string.Join(",", counted)}");
-            long now = Environment.TickCount64;
+            long now = broker.Clock.Now;
             int total = 0, connected = 0, pastAckTimeout = 0;
             long inflight = 0, queued = 0, bytes = 0;
             foreach (var session in table.Values)

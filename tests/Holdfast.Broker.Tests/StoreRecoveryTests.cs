@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Holdfast.Protocol;
 using Holdfast.Storage.Memory;
 
@@ -10,7 +11,7 @@ public class StoreRecoveryTests
     public void Recovers_sessions_queues_inflight_inbound_qos2_and_retained()
     {
         var store = new MemoryStore();
-        using (var first = new MqttBroker(new BrokerOptions(), store: store))
+        using (var first = TestBroker.New(new BrokerOptions(), store: store))
         {
             var sub = first.ConnectPersistent("sub");
             sub.Subscribe("a/#", QualityOfService.ExactlyOnce);
@@ -31,7 +32,7 @@ public class StoreRecoveryTests
             Assert.Equal(1, store.RetainedCount);
         }
 
-        using var second = new MqttBroker(new BrokerOptions(), store: store);
+        using var second = TestBroker.New(new BrokerOptions(), store: store);
         Assert.Equal(2, second.SessionCount);
         Assert.Equal(1, second.RetainedCount);
 
@@ -60,17 +61,18 @@ public class StoreRecoveryTests
     public void A_session_connected_when_the_broker_stopped_counts_its_expiry_from_the_restart()
     {
         var store = new MemoryStore();
-        using (var first = new MqttBroker(new BrokerOptions(), store: store))
+        var time = new FakeTimeProvider();
+        using (var first = TestBroker.New(new BrokerOptions(), store: store, time: time))
         {
             // Offline once, long ago in session-expiry terms, then connected again until the "crash".
             first.Connect("c", cleanStart: false, sessionExpiry: 2).Lost();
-            Thread.Sleep(1000);
+            first.TickFor(1000);
             first.Connect("c", cleanStart: false, sessionExpiry: 2);
-            Thread.Sleep(1500);
+            first.TickFor(1500);
         }
 
         // 2.5 s after the first disconnection, but the session was connected until the broker stopped: it is still there.
-        using var second = new MqttBroker(new BrokerOptions(), store: store);
+        using var second = TestBroker.New(new BrokerOptions(), store: store, time: time);
         Assert.Equal(1, second.SessionCount);
         Assert.True(second.Connect("c", cleanStart: false, sessionExpiry: 2).ConnAck.SessionPresent);
     }
@@ -79,7 +81,7 @@ public class StoreRecoveryTests
     public void Completed_flows_and_ended_sessions_leave_nothing_in_the_store()
     {
         var store = new MemoryStore();
-        using var broker = new MqttBroker(new BrokerOptions(), store: store);
+        using var broker = TestBroker.New(new BrokerOptions(), store: store);
         var sub = broker.ConnectPersistent("s");
         sub.Subscribe("t", QualityOfService.ExactlyOnce);
         var pub = broker.Connect("p");

@@ -28,7 +28,7 @@ public class StoredIdentityTests
     {
         var store = new MemoryStore();
         var listener = Listener("1883");
-        using var broker = new MqttBroker(store: store, listeners: [listener]);
+        using var broker = TestBroker.New(store: store, listeners: [listener]);
         broker.Connect("device", cleanStart: false, sessionExpiry: 60, policy: listener, userName: "alice");
         Assert.Equal(("1883", "alice"), Stored(store, "device"));
 
@@ -51,7 +51,7 @@ public class StoredIdentityTests
     {
         var store = new MemoryStore();
         var before = Listener("1883");
-        using (var first = new MqttBroker(store: store, listeners: [before]))
+        using (var first = TestBroker.New(store: store, listeners: [before]))
         {
             var reader = first.Connect("reader", cleanStart: false, sessionExpiry: 60, policy: before);
             reader.Subscribe("#");
@@ -63,7 +63,7 @@ public class StoredIdentityTests
         // The listener was renamed in the config (its port changed): neither session's listener is known any more.
         var log = new RecordingLog();
         var after = Listener("1884");
-        using var second = new MqttBroker(log: log, store: store, listeners: [after]);
+        using var second = TestBroker.New(log: log, store: store, listeners: [after]);
         Assert.Contains(log.Lines, l => l.Text.StartsWith("2 recovered session(s) name no listener of this config", StringComparison.Ordinal));
         second.TickUntil(() => log.Lines.Any(l => l.Text.Contains("Will of will-alice")), what: "the will's delay");
         Assert.Contains(log.Lines, l => l.Text == "Will of will-alice on 'plant/will' not published: not authorized (its listener is unknown since the restart).");
@@ -88,7 +88,7 @@ public class StoredIdentityTests
             store.SaveSession(new StoredSession("old", ProtocolVersion.V500, 60, [], DisconnectedAt: Environment.TickCount64));
             store.SetPendingWill("old", new PendingWill(Will("open/will", 0), Environment.TickCount64));
             var log = new RecordingLog();
-            using var broker = new MqttBroker(log: log, store: store, listeners: [Listener("1883", acl)]);
+            using var broker = TestBroker.New(log: log, store: store, listeners: [Listener("1883", acl)]);
             broker.TickUntil(() => log.Lines.Any(l => l.Text.Contains("ill of old")), what: "the will");
             Assert.Equal(acl, log.Lines.Any(l => l.Text.StartsWith("Will of old on 'open/will' not published", StringComparison.Ordinal)));
             Assert.Equal(!acl, log.Lines.Any(l => l.Text == "Publishing will of old on 'open/will'."));

@@ -7,7 +7,7 @@ public class SubscriptionDeliveryTests
     [Fact]
     public void Overlapping_subscriptions_give_one_delivery_at_the_highest_qos_with_all_subscription_ids()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var sub = broker.Connect("sub");
         sub.Subscribe("a/b", QualityOfService.AtMostOnce, subscriptionId: 1);
         sub.Subscribe("a/+", QualityOfService.ExactlyOnce, subscriptionId: 2);
@@ -33,7 +33,7 @@ public class SubscriptionDeliveryTests
     [Fact]
     public void Subscription_qos_downgrades_delivery()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var sub = broker.Connect("sub");
         sub.Subscribe("t", QualityOfService.AtMostOnce);
         var pub = broker.Connect("pub");
@@ -47,7 +47,7 @@ public class SubscriptionDeliveryTests
     [Fact]
     public void Suback_carries_granted_qos_and_invalid_filter_code()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var sub = broker.Connect("sub");
         broker.HandleSubscribe(sub.Client, new SubscribePacket
         {
@@ -68,7 +68,7 @@ public class SubscriptionDeliveryTests
     [Fact]
     public void Unsubscribe_stops_delivery()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var sub = broker.Connect("sub");
         sub.Subscribe("t");
         broker.HandleUnsubscribe(sub.Client, new UnsubscribePacket { PacketId = 4, TopicFilters = ["t", "never"] });
@@ -83,7 +83,7 @@ public class SubscriptionDeliveryTests
     [Fact]
     public void No_local_suppresses_own_messages_only()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var a = broker.Connect("a");
         a.Subscribe("t", noLocal: true);
         var b = broker.Connect("b");
@@ -97,7 +97,7 @@ public class SubscriptionDeliveryTests
     [Fact]
     public void No_local_on_one_overlapping_subscription_does_not_hide_the_other()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var a = broker.Connect("a");
         a.Subscribe("t", noLocal: true, subscriptionId: 1);
         a.Subscribe("#", subscriptionId: 2);
@@ -109,7 +109,7 @@ public class SubscriptionDeliveryTests
     [Fact]
     public void Retain_as_published_keeps_the_retain_flag_otherwise_it_is_cleared()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var rap = broker.Connect("rap");
         rap.Subscribe("t", retainAsPublished: true);
         var plain = broker.Connect("plain");
@@ -124,7 +124,7 @@ public class SubscriptionDeliveryTests
     [Fact]
     public void Retained_set_replace_clear_and_delivered_on_subscribe_with_retain_flag()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var pub = broker.Connect("pub");
         pub.Publish("r/1", "first", QualityOfService.AtLeastOnce, 1, retain: true);
         pub.Publish("r/2", "other", QualityOfService.AtMostOnce, retain: true);
@@ -156,7 +156,7 @@ public class SubscriptionDeliveryTests
     [Fact]
     public void Retain_handling_0_1_2()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var pub = broker.Connect("pub");
         pub.Publish("t", "kept", QualityOfService.AtLeastOnce, 1, retain: true);
 
@@ -181,7 +181,7 @@ public class SubscriptionDeliveryTests
     [Fact]
     public void Retained_messages_are_not_sent_to_shared_subscriptions()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var pub = broker.Connect("pub");
         pub.Publish("t", "kept", QualityOfService.AtLeastOnce, 1, retain: true);
         var s = broker.Connect("s");
@@ -195,7 +195,7 @@ public class SubscriptionDeliveryTests
     [Fact]
     public void Shared_subscription_delivers_each_message_to_one_member_round_robin()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var members = Enumerable.Range(0, 3).Select(i => broker.Connect("m" + i)).ToArray();
         foreach (var m in members) m.Subscribe("$share/g/jobs/+", QualityOfService.AtMostOnce);
         var plain = broker.Connect("plain");
@@ -215,7 +215,7 @@ public class SubscriptionDeliveryTests
     [Fact]
     public void Shared_subscription_skips_a_member_with_a_full_window()
     {
-        using var broker = new MqttBroker(new BrokerOptions { MaxInflightMessages = 1 });
+        using var broker = TestBroker.New(new BrokerOptions { MaxInflightMessages = 1 });
         var a = broker.Connect("a");
         var b = broker.Connect("b");
         a.Subscribe("$share/g/t");
@@ -232,7 +232,7 @@ public class SubscriptionDeliveryTests
     [Fact]
     public void No_local_on_a_shared_subscription_is_a_protocol_error()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var s = broker.Connect("s");
         s.Subscribe("$share/g/t", noLocal: true);
         Assert.Equal(ReasonCode.ProtocolError, s.Conn.CloseReason);
@@ -241,7 +241,7 @@ public class SubscriptionDeliveryTests
     [Fact]
     public void Publish_to_sys_topic_is_acknowledged_but_not_routed()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var sub = broker.Connect("sub");
         sub.Subscribe("$SYS/#");
         var pub = broker.Connect("pub");
@@ -253,7 +253,7 @@ public class SubscriptionDeliveryTests
     [Fact]
     public void Internal_sys_publish_reaches_sys_subscribers_but_not_hash()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var sys = broker.Connect("sys");
         sys.Subscribe("$SYS/#", QualityOfService.AtMostOnce);
         var all = broker.Connect("all");

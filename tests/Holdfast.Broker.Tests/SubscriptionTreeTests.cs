@@ -127,7 +127,7 @@ public class SubscriptionTreeTests
     [Fact]
     public void Shared_group_prefers_connected_members()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var online = broker.ConnectPersistent("online");
         var tree = new SubscriptionTree();
         var offline = new Session("offline");
@@ -142,7 +142,7 @@ public class SubscriptionTreeTests
     [Fact]
     public void Shared_group_picks_only_members_that_may_receive_the_topic_and_anyone_when_none_may()
     {
-        using var broker = new MqttBroker();
+        using var broker = TestBroker.New();
         var online = broker.ConnectPersistent("online");
         var tree = new SubscriptionTree();
         var offline = new Session("offline");

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Time.Testing;
 using System.Text;
 using Holdfast.Protocol;
 
@@ -135,28 +136,38 @@ public static class BrokerTestExtensions
 
     public static string Text(this PublishPacket p) => Encoding.UTF8.GetString(p.Payload.Span);
 
-    /// <summary>Polls <see cref="MqttBroker.Tick"/> until the condition holds (for the few tests where a timer must elapse).</summary>
-    public static void TickUntil(this MqttBroker broker, Func<bool> condition, int timeoutMs = 5000, string? what = null)
-    {
-        var sw = Stopwatch.StartNew();
-        while (true)
-        {
-            broker.Tick();
-            if (condition()) return;
-            if (sw.ElapsedMilliseconds > timeoutMs) Assert.Fail($"timed out after {timeoutMs} ms waiting for {what ?? "condition"}");
-            Thread.Sleep(10);
-        }
-    }
+    /// <summary>The fake clock the broker runs on (see <see cref="TestBroker.New"/>).</summary>
+    public static FakeTimeProvider FakeTime(this MqttBroker broker) =>
+        broker.Clock.Time as FakeTimeProvider ?? throw new InvalidOperationException("this broker runs on the system clock; make it with TestBroker.New");
 
-    /// <summary>Ticks for a while (the broker's own timer may also tick meanwhile).</summary>
+    /// <summary>Moves the broker's clock on by <paramref name="milliseconds"/>, one timer period at a time, so its timer
+    /// runs as it would have (the fake clock runs due timer callbacks inside Advance).</summary>
     public static void TickFor(this MqttBroker broker, int milliseconds)
     {
-        var sw = Stopwatch.StartNew();
-        while (sw.ElapsedMilliseconds < milliseconds)
-        {
-            broker.Tick();
-            Thread.Sleep(10);
-        }
-        broker.Tick();
+        var time = broker.FakeTime();
+        int step = (int)MqttBroker.TickInterval.TotalMilliseconds;
+        for (int passed = 0; passed < milliseconds; passed += step)
+            time.Advance(TimeSpan.FromMilliseconds(Math.Min(step, milliseconds - passed)));
     }
+
+    /// <summary>Moves the broker's clock on one timer period at a time until the condition holds; fails when it has not
+    /// after <paramref name="timeoutMs"/> of the broker's time. Returns the broker time that passed.</summary>
+    public static long TickUntil(this MqttBroker broker, Func<bool> condition, int timeoutMs = 5000, string? what = null)
+    {
+        int step = (int)MqttBroker.TickInterval.TotalMilliseconds;
+        for (int passed = 0; ; passed += step)
+        {
+            if (condition()) return passed;
+            if (passed >= timeoutMs) Assert.Fail($"timed out after {timeoutMs} ms of broker time waiting for {what ?? "condition"}");
+            broker.FakeTime().Advance(TimeSpan.FromMilliseconds(step));
+        }
+    }
+}
+
+/// <summary>Brokers for engine tests: on a fake clock, so no test sleeps and timers run when the test moves time on.</summary>
+public static class TestBroker
+{
+    public static MqttBroker New(BrokerOptions? options = null, IBrokerLog? log = null, Storage.IBrokerStore? store = null,
+        IEnumerable<ListenerPolicy>? listeners = null, FakeTimeProvider? time = null) =>
+        new(options, log, store, listeners, time ?? new FakeTimeProvider());
 }

@@ -99,7 +99,11 @@ public sealed partial class MqttBroker
         }
         if (session.ExpiryInterval == 0) { if (!_shuttingDown) EndSession(session, "session expiry 0"); }
         // Recorded as offline since now, so that its expiry still counts from here after a restart.
-        else if (session.Client is null) RecordSession(session);
+        else if (session.Client is null)
+        {
+            RecordSession(session);
+            ScheduleTimers(session);
+        }
     }
 
     private Message WillToMessage(WillMessage will, string clientId)

@@ -33,6 +33,7 @@ public sealed partial class MqttBroker
             RecordInflight(session, m);
             m.SentAt = Now;
             m.AckTimeoutReported = false;
+            ScheduleTimers(session);
             SendSessionRecorded(client, OutboundPacket.Ack(PacketType.PubRel, packet.PacketId));
         }
     }

@@ -69,7 +69,7 @@ public interface IBrokerStore
 public sealed class StoreWriteException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>The durable fields of a session.</summary>
-/// <param name="DisconnectedAt">Monotonic ms (Environment.TickCount64) when its last connection ended; null while connected.</param>
+/// <param name="DisconnectedAt">Monotonic ms (<see cref="BrokerClock.Now"/>) when its last connection ended; null while connected.</param>
 /// <param name="ListenerName">The listener (<see cref="ListenerPolicy.Name"/>) of its latest connection, and with
 /// <paramref name="UserName"/> who that connection was: what the ACL judges the session by while it is offline. Null for a
 /// record written before they were kept.</param>

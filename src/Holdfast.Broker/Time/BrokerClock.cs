@@ -1,0 +1,29 @@
+namespace Holdfast.Broker;
+
+/// <summary>The engine's clock: monotonic milliseconds read from an injected <see cref="TimeProvider"/>, so that every
+/// timer decision (will delay, session expiry, message expiry, ack timeout, the 3.1.1 retry) can run on a fake clock in
+/// tests. Monotonic, not wall-clock: setting the system time must not expire sessions or fire wills.</summary>
+public sealed class BrokerClock
+{
+    private readonly long _ticksPerMillisecond;
+
+    public BrokerClock(TimeProvider time)
+    {
+        Time = time;
+        // Stopwatch (1 GHz on Linux) and FakeTimeProvider (10 MHz) both count whole ticks per millisecond.
+        _ticksPerMillisecond = Math.Max(1, time.TimestampFrequency / 1000);
+    }
+
+    public static BrokerClock System { get; } = new(TimeProvider.System);
+
+    public TimeProvider Time { get; }
+
+    /// <summary>Monotonic milliseconds; only differences between two readings mean anything.</summary>
+    public long Now => Time.GetTimestamp() / _ticksPerMillisecond;
+
+    /// <summary>A monotonic reading as Unix milliseconds, for what must outlive this process (a store record).</summary>
+    public long ToUnix(long monotonic) => Time.GetUtcNow().ToUnixTimeMilliseconds() - (Now - monotonic);
+
+    /// <summary>Unix milliseconds read back from a store, as a monotonic reading of this process.</summary>
+    public long ToMonotonic(long unix) => Now - (Time.GetUtcNow().ToUnixTimeMilliseconds() - unix);
+}
