@@ -2,7 +2,7 @@ using Holdfast.Protocol;
 
 namespace Holdfast.Broker.Tests;
 
-/// <summary>The steady publish path allocates one Message per PUBLISH and nothing per subscriber (README "Micro-benchmarks").</summary>
+/// <summary>The steady publish path allocates one Message per PUBLISH and nothing per subscriber (docs/performance.md, "Micro-benchmarks").</summary>
 public class AllocationTests
 {
     /// <summary>Drops what it is sent, remembering the packet id of the last PUBLISH; allocates nothing itself.</summary>

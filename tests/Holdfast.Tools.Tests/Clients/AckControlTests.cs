@@ -87,10 +87,11 @@ public class AckControlTests
         return int.Parse(match.Groups[1].Value);
     }
 
-    /// <summary>The README's walk-through: Holdfast's ack_timeout disconnects the stuck subscriber, it reconnects to its
-    /// session, the unacknowledged message comes again first (DUP), and Enter lets the next one through.</summary>
+    /// <summary>The walk-through in docs/tools.md ("Reproducing the stuck subscriber from the field"): Holdfast's
+    /// ack_timeout disconnects the stuck subscriber, it reconnects to its session, the unacknowledged message comes again
+    /// first (DUP), and Enter lets the next one through.</summary>
     [Fact]
-    public async Task The_stuck_subscriber_walk_through_in_the_README_plays_out_against_Holdfast()
+    public async Task The_stuck_subscriber_walk_through_in_docs_tools_plays_out_against_Holdfast()
     {
         await using var broker = await BrokerProcess.StartHoldfastAsync($"{OneInflight}\nack_timeout 1\nack_timeout_action disconnect");
         string topic = Unique("plant"), id = Unique("line-7");

@@ -3,7 +3,7 @@ using Holdfast.Tools.Tests.Infrastructure;
 
 namespace Holdfast.Tools.Tests.Serve;
 
-/// <summary>The README's "Securing Holdfast" walk-through, step by step: users from `holdfast passwd`, the README's ACL
+/// <summary>The "Securing Holdfast" walk-through in docs/security.md, step by step: users from `holdfast passwd`, its ACL
 /// file, a certificate from openssl, a TLS listener, Mosquitto's clients, and a SIGHUP after editing the ACL.</summary>
 public sealed class SecuringWalkthroughTests : IDisposable
 {
@@ -45,7 +45,7 @@ public sealed class SecuringWalkthroughTests : IDisposable
     }
 
     [SkippableFact]
-    public async Task Passwords_acl_and_tls_as_the_readme_walks_through_them()
+    public async Task Passwords_acl_and_tls_as_docs_security_walks_through_them()
     {
         // 1. Users.
         Assert.Equal(0, (await HoldfastCli.RunAsync(["passwd", "-c", "-b", PathOf("passwd"), "sensor-7", "sensor-secret"])).ExitCode);
