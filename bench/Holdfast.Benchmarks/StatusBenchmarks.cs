@@ -57,8 +57,7 @@ public class StatusBenchmarks
     public void Tick() => _broker.Tick();
 
     private void Publish(ConnectedClient publisher, string topic, QualityOfService qos, bool retain, ushort packetId) =>
-        _broker.HandlePublish(publisher, new PublishPacket { Topic = topic, QoS = qos, Retain = retain, PacketId = packetId, Payload = new byte[64] })
-            .GetAwaiter().GetResult();
+        _broker.HandlePublish(publisher, new PublishPacket { Topic = topic, QoS = qos, Retain = retain, PacketId = packetId, Payload = new byte[64] });
 
     private ConnectedClient Connect(string clientId, uint expiry, ListenerPolicy policy) =>
         _broker.HandleConnect(new SilentConnection(), new ConnectPacket
@@ -74,6 +73,6 @@ public class StatusBenchmarks
         public string RemoteAddress => "127.0.0.1:1";
         public long PendingBytes => 0;
         public void Send(OutboundPacket packet, long durableAt = 0) { }
-        public void Close(ReasonCode? reason, string? reasonString = null) { }
+        public void Close(MqttPacket? goodbye = null) { }
     }
 }

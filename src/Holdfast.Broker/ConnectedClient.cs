@@ -36,8 +36,11 @@ public sealed class ConnectedClient
     /// <summary>Inbound QoS 1/2 publishes not yet acknowledged by the broker, against our Receive Maximum.</summary>
     internal int InboundUnacknowledged { get; set; }
 
-    /// <summary>A 3.1.1 publish is waiting for queue room; the server is not reading this client.</summary>
+    /// <summary>A 3.1.1 publish is waiting for queue room (counted once in <see cref="InboundUnacknowledged"/>).</summary>
     internal bool HeldBack { get; set; }
+
+    /// <summary>This client's publishes held back by a full queue; null while none is.</summary>
+    internal HeldPublishes? Held { get; set; }
 
     internal bool WillSuppressed { get; set; }
     internal WillMessage? Will { get; set; }

@@ -16,11 +16,21 @@ public interface IClientConnection
     /// the packets behind it wait with it. 0 = no wait of its own.</summary>
     void Send(OutboundPacket packet, long durableAt = 0);
 
-    /// <summary>Sends what is queued (then a DISCONNECT with <paramref name="reason"/> for MQTT 5 when given) and closes.</summary>
-    void Close(ReasonCode? reason, string? reasonString = null);
+    /// <summary>Sends what is queued, then <paramref name="goodbye"/> when given (the DISCONNECT or refusing CONNACK the broker
+    /// built), and closes. The goodbye goes out even when the packets before it are discarded (a failed store write). After
+    /// a goodbye the transport keeps reading, and discarding, for a moment before it closes the socket, so the peer reads
+    /// the goodbye rather than a reset.</summary>
+    void Close(MqttPacket? goodbye = null);
 
     /// <summary>Bytes queued but not yet written to the socket: how far behind this client is.</summary>
     long PendingBytes { get; }
+}
+
+/// <summary>Who the transport found a client to be before any MQTT was read: the CN of the certificate the TLS handshake
+/// verified (null without one). Passed as an identity, never written into the CONNECT.</summary>
+public sealed record TransportIdentity(string? CertificateCommonName)
+{
+    public static readonly TransportIdentity None = new((string?)null);
 }
 
 /// <summary>Per-listener behaviour the broker applies to clients of that listener.</summary>
@@ -41,4 +51,7 @@ public sealed class ListenerPolicy
     public TimeSpan? AckTimeout { get; init; }
     /// <summary>ack_timeout_action disconnect: close the stuck client so that the reconnect-and-redeliver path runs.</summary>
     public bool AckTimeoutDisconnect { get; init; }
+    /// <summary>use_identity_as_username: the CN of the client's verified certificate is its user name, whatever CONNECT
+    /// says, and the password is not used.</summary>
+    public bool UseIdentityAsUsername { get; init; }
 }

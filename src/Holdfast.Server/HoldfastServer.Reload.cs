@@ -23,6 +23,7 @@ public sealed partial class HoldfastServer
             CheckAccess = AclCheck(listener),
             AckTimeout = listener.AckTimeout,
             AckTimeoutDisconnect = listener.AckTimeoutDisconnect,
+            UseIdentityAsUsername = listener.UseIdentityAsUsername,
         };
         _listenerOf[policy] = listener;
         return policy;
@@ -34,8 +35,7 @@ public sealed partial class HoldfastServer
     private Func<string, ReadOnlyMemory<byte>, bool>? PasswordCheck(ListenerConfig listener) =>
         // use_identity_as_username: the TLS handshake verified the certificate the user name comes from, and
         // password_file is not used on the listener (as in Mosquitto).
-        listener.UseIdentityAsUsername ? (_, _) => true
-        : _config.EffectivePasswordFile(listener) is null ? null
+        listener.UseIdentityAsUsername || _config.EffectivePasswordFile(listener) is null ? null
             : (user, password) => _security.PasswordFileFor(listener)!.Verify(user, password.Span);
 
     private AccessCheck? AclCheck(ListenerConfig listener)

@@ -30,7 +30,7 @@ public sealed partial class HoldfastServer : IAsyncDisposable
     private readonly MosquittoLog? _ownedLog;
     private readonly RocksDbStore? _store;
     private readonly BrokerObservability _observability;
-    private readonly ReadDeadlines _readDeadlines = new();
+    private readonly ReadDeadlines _readDeadlines;
     private WebApplication? _app;
     private readonly List<IPEndPoint> _endpoints = [];
 
@@ -72,6 +72,7 @@ public sealed partial class HoldfastServer : IAsyncDisposable
             _store?.Dispose();
             throw;
         }
+        _readDeadlines = new ReadDeadlines(Broker.Clock);
         _observability = new BrokerObservability(config, Broker, _store, Version, log);
     }
 

@@ -15,7 +15,7 @@ public class AllocationTests
         {
             if (packet.IsPublish) LastPacketId = packet.PacketId;
         }
-        public void Close(ReasonCode? reason, string? reasonString = null) => throw new InvalidOperationException($"closed: {reason} {reasonString}");
+        public void Close(MqttPacket? goodbye = null) => throw new InvalidOperationException($"closed: {goodbye}");
     }
 
     /// <param name="mqtt5Extras">Subscriptions with identifiers and a message with a Message Expiry Interval and a user
@@ -55,7 +55,7 @@ public class AllocationTests
         void PublishOnce()
         {
             if (qos > 0) publish.PacketId = ++nextId == 0 ? ++nextId : nextId;
-            Assert.True(broker.HandlePublish(publisher, publish).IsCompletedSuccessfully);
+            Assert.False(broker.HandlePublish(publisher, publish).PacketKept);
             if (qos == QualityOfService.ExactlyOnce) { pubRel.PacketId = publish.PacketId; broker.HandlePubRel(publisher, pubRel); }
             foreach (var (client, connection, ack, rec, comp) in subscribers)
             {

@@ -70,7 +70,7 @@ public class QueueTests
         Assert.Equal(0, broker.Metrics.DroppedTotal);
 
         slow.PubAck(slow.Publishes[0].PacketId);
-        await held.AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+        await held.WaitAsync(TimeSpan.FromSeconds(5));
 
         var ack3 = pub.Conn.SentOf<PubAckPacket>()[^1];
         Assert.Equal((3, ReasonCode.Success), (ack3.PacketId, ack3.ReasonCode));
@@ -97,7 +97,7 @@ public class QueueTests
 
         slow.PubRec(slow.Publishes[0].PacketId);
         slow.PubComp(slow.Publishes[0].PacketId);
-        await held.AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+        await held.WaitAsync(TimeSpan.FromSeconds(5));
         Assert.Equal(3, pub.Conn.SentOf<PubRecPacket>()[^1].PacketId);
         pub.PubRel(3);
         Assert.Equal(ReasonCode.Success, pub.Conn.SentOf<PubCompPacket>()[^1].ReasonCode);

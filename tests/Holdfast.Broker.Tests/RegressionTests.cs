@@ -130,7 +130,7 @@ public class RegressionTests
         Assert.False(held.IsCompleted);
 
         sub.PubAck(sub.Publishes[0].PacketId);
-        await held.AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+        await held.WaitAsync(TimeSpan.FromSeconds(5));
         Assert.Equal(new string('x', 20), sub.Publishes[^1].Text());
         Assert.Equal(2, pub.Conn.SentOf<PubAckPacket>()[^1].PacketId);
         Assert.Equal(0, broker.Metrics.DroppedTotal);
@@ -148,7 +148,7 @@ public class RegressionTests
         Assert.False(held.IsCompleted);
 
         var back = broker.ConnectPersistent("sub", ProtocolVersion.V311);
-        await held.AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+        await held.WaitAsync(TimeSpan.FromSeconds(5));
         Assert.Equal(new string('x', 20), Assert.Single(back.Publishes).Text());
     }
 }

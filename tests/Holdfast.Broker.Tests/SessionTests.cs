@@ -317,7 +317,10 @@ public class SessionTests
         using var broker = TestBroker.New();
         var old = broker.Connect("c", ProtocolVersion.V311, cleanStart: false);
         var fresh = broker.Connect("c", ProtocolVersion.V311, cleanStart: false);
-        Assert.Equal(ReasonCode.SessionTakenOver, old.Conn.CloseReason);
+        // MQTT 3.1.1 has no DISCONNECT from the server: the old connection just closes.
+        Assert.True(old.Conn.IsClosed);
+        Assert.Null(old.Conn.CloseReason);
+        Assert.Empty(old.Conn.SentOf<DisconnectPacket>());
         Assert.True(fresh.ConnAck.SessionPresent);
     }
 

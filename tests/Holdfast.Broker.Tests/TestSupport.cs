@@ -11,6 +11,7 @@ public sealed class FakeConnection(string name = "test") : IClientConnection
     private readonly Lock _gate = new();
     private readonly List<MqttPacket> _sent = [];
     private readonly List<(ReasonCode? Reason, string? Text)> _closes = [];
+    private readonly List<(Func<MqttPacket, bool> Match, TaskCompletionSource Waiter)> _waiters = [];
 
     public string RemoteAddress => name + ":1";
     public long PendingBytes { get; set; }
@@ -19,15 +20,43 @@ public sealed class FakeConnection(string name = "test") : IClientConnection
 
     public void Send(OutboundPacket packet, long durableAt = 0)
     {
-        lock (_gate) _sent.Add(packet.ToPacket(Version));
+        var sent = packet.ToPacket(Version);
+        lock (_gate)
+        {
+            _sent.Add(sent);
+            _waiters.RemoveAll(w => w.Match(sent) && w.Waiter.TrySetResult());
+        }
     }
 
-    public void Close(ReasonCode? reason, string? reasonString = null)
+    /// <summary>Recorded as the reason and reason string of the DISCONNECT the broker said goodbye with (MQTT 5), or as
+    /// the refusing CONNACK's code; (null, null) for a plain close.</summary>
+    public void Close(MqttPacket? goodbye = null)
     {
-        lock (_gate) _closes.Add((reason, reasonString));
+        lock (_gate)
+        {
+            if (goodbye is not null) _sent.Add(goodbye);
+            _closes.Add(goodbye switch
+            {
+                DisconnectPacket d => (d.ReasonCode, d.Properties?.ReasonString),
+                ConnAckPacket c => (c.ReasonCode, null),
+                _ => (null, null),
+            });
+        }
     }
 
     public MqttPacket[] Sent { get { lock (_gate) return [.. _sent]; } }
+
+    /// <summary>Completes when a packet matching <paramref name="match"/> has been sent (perhaps already).</summary>
+    public Task WhenSent(Func<MqttPacket, bool> match)
+    {
+        lock (_gate)
+        {
+            if (_sent.Any(match)) return Task.CompletedTask;
+            var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _waiters.Add((match, waiter));
+            return waiter.Task;
+        }
+    }
     public T[] SentOf<T>() where T : MqttPacket => Sent.OfType<T>().ToArray();
     public PublishPacket[] Publishes => SentOf<PublishPacket>();
     public (ReasonCode? Reason, string? Text)[] Closes { get { lock (_gate) return [.. _closes]; } }
@@ -66,9 +95,11 @@ public sealed class Peer(MqttBroker broker, FakeConnection connection, Connected
         });
     }
 
-    public ValueTask PublishAsync(string topic, string payload, QualityOfService qos = QualityOfService.AtLeastOnce, ushort packetId = 0,
-        bool retain = false, bool dup = false, MqttProperties? properties = null) =>
-        Broker.HandlePublish(Client, new PublishPacket
+    /// <summary>Publishes; the task completes at once, or, when the broker held the publish back, once it is acknowledged.</summary>
+    public Task PublishAsync(string topic, string payload, QualityOfService qos = QualityOfService.AtLeastOnce, ushort packetId = 0,
+        bool retain = false, bool dup = false, MqttProperties? properties = null)
+    {
+        var receipt = Broker.HandlePublish(Client, new PublishPacket
         {
             Topic = topic,
             Payload = Encoding.UTF8.GetBytes(payload),
@@ -78,13 +109,16 @@ public sealed class Peer(MqttBroker broker, FakeConnection connection, Connected
             Dup = dup,
             Properties = properties,
         });
+        if (!receipt.PacketKept) return Task.CompletedTask;
+        return Conn.WhenSent(p => p is PubAckPacket or PubRecPacket && ((PublishResponsePacket)p).PacketId == packetId);
+    }
 
-    /// <summary>Publishes and requires the broker to have finished with it synchronously.</summary>
+    /// <summary>Publishes and requires the broker to have finished with it at once (not held back).</summary>
     public void Publish(string topic, string payload, QualityOfService qos = QualityOfService.AtLeastOnce, ushort packetId = 0,
         bool retain = false, bool dup = false, MqttProperties? properties = null)
     {
         var task = PublishAsync(topic, payload, qos, packetId, retain, dup, properties);
-        Assert.True(task.IsCompletedSuccessfully, "HandlePublish should complete synchronously here");
+        Assert.True(task.IsCompletedSuccessfully, "the broker should have finished with the publish here");
     }
 
     public void PubAck(ushort packetId) => Broker.HandlePubAck(Client, new PubAckPacket { PacketId = packetId });

@@ -77,7 +77,7 @@ public sealed partial class MqttBroker
             foreach (var client in refused)
             {
                 if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} disconnected, not authorised.");
-                client.Connection.Close(ReasonCode.NotAuthorized, "credentials no longer valid");
+                CloseConnection(client, ReasonCode.NotAuthorized, "credentials no longer valid");
                 EndConnection(client);
             }
             return refused.Count;

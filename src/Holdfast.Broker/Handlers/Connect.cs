@@ -6,11 +6,19 @@ namespace Holdfast.Broker;
 public sealed partial class MqttBroker
 {
     /// <summary>
-    /// Handles a CONNECT. Sends the CONNACK (and, on success, resends inflight messages and the queue).
-    /// Returns the attached client, or null when the connection was refused (the broker has closed it).
+    /// Handles the first packet of a connection, which must be a CONNECT [MQTT-3.1.0-1]. Sends the CONNACK (and, on
+    /// success, resends inflight messages and the queue). Returns the attached client, or null when the connection was
+    /// refused (the broker has closed it). <paramref name="identity"/> is what the transport verified (the TLS client
+    /// certificate), for use_identity_as_username.
     /// </summary>
-    public ConnectedClient? HandleConnect(IClientConnection connection, ConnectPacket connect, ListenerPolicy policy)
+    public ConnectedClient? HandleConnect(IClientConnection connection, MqttPacket first, ListenerPolicy policy, TransportIdentity? identity = null)
     {
+        if (first is not ConnectPacket connect)
+        {
+            if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {connection.RemoteAddress} sent {first.Type} before CONNECT, closing.");
+            connection.Close();
+            return null;
+        }
         var version = connect.ProtocolVersion;
         bool v5 = version == ProtocolVersion.V500;
         lock (_lock)
@@ -32,9 +40,18 @@ public sealed partial class MqttBroker
             // $SYS belongs to the broker: a will may not publish (or retain) there.
             if (connect.Will is { } will && IsBrokerTopic(will.Topic))
                 return Refuse(connection, version, ReasonCode.NotAuthorized, $"will topic '{will.Topic}' is reserved");
+            string? userName = connect.UserName;
+            if (policy.UseIdentityAsUsername)
+            {
+                // As Mosquitto: the verified certificate's CN is the user name and the password is not used; a certificate
+                // without a CN is refused as a bad user name (3.1.1: code 4).
+                if ((identity ?? TransportIdentity.None).CertificateCommonName is not { } commonName)
+                    return Refuse(connection, version, ReasonCode.BadUserNameOrPassword, "its certificate has no CN to use as user name (use_identity_as_username)");
+                userName = commonName;
+            }
             // As Mosquitto 2: a client with a user name must match the password file (without one, nobody can); a client
             // without one is anonymous, and allow_anonymous decides.
-            if (connect.UserName is { } user)
+            else if (userName is { } user)
             {
                 if (policy.CheckPassword is not { } check ? !policy.AllowAnonymous : !check(user, connect.Password ?? []))
                     return Refuse(connection, version, ReasonCode.BadUserNameOrPassword, $"bad user name or password for '{user}'");
@@ -62,7 +79,7 @@ public sealed partial class MqttBroker
             if (session?.Client is { } old)
             {
                 Log.Notice($"Client {clientId} already connected, closing old connection.");
-                old.Connection.Close(ReasonCode.SessionTakenOver);
+                CloseConnection(old, ReasonCode.SessionTakenOver);
                 EndConnection(old);
                 // A session with expiry 0 ended with its connection; otherwise it continues (or clean start ends it below).
                 session = _sessions.GetValueOrDefault(clientId);
@@ -96,10 +113,10 @@ public sealed partial class MqttBroker
                 KeepAlive = keepAlive,
                 MaximumPacketSize = (v5 ? connect.Properties?.MaximumPacketSize : null) ?? 0,
                 Will = connect.Will,
-                UserName = connect.UserName,
+                UserName = userName,
             };
             session.Client = client;
-            session.Identity = new SessionIdentity(policy.Name, connect.UserName, policy);
+            session.Identity = new SessionIdentity(policy.Name, userName, policy);
             // Recorded as connected, with who connected (a takeover by another user changes it): if the broker dies now, the
             // session's offline time starts at the restart, not at its previous disconnection (which could make it look
             // expired), and the ACL judges it as this user until it reconnects.
@@ -114,7 +131,7 @@ public sealed partial class MqttBroker
             Metrics.ClientConnected();
 
             if (Options.ConnectionMessages && Log.IsEnabled(LogType.Notice))
-                Log.Notice($"New client connected from {connection.RemoteAddress} as {clientId} (p{MosquittoProtocolNumber(version)}, c{(connect.CleanStart ? 1 : 0)}, k{keepAlive}{(connect.UserName is null ? "" : $", u'{connect.UserName}'")}).");
+                Log.Notice($"New client connected from {connection.RemoteAddress} as {clientId} (p{MosquittoProtocolNumber(version)}, c{(connect.CleanStart ? 1 : 0)}, k{keepAlive}{(userName is null ? "" : $", u'{userName}'")}).");
 
             // Resume: inflight first, in original order with DUP=1 (PUBREL past PUBREC), then the queue.
             Pump(session);
@@ -152,8 +169,7 @@ public sealed partial class MqttBroker
     {
         if (Log.IsEnabled(LogType.Notice))
             Log.Notice($"Client connection from {connection.RemoteAddress} refused: {why}.");
-        connection.Send(new ConnAckPacket { ReasonCode = code });
-        connection.Close(null);
+        connection.Close(goodbye: new ConnAckPacket { ReasonCode = code });
         return null;
     }
 }

@@ -27,7 +27,7 @@ public sealed partial class MqttBroker
             // 0x04 asks for it, and a client reporting an error (0x80 and up) did not end normally either.
             client.WillSuppressed = packet.ReasonCode == ReasonCode.NormalDisconnection;
             if (Options.ConnectionMessages && Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} disconnected.");
-            client.Connection.Close(null);
+            client.Connection.Close();
             EndConnection(client);
         }
     }
@@ -51,7 +51,7 @@ public sealed partial class MqttBroker
         {
             if (client.Closed) return;
             if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} has exceeded timeout, disconnecting.");
-            client.Connection.Close(ReasonCode.KeepAliveTimeout);
+            CloseConnection(client, ReasonCode.KeepAliveTimeout);
             EndConnection(client);
         }
     }
@@ -63,9 +63,25 @@ public sealed partial class MqttBroker
         {
             if (client.Closed) return;
             if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} disconnected by the broker: {why}.");
-            client.Connection.Close(reason, why);
+            CloseConnection(client, reason, why);
             EndConnection(client);
         }
+    }
+
+    /// <summary>Closes a client's connection with a reason: an MQTT 5 client is sent a DISCONNECT carrying it (and
+    /// <paramref name="why"/> as its Reason String); MQTT 3.1.1 has no server DISCONNECT, so its connection just closes.</summary>
+    private static void CloseConnection(ConnectedClient client, ReasonCode reason, string? why = null)
+    {
+        if (!client.IsV5) { client.Connection.Close(); return; }
+        var disconnect = new DisconnectPacket
+        {
+            ReasonCode = reason,
+            Properties = why is null ? null : new MqttProperties { ReasonString = why },
+        };
+        // The reason string is optional: left out rather than exceed the client's Maximum Packet Size [MQTT-3.14.2-3].
+        if (client.MaximumPacketSize > 0 && PacketWriter.GetSize(disconnect, client.Version) > client.MaximumPacketSize)
+            disconnect.Properties = null;
+        client.Connection.Close(goodbye: disconnect);
     }
 
     /// <summary>The store could not write what a packet to this client vouched for: the client is disconnected (MQTT 5:
@@ -85,6 +101,7 @@ public sealed partial class MqttBroker
     private void EndConnection(ConnectedClient client)
     {
         client.Closed = true;
+        client.Held?.Release();
         var session = client.Session;
         if (session.Client == client) session.Client = null;
         session.DisconnectedAt = Now;
@@ -166,7 +183,7 @@ public sealed partial class MqttBroker
             foreach (var session in _sessions.Values.ToList())
             {
                 if (session.Client is not { } client) continue;
-                client.Connection.Close(ReasonCode.ServerShuttingDown);
+                CloseConnection(client, ReasonCode.ServerShuttingDown);
                 EndConnection(client);
             }
         }

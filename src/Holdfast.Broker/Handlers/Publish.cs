@@ -6,38 +6,72 @@ namespace Holdfast.Broker;
 public sealed partial class MqttBroker
 {
     /// <summary>
-    /// Handles a PUBLISH. Completes synchronously except when an MQTT 3.1.1 publisher is back-pressured by a full
-    /// queue: then the task completes once the message is accepted, and the server must not read the client's
-    /// socket meanwhile (that is the back-pressure). <paramref name="cancellation"/> ends the wait when the
-    /// connection goes away; the message was never acknowledged, so nothing is lost.
+    /// Handles a PUBLISH. An MQTT 3.1.1 publisher whose message a full queue cannot take (queue_full_policy block) is held
+    /// back: its message waits for room, unacknowledged, and its later publishes wait behind it in order; past
+    /// <see cref="HeldPublishes.Limit"/> of them the receipt tells the connection to stop reading until they are taken.
     /// </summary>
-    public ValueTask HandlePublish(ConnectedClient client, PublishPacket packet, CancellationToken cancellation = default)
+    public PublishReceipt HandlePublish(ConnectedClient client, PublishPacket packet)
     {
-        Task? wait;
-        Message? message;
         lock (_lock)
         {
-            if (client.Closed) return ValueTask.CompletedTask;
-            message = Accept(client, packet);
-            if (message is null) return ValueTask.CompletedTask;
-            wait = TryRoute(client, packet, message);
-            if (wait is null) return ValueTask.CompletedTask;
+            if (client.Closed) return PublishReceipt.Done;
+            if (client.Held is { } held)
+            {
+                held.Add(packet);
+                return new PublishReceipt(true, held.Count >= HeldPublishes.Limit ? held.Released : Task.CompletedTask);
+            }
+            var message = Accept(client, packet);
+            if (message is null) return PublishReceipt.Done;
+            var wait = TryRoute(client, packet, message);
+            if (wait is null) return PublishReceipt.Done;
+            client.Held = new HeldPublishes();
+            _ = RouteWhenRoomAsync(client, client.Held, packet, message, wait);
+            return new PublishReceipt(true, Task.CompletedTask);
         }
-        return WaitAndRoute(client, packet, message, wait, cancellation);
     }
 
-    private async ValueTask WaitAndRoute(ConnectedClient client, PublishPacket packet, Message message, Task? wait, CancellationToken cancellation)
+    /// <summary>Routes the held publish once there is room, then those held behind it, in order; each may be held again.</summary>
+    private async Task RouteWhenRoomAsync(ConnectedClient client, HeldPublishes held, PublishPacket packet, Message message, Task? wait)
     {
-        if (Log.IsEnabled(LogType.Notice))
-            Log.Notice($"Client {client.ClientId} held back: a subscriber queue for '{message.Topic}' is full (queue_full_policy block).");
-        while (wait is not null)
+        try
         {
-            await wait.WaitAsync(cancellation).ConfigureAwait(false);
-            lock (_lock)
+            while (true)
             {
-                if (client.Closed) return;
-                wait = TryRoute(client, packet, message);
+                if (Log.IsEnabled(LogType.Notice))
+                    Log.Notice($"Client {client.ClientId} held back: a subscriber queue for '{message.Topic}' is full (queue_full_policy block).");
+                while (wait is not null)
+                {
+                    // Also woken when the connection ends: what is held was never acknowledged, so nothing is lost.
+                    await Task.WhenAny(wait, held.Released).ConfigureAwait(false);
+                    lock (_lock)
+                    {
+                        if (client.Closed) return;
+                        wait = TryRoute(client, packet, message);
+                    }
+                }
+                lock (_lock)
+                {
+                    while (true)
+                    {
+                        if (client.Closed) return;
+                        if (!held.TryTakeNext(out packet))
+                        {
+                            client.Held = null;
+                            held.Release();
+                            return;
+                        }
+                        if (Accept(client, packet) is not { } next) continue;
+                        message = next;
+                        wait = TryRoute(client, packet, message);
+                        if (wait is not null) break;
+                    }
+                }
             }
+        }
+        catch (Exception e)
+        {
+            Log.Error($"Client {client.ClientId}: held PUBLISH failed: {e}");
+            Disconnect(client, ReasonCode.UnspecifiedError, "held PUBLISH failed");
         }
     }
 

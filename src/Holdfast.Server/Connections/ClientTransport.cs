@@ -1,3 +1,4 @@
+using Holdfast.Broker;
 using System.IO.Pipelines;
 
 namespace Holdfast.Server.Connections;
@@ -10,9 +11,6 @@ namespace Holdfast.Server.Connections;
 /// <param name="Abort">Drops the connection at once (a peer that stopped reading).</param>
 internal sealed record ClientTransport(IDuplexPipe Pipe, string RemoteAddress, int LocalPort, Action Abort)
 {
-    /// <summary>use_identity_as_username: the client's user name is <see cref="CertificateCommonName"/>, whatever CONNECT says.</summary>
-    public bool UseIdentityAsUsername { get; init; }
-
-    /// <summary>The CN of the client certificate the TLS handshake verified; null without one.</summary>
-    public string? CertificateCommonName { get; init; }
+    /// <summary>Who the TLS handshake verified the client to be (the broker decides what that means for its user name).</summary>
+    public TransportIdentity Identity { get; init; } = TransportIdentity.None;
 }

@@ -12,7 +12,6 @@ internal sealed record ListenerContext(ListenerPolicy Policy, ConnectionLimit Co
     public ClientTransport Transport(IDuplexPipe pipe, EndPoint? remote, int localPort, Action abort, X509Certificate2? clientCertificate) =>
         new(pipe, remote?.ToString() ?? "unknown", localPort, abort)
         {
-            UseIdentityAsUsername = Tls?.UseIdentityAsUsername == true,
-            CertificateCommonName = Tls?.UseIdentityAsUsername == true ? ListenerTls.CommonName(clientCertificate) : null,
+            Identity = clientCertificate is null ? TransportIdentity.None : new TransportIdentity(ListenerTls.CommonName(clientCertificate)),
         };
 }

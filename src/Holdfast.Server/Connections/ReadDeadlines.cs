@@ -1,9 +1,11 @@
+using Holdfast.Broker;
+
 namespace Holdfast.Server.Connections;
 
 /// <summary>A connection whose reads must not wait longer than a deadline: CONNECT in time, then keep-alive.</summary>
 internal interface IReadDeadline
 {
-    /// <summary>Monotonic ms (Environment.TickCount64) by which the next bytes must arrive; long.MaxValue = no limit.</summary>
+    /// <summary>Monotonic ms (<see cref="BrokerClock.Now"/>) by which the next bytes must arrive; long.MaxValue = no limit.</summary>
     long ReadDeadline { get; }
 
     /// <summary><paramref name="deadline"/> (the <see cref="ReadDeadline"/> seen) passed: end the pending read, unless the
@@ -17,13 +19,13 @@ internal interface IReadDeadline
 /// read takes the runtime's timer lock, which every connection shares. A deadline is noticed at most one
 /// <see cref="Resolution"/> late (Mosquitto checks keep-alive about once a second).
 /// </summary>
-internal sealed class ReadDeadlines : IDisposable
+internal sealed class ReadDeadlines(BrokerClock clock) : IDisposable
 {
     public static readonly TimeSpan Resolution = TimeSpan.FromMilliseconds(100);
 
     private readonly HashSet<IReadDeadline> _connections = new(ReferenceEqualityComparer.Instance);
     private readonly List<(IReadDeadline Connection, long Deadline)> _passed = [];
-    private Timer? _timer;
+    private ITimer? _timer;
     private int _sweeping;
 
     public void Add(IReadDeadline connection)
@@ -32,7 +34,7 @@ internal sealed class ReadDeadlines : IDisposable
         {
             _connections.Add(connection);
             // Started by the first connection, so that a server that never starts has no timer running.
-            _timer ??= new Timer(static self => ((ReadDeadlines)self!).Sweep(), this, Resolution, Resolution);
+            _timer ??= clock.Time.CreateTimer(static self => ((ReadDeadlines)self!).Sweep(), this, Resolution, Resolution);
         }
     }
 
@@ -47,7 +49,7 @@ internal sealed class ReadDeadlines : IDisposable
         if (Interlocked.Exchange(ref _sweeping, 1) == 1) return;
         try
         {
-            long now = Environment.TickCount64;
+            long now = clock.Now;
             lock (_connections)
             {
                 foreach (var connection in _connections)

@@ -1,4 +1,6 @@
+using Holdfast.Broker;
 using Holdfast.Server.Connections;
+using Microsoft.Extensions.Time.Testing;
 using Xunit;
 
 namespace Holdfast.Server.Tests.Connections;
@@ -7,49 +9,55 @@ public class ReadDeadlinesTests
 {
     private sealed class Connection(long deadline) : IReadDeadline
     {
-        public readonly TaskCompletionSource<long> Passed = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public long ReadDeadline { get; set; } = deadline;
-        public int Calls;
+        public readonly List<long> Passed = [];
 
         public void ReadDeadlinePassed(long deadline)
         {
-            Interlocked.Increment(ref Calls);
+            Passed.Add(deadline);
             ReadDeadline = long.MaxValue;
-            Passed.TrySetResult(deadline);
         }
     }
 
     [Fact]
-    public async Task A_passed_deadline_is_reported_once_with_the_deadline_seen_and_a_later_one_is_not_reported()
+    public void A_passed_deadline_is_reported_once_with_the_deadline_seen_and_a_later_one_is_not_reported()
     {
-        using var deadlines = new ReadDeadlines();
-        long past = Environment.TickCount64 - 1;
-        var late = new Connection(past);
-        var onTime = new Connection(Environment.TickCount64 + 3_600_000);
+        var time = new FakeTimeProvider();
+        var clock = new BrokerClock(time);
+        using var deadlines = new ReadDeadlines(clock);
+        long due = clock.Now + 250;
+        var late = new Connection(due);
+        var onTime = new Connection(clock.Now + 3_600_000);
         var unlimited = new Connection(long.MaxValue);
         deadlines.Add(onTime);
         deadlines.Add(unlimited);
         deadlines.Add(late);
 
-        Assert.Equal(past, await late.Passed.Task.WaitAsync(TimeSpan.FromSeconds(30)));
+        time.Advance(TimeSpan.FromMilliseconds(200));
+        Assert.Empty(late.Passed);
+        time.Advance(ReadDeadlines.Resolution);
+        Assert.Equal([due], late.Passed);
         // Several more sweeps: the reported connection set itself to no limit, the others never passed.
-        await Task.Delay(ReadDeadlines.Resolution * 4);
-        Assert.Equal(1, late.Calls);
-        Assert.Equal(0, onTime.Calls);
-        Assert.Equal(0, unlimited.Calls);
+        for (int i = 0; i < 4; i++) time.Advance(ReadDeadlines.Resolution);
+        Assert.Single(late.Passed);
+        Assert.Empty(onTime.Passed);
+        Assert.Empty(unlimited.Passed);
     }
 
     [Fact]
-    public async Task A_removed_connection_is_not_reported()
+    public void A_removed_connection_is_not_reported()
     {
-        using var deadlines = new ReadDeadlines();
-        var removed = new Connection(Environment.TickCount64 + 300);
-        var kept = new Connection(Environment.TickCount64 + 300);
+        var time = new FakeTimeProvider();
+        var clock = new BrokerClock(time);
+        using var deadlines = new ReadDeadlines(clock);
+        var removed = new Connection(clock.Now + 300);
+        var kept = new Connection(clock.Now + 300);
         deadlines.Add(removed);
         deadlines.Add(kept);
         deadlines.Remove(removed);
 
-        await kept.Passed.Task.WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.Equal(0, removed.Calls);
+        time.Advance(TimeSpan.FromMilliseconds(400));
+        Assert.Single(kept.Passed);
+        Assert.Empty(removed.Passed);
     }
 }

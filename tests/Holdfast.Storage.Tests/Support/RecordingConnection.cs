@@ -19,9 +19,9 @@ public sealed class RecordingConnection(string name, ProtocolVersion version = P
         lock (_gate) _sent.Add((packet.ToPacket(version), durableAt));
     }
 
-    public void Close(ReasonCode? reason, string? reasonString = null)
+    public void Close(MqttPacket? goodbye = null)
     {
-        lock (_gate) _closes.Add(reason);
+        lock (_gate) _closes.Add(goodbye is DisconnectPacket d ? d.ReasonCode : null);
     }
 
     public (MqttPacket Packet, long DurableAt)[] Sent { get { lock (_gate) return [.. _sent]; } }
