@@ -10,7 +10,8 @@ namespace Holdfast.Server.Logging;
 /// Writes the broker's log in Mosquitto 2's line format — <c>1764108000: New connection from 127.0.0.1:51234 on
 /// port 1883.</c> — so operators' greps and log shippers keep working. Safe to call from every connection at once,
 /// and never waits on a destination: a call stamps the line and queues it, and one thread writes the queue to every
-/// destination (see <see cref="AsyncLogWriter"/>), each line whole.
+/// destination (see <see cref="AsyncLogWriter"/>), each line whole. Repeats of one kind of notice, warning or error
+/// are limited (see <see cref="RepeatedLineLimiter"/>); docs/logging.md tells operators both.
 /// </summary>
 public sealed class MosquittoLog : IBrokerLog, IDisposable
 {
@@ -23,6 +24,11 @@ public sealed class MosquittoLog : IBrokerLog, IDisposable
     private readonly LogTimestampFormat? _timestampFormat;
     private readonly TimeProvider _time;
     private readonly AsyncLogWriter _writer;
+    private readonly RepeatedLineLimiter _repeats;
+
+    /// <summary>The types whose repeats are limited: refusals and faults. Not the information lines (the startup
+    /// banner), nor debug traces, subscribe lines and the like, which an operator turns on to see every one.</summary>
+    private const LogType RepeatLimited = LogType.Error | LogType.Warning | LogType.Notice;
 
     /// <param name="types">log_type: which lines are written.</param>
     /// <param name="destinations">log_dest: where they go. Files are opened (appending) now, so a bad path fails at startup.</param>
@@ -52,6 +58,7 @@ public sealed class MosquittoLog : IBrokerLog, IDisposable
             throw;
         }
         _writer = new AsyncLogWriter(sinks.ToArray(), FormatLine, limits);
+        _repeats = new RepeatedLineLimiter(limits, _time, line => _writer.Enqueue(line));
         // A log nobody disposed (startup failed after its first lines, say) still writes what it queued.
         AppDomain.CurrentDomain.ProcessExit += DisposeAtExit;
     }
@@ -69,7 +76,10 @@ public sealed class MosquittoLog : IBrokerLog, IDisposable
     {
         if (!IsEnabled(type))
             return;
-        _writer.Enqueue(EscapeControlChars(message));
+        message = EscapeControlChars(message);
+        if ((type & RepeatLimited) != 0 && !_repeats.Admit(type, message))
+            return;
+        _writer.Enqueue(message);
     }
 
     /// <summary>Closes and reopens log files, for log rotation (Mosquitto does this on SIGHUP). Done by the writer
@@ -85,6 +95,8 @@ public sealed class MosquittoLog : IBrokerLog, IDisposable
     public void Dispose()
     {
         AppDomain.CurrentDomain.ProcessExit -= DisposeAtExit;
+        // The limiter first: its last counts are queued before the writer drains.
+        _repeats.Dispose();
         _writer.Dispose();
     }
 

@@ -37,7 +37,7 @@ public class AsyncLogWriterTests
         var callers = Task.Run(() =>
         {
             for (int i = 1; i <= 100; i++)
-                log.Notice($"line {i}");
+                log.Info($"line {i}");
         });
         await callers.WaitAsync(Patience); // a TimeoutException here: a caller blocked on the stuck destination
         output.Release();
