@@ -48,7 +48,8 @@ public sealed class MosquittoLog : IBrokerLog, IDisposable
         var sinks = new List<LogSink>();
         try
         {
-            foreach (var destination in destinations.Distinct())
+            // Files first: whoever watches stdout (a supervisor, a test) and then reads the file finds the line there.
+            foreach (var destination in destinations.Distinct().OrderBy(d => d.Kind != LogDestinationKind.File))
                 sinks.Add(LogSink.Open(destination));
         }
         catch
