@@ -81,15 +81,7 @@ public sealed partial class HoldfastServer
         return before.PasswordFileFor(listener)?.HashOf(user) is { } hash && hash == now.HashOf(user);
     }
 
-    private void ReopenLogFiles()
-    {
-        try
-        {
-            _ownedLog?.ReopenFiles();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            _log.Error($"Error: cannot reopen log file: {e.Message}");
-        }
-    }
+    // Queued for the log's writer thread, after the lines already written; a file it cannot reopen keeps its old
+    // handle and the log says why.
+    private void ReopenLogFiles() => _ownedLog?.ReopenFiles();
 }

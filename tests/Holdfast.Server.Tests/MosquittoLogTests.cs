@@ -17,12 +17,16 @@ public class MosquittoLogTests
     private static string[] Lines(StringWriter output) =>
         output.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);
 
+    // Lines are written by the log's own thread; this waits for it (an event, not a sleep).
+    private static void Written(MosquittoLog log) => Assert.True(log.WaitUntilWritten(TimeSpan.FromSeconds(30)));
+
     [Fact]
     public void Default_line_is_unix_seconds_colon_message()
     {
         var (log, output) = Create();
 
         log.Info("New connection from 127.0.0.1:51234 on port 1883.");
+        Written(log);
 
         Assert.Equal("1764108000: New connection from 127.0.0.1:51234 on port 1883." + Environment.NewLine, output.ToString());
     }
@@ -33,6 +37,7 @@ public class MosquittoLogTests
         var (log, output) = Create(timestamp: false);
 
         log.Notice("Opening ipv4 listen socket on port 1883.");
+        Written(log);
 
         Assert.Equal(["Opening ipv4 listen socket on port 1883."], Lines(output));
     }
@@ -43,6 +48,7 @@ public class MosquittoLogTests
         var (log, output) = Create(format: "%Y-%m-%dT%H:%M:%S%z");
 
         log.Warning("Client sensor-1 has exceeded timeout, disconnecting.");
+        Written(log);
 
         // 1764108000 is 2025-11-25T22:00:00Z; the test clock's local zone is UTC+1.
         Assert.Equal(["2025-11-25T23:00:00+0100: Client sensor-1 has exceeded timeout, disconnecting."], Lines(output));
@@ -62,6 +68,7 @@ public class MosquittoLogTests
         log.Info("some information");
         log.Write(LogType.Debug, "debug detail");
         log.Write(LogType.Subscribe, "sensor-1 1 plant/#");
+        Written(log);
 
         Assert.Equal(["1764108000: an error", "1764108000: sensor-1 1 plant/#"], Lines(output));
     }
@@ -72,6 +79,7 @@ public class MosquittoLogTests
         var (log, output) = Create(types: LogType.None);
 
         log.Error("an error");
+        Written(log);
 
         Assert.Equal("", output.ToString());
         Assert.Equal(LogType.None, log.EnabledTypes);
@@ -83,6 +91,7 @@ public class MosquittoLogTests
         var (log, output) = Create();
 
         log.Info("New client connected as evil\n1764108000: Client admin connected.");
+        Written(log);
 
         Assert.Equal(["1764108000: New client connected as evil\\x0A1764108000: Client admin connected."], Lines(output));
     }
@@ -95,6 +104,7 @@ public class MosquittoLogTests
         using var log = new MosquittoLog(LogType.All, [LogDestination.ToWriter(first), LogDestination.ToWriter(second)], time: Clock);
 
         log.Info("hello");
+        Written(log);
 
         Assert.Equal(first.ToString(), second.ToString());
         Assert.Equal(["1764108000: hello"], Lines(first));
@@ -111,6 +121,7 @@ public class MosquittoLogTests
             for (int i = 0; i < perThread; i++)
                 log.Info($"thread {t} message {i} " + new string('x', 200));
         });
+        Written(log);
 
         var lines = Lines(output);
         Assert.Equal(threads * perThread, lines.Length);
@@ -118,7 +129,7 @@ public class MosquittoLogTests
     }
 
     [Fact]
-    public void File_destination_appends_and_flushes_each_line()
+    public void File_destination_appends_and_flushes_each_batch()
     {
         using var dir = new TempDirectory();
         var path = dir.Write("holdfast.log", "earlier line" + Environment.NewLine);
@@ -126,8 +137,9 @@ public class MosquittoLogTests
         using var log = new MosquittoLog(LogType.All, [LogDestination.File(path)], time: Clock);
         log.Info("first");
         log.Info("second");
+        Written(log);
 
-        // Read while the log is still open, as `tail -f` would: the lines must already be on disk.
+        // Read while the log is still open, as `tail -f` would: once written, the lines are on disk.
         Assert.Equal(["earlier line", "1764108000: first", "1764108000: second"], ReadShared(path));
     }
 
@@ -158,6 +170,7 @@ public class MosquittoLogTests
         File.Move(path, path + ".1");
         log.ReopenFiles();
         log.Info("new");
+        Written(log);
 
         Assert.Equal(["1764108000: new"], ReadShared(path));
         Assert.Equal(["1764108000: old"], ReadShared(path + ".1"));

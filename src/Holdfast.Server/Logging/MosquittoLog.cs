@@ -8,8 +8,10 @@ namespace Holdfast.Server.Logging;
 
 /// <summary>
 /// Writes the broker's log in Mosquitto 2's line format — <c>1764108000: New connection from 127.0.0.1:51234 on
-/// port 1883.</c> — so operators' greps and log shippers keep working. Safe to call from every connection at once:
-/// each line reaches each destination whole, and file lines are flushed as written so <c>tail -f</c> sees them.
+/// port 1883.</c> — so operators' greps and log shippers keep working. Safe to call from every connection at once,
+/// and never waits on a destination: a call stamps the line and queues it, and one thread writes the queue to every
+/// destination (see <see cref="AsyncLogWriter"/>), each line whole. Repeats of one kind of notice, warning or error
+/// are limited (see <see cref="RepeatedLineLimiter"/>); docs/logging.md tells operators both.
 /// </summary>
 public sealed class MosquittoLog : IBrokerLog, IDisposable
 {
@@ -21,28 +23,34 @@ public sealed class MosquittoLog : IBrokerLog, IDisposable
     private readonly bool _timestamp;
     private readonly LogTimestampFormat? _timestampFormat;
     private readonly TimeProvider _time;
-    private readonly Sink[] _sinks;
-    private readonly Lock _lock = new();
-    private bool _disposed;
+    private readonly AsyncLogWriter _writer;
+    private readonly RepeatedLineLimiter _repeats;
+
+    /// <summary>The types whose repeats are limited: refusals and faults. Not the information lines (the startup
+    /// banner), nor debug traces, subscribe lines and the like, which an operator turns on to see every one.</summary>
+    private const LogType RepeatLimited = LogType.Error | LogType.Warning | LogType.Notice;
 
     /// <param name="types">log_type: which lines are written.</param>
     /// <param name="destinations">log_dest: where they go. Files are opened (appending) now, so a bad path fails at startup.</param>
     /// <param name="timestamp">log_timestamp: prefix each line with the time.</param>
     /// <param name="timestampFormat">log_timestamp_format; null = Unix seconds.</param>
-    /// <param name="time">The clock; tests pass a fixed one.</param>
+    /// <param name="time">The clock; tests pass a fixed or fake one.</param>
+    /// <param name="limits">Queue bounds and repeat limits; null = <see cref="LogLimits.Default"/>.</param>
     public MosquittoLog(LogType types, IEnumerable<LogDestination> destinations, bool timestamp = true,
-        string? timestampFormat = null, TimeProvider? time = null)
+        string? timestampFormat = null, TimeProvider? time = null, LogLimits? limits = null)
     {
         _types = types;
         _timestamp = timestamp;
         _timestampFormat = timestampFormat is null ? null : LogTimestampFormat.Parse(timestampFormat);
         _time = time ?? TimeProvider.System;
+        limits ??= LogLimits.Default;
 
-        var sinks = new List<Sink>();
+        var sinks = new List<LogSink>();
         try
         {
-            foreach (var destination in destinations.Distinct())
-                sinks.Add(Sink.Open(destination));
+            // Files first: whoever watches stdout (a supervisor, a test) and then reads the file finds the line there.
+            foreach (var destination in destinations.Distinct().OrderBy(d => d.Kind != LogDestinationKind.File))
+                sinks.Add(LogSink.Open(destination));
         }
         catch
         {
@@ -50,7 +58,10 @@ public sealed class MosquittoLog : IBrokerLog, IDisposable
                 sink.Dispose();
             throw;
         }
-        _sinks = sinks.ToArray();
+        _writer = new AsyncLogWriter(sinks.ToArray(), FormatLine, limits);
+        _repeats = new RepeatedLineLimiter(limits, _time, line => _writer.Enqueue(line));
+        // A log nobody disposed (startup failed after its first lines, say) still writes what it queued.
+        AppDomain.CurrentDomain.ProcessExit += DisposeAtExit;
     }
 
     /// <summary>The log a config file asks for (log_type, log_dest, log_timestamp, log_timestamp_format).</summary>
@@ -66,45 +77,34 @@ public sealed class MosquittoLog : IBrokerLog, IDisposable
     {
         if (!IsEnabled(type))
             return;
-
-        var line = FormatLine(message);
-        lock (_lock)
-        {
-            if (_disposed)
-                return;
-            foreach (var sink in _sinks)
-                sink.WriteLine(line);
-        }
+        message = EscapeControlChars(message);
+        if ((type & RepeatLimited) != 0 && !_repeats.Admit(type, message))
+            return;
+        _writer.Enqueue(message);
     }
 
-    /// <summary>Closes and reopens log files, for log rotation (Mosquitto does this on SIGHUP).
-    /// Throws <see cref="IOException"/> if a file cannot be reopened; that file keeps its old handle.</summary>
-    public void ReopenFiles()
-    {
-        lock (_lock)
-        {
-            if (_disposed)
-                return;
-            for (int i = 0; i < _sinks.Length; i++)
-                _sinks[i].Reopen();
-        }
-    }
+    /// <summary>Closes and reopens log files, for log rotation (Mosquitto does this on SIGHUP). Done by the writer
+    /// thread after the lines already queued; a file that cannot be reopened keeps its old handle and the log says why.</summary>
+    public void ReopenFiles() => _writer.RequestReopen();
 
+    /// <summary>Waits until every line written before the call has reached the destinations (or was dropped), or
+    /// the timeout passes; false then. For tests and for callers that must see the log before going on.</summary>
+    public bool WaitUntilWritten(TimeSpan timeout) => _writer.WaitUntilWritten(timeout);
+
+    /// <summary>Writes what is queued (within <see cref="LogLimits.DrainTimeout"/>) and closes the files; later
+    /// lines are ignored.</summary>
     public void Dispose()
     {
-        lock (_lock)
-        {
-            if (_disposed)
-                return;
-            _disposed = true;
-            foreach (var sink in _sinks)
-                sink.Dispose();
-        }
+        AppDomain.CurrentDomain.ProcessExit -= DisposeAtExit;
+        // The limiter first: its last counts are queued before the writer drains.
+        _repeats.Dispose();
+        _writer.Dispose();
     }
+
+    private void DisposeAtExit(object? sender, EventArgs e) => Dispose();
 
     private string FormatLine(string message)
     {
-        message = EscapeControlChars(message);
         if (!_timestamp)
             return message + Environment.NewLine;
         var stamp = _timestampFormat is null
@@ -126,73 +126,5 @@ public sealed class MosquittoLog : IBrokerLog, IDisposable
                 escaped.Append(c);
         }
         return escaped.ToString();
-    }
-
-    /// <summary>One open destination. Only files are owned (opened, flushed, closed) by the log.</summary>
-    private sealed class Sink : IDisposable
-    {
-        private readonly LogDestination _destination;
-        private TextWriter _writer;
-
-        private Sink(LogDestination destination, TextWriter writer)
-        {
-            _destination = destination;
-            _writer = writer;
-        }
-
-        public static Sink Open(LogDestination destination) => destination.Kind switch
-        {
-            LogDestinationKind.Stdout => new Sink(destination, Console.Out),
-            LogDestinationKind.Stderr => new Sink(destination, Console.Error),
-            LogDestinationKind.File => new Sink(destination, OpenFile(destination.Path!)),
-            _ => new Sink(destination, destination.Writer!),
-        };
-
-        private bool OwnsWriter => _destination.Kind == LogDestinationKind.File;
-
-        public void WriteLine(string line)
-        {
-            try
-            {
-                _writer.Write(line);
-                if (OwnsWriter)
-                    _writer.Flush();
-            }
-            catch (Exception e) when (e is IOException or ObjectDisposedException)
-            {
-                // A full disk or a closed pipe must not take the broker down with it; the line is lost, the
-                // messages the broker holds are not.
-            }
-        }
-
-        public void Reopen()
-        {
-            if (!OwnsWriter)
-                return;
-            // Open the new file before closing the old one, so a failed reopen leaves logging where it was.
-            var reopened = OpenFile(_destination.Path!);
-            _writer.Dispose();
-            _writer = reopened;
-        }
-
-        public void Dispose()
-        {
-            if (OwnsWriter)
-                _writer.Dispose();
-        }
-
-        private static StreamWriter OpenFile(string path)
-        {
-            try
-            {
-                // Shared read/write/delete so operators can tail the file and logrotate can move it.
-                var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
-                return new StreamWriter(stream, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new IOException($"cannot open log file '{path}': {e.Message}", e);
-            }
-        }
     }
 }
