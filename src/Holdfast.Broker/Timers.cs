@@ -13,7 +13,11 @@ public sealed partial class MqttBroker
         if (Interlocked.Exchange(ref _ticking, 1) == 1) return;
         try
         {
-            lock (_lock) TickLocked(Now);
+            lock (_lock)
+            {
+                using var op = BeginOperation();
+                TickLocked(op, Now);
+            }
         }
         catch (Exception e)
         {
@@ -25,30 +29,30 @@ public sealed partial class MqttBroker
         }
     }
 
-    private void TickLocked(long now)
+    private void TickLocked(BrokerOperation op, long now)
     {
         List<Session>? expired = null;
         foreach (var session in _sessions.Values)
         {
             if (session.Client is { } client)
             {
-                CheckInflightAge(client, now);
+                CheckInflightAge(op, client, now);
                 continue;
             }
             if (session.PendingWill is { } will && now >= will.PublishAt)
             {
-                SetPendingWill(session, null);
-                PublishWill(session, will.Will);
+                SetPendingWill(op, session, null);
+                PublishWill(op, session, will.Will);
             }
             if (IsExpired(session, now)) (expired ??= []).Add(session);
-            else PurgeExpiredHead(session, now);
+            else PurgeExpiredHead(op, session, now);
         }
         if (expired is not null)
             foreach (var session in expired)
             {
                 Log.Notice($"Expiring client {session.ClientId}.");
                 Metrics.SessionExpired();
-                EndSession(session, "expired");
+                EndSession(op, session, "expired");
             }
     }
 
@@ -62,7 +66,7 @@ public sealed partial class MqttBroker
 
     /// <summary>The stuck-subscriber answer: report (and optionally disconnect) when the oldest inflight message has
     /// waited longer than the listener's ack_timeout; for 3.1.1 clients only, resend on retry_interval_v311.</summary>
-    private void CheckInflightAge(ConnectedClient client, long now)
+    private void CheckInflightAge(BrokerOperation op, ConnectedClient client, long now)
     {
         var session = client.Session;
         if (session.InflightCount == 0) return;
@@ -71,7 +75,7 @@ public sealed partial class MqttBroker
         {
             // MQTT 5 forbids resending on a live connection; 3.1.1 allowed it. Opt-in only: see README.
             foreach (var m in session.Inflight.ToList())
-                if (m.Sent && now - Math.Max(m.SentAt, m.RetriedAt) >= (long)retry.TotalMilliseconds) Resend(client, m);
+                if (m.Sent && now - Math.Max(m.SentAt, m.RetriedAt) >= (long)retry.TotalMilliseconds) Resend(op, client, m);
         }
 
         if (client.Policy.AckTimeout is not { } timeout) return;
@@ -85,6 +89,6 @@ public sealed partial class MqttBroker
         string what = oldest.State == InflightState.AwaitingPubComp ? "PUBCOMP" : oldest.QoS == QualityOfService.AtLeastOnce ? "PUBACK" : "PUBREC";
         Log.Warning($"Client {client.ClientId} has not acknowledged message m{oldest.PacketId} on '{oldest.Message.Topic}' for {waited / 1000.0:0.#} s (no {what}); {session.InflightCount} inflight, {session.QueuedCount} queued.");
         if (client.Policy.AckTimeoutDisconnect)
-            Disconnect(client, ReasonCode.ImplementationSpecificError, $"ack timeout: m{oldest.PacketId} unacknowledged for {waited / 1000.0:0.#} s");
+            Disconnect(op, client, ReasonCode.ImplementationSpecificError, $"ack timeout: m{oldest.PacketId} unacknowledged for {waited / 1000.0:0.#} s");
     }
 }

@@ -10,6 +10,7 @@ public sealed partial class MqttBroker
     {
         lock (_lock)
         {
+            using var op = BeginOperation();
             if (client.Closed) return;
             var session = client.Session;
             if (client.IsV5 && packet.Properties?.SessionExpiryInterval is { } expiry)
@@ -17,18 +18,18 @@ public sealed partial class MqttBroker
                 // Setting a non-zero expiry at DISCONNECT when CONNECT had zero is a Protocol Error [MQTT-3.14.2-2].
                 if (session.ExpiryInterval == 0 && expiry != 0)
                 {
-                    Disconnect(client, ReasonCode.ProtocolError, "session expiry set at DISCONNECT after 0 at CONNECT");
+                    Disconnect(op, client, ReasonCode.ProtocolError, "session expiry set at DISCONNECT after 0 at CONNECT");
                     return;
                 }
                 session.ExpiryInterval = expiry;
-                RecordSession(session);
+                RecordSession(op, session);
             }
             // Only a normal disconnection (0x00; always so in 3.1.1) deletes the will [MQTT-3.1.2-8, MQTT-3.14.4-3]:
             // 0x04 asks for it, and a client reporting an error (0x80 and up) did not end normally either.
             client.WillSuppressed = packet.ReasonCode == ReasonCode.NormalDisconnection;
             if (Options.ConnectionMessages && Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} disconnected.");
-            client.Connection.Close(null);
-            EndConnection(client);
+            op.Close(client.Connection, null);
+            EndConnection(op, client);
         }
     }
 
@@ -38,9 +39,10 @@ public sealed partial class MqttBroker
     {
         lock (_lock)
         {
+            using var op = BeginOperation();
             if (client.Closed) return;
             if (Options.ConnectionMessages && Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} {reason}.");
-            EndConnection(client);
+            EndConnection(op, client);
         }
     }
 
@@ -49,10 +51,11 @@ public sealed partial class MqttBroker
     {
         lock (_lock)
         {
+            using var op = BeginOperation();
             if (client.Closed) return;
             if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} has exceeded timeout, disconnecting.");
-            client.Connection.Close(ReasonCode.KeepAliveTimeout);
-            EndConnection(client);
+            op.Close(client.Connection, ReasonCode.KeepAliveTimeout);
+            EndConnection(op, client);
         }
     }
 
@@ -61,11 +64,17 @@ public sealed partial class MqttBroker
     {
         lock (_lock)
         {
-            if (client.Closed) return;
-            if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} disconnected by the broker: {why}.");
-            client.Connection.Close(reason, why);
-            EndConnection(client);
+            using var op = BeginOperation();
+            Disconnect(op, client, reason, why);
         }
+    }
+
+    private void Disconnect(BrokerOperation op, ConnectedClient client, ReasonCode reason, string why)
+    {
+        if (client.Closed) return;
+        if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} disconnected by the broker: {why}.");
+        op.Close(client.Connection, reason, why);
+        EndConnection(op, client);
     }
 
     /// <summary>The store could not write what a packet to this client vouched for: the client is disconnected (MQTT 5:
@@ -75,14 +84,15 @@ public sealed partial class MqttBroker
     {
         lock (_lock)
         {
+            using var op = BeginOperation();
             client.WillSuppressed = true;
-            Disconnect(client, ReasonCode.UnspecifiedError, "store write failed");
+            Disconnect(op, client, ReasonCode.UnspecifiedError, "store write failed");
         }
     }
 
     /// <summary>Detaches a connection from its session: inflight messages will be resent on the next connection,
     /// the will is published (now or after its delay), and a session with expiry 0 ends.</summary>
-    private void EndConnection(ConnectedClient client)
+    private void EndConnection(BrokerOperation op, ConnectedClient client)
     {
         client.Closed = true;
         var session = client.Session;
@@ -94,12 +104,12 @@ public sealed partial class MqttBroker
         if (!client.WillSuppressed && client.Will is { } will && !_shuttingDown)
         {
             uint delay = Math.Min(will.Properties?.WillDelayInterval ?? 0, session.ExpiryInterval);
-            if (delay == 0) PublishWill(session, will);
-            else SetPendingWill(session, new PendingWill(will, Now + delay * 1000L));
+            if (delay == 0) PublishWill(op, session, will);
+            else SetPendingWill(op, session, new PendingWill(will, Now + delay * 1000L));
         }
-        if (session.ExpiryInterval == 0) { if (!_shuttingDown) EndSession(session, "session expiry 0"); }
+        if (session.ExpiryInterval == 0) { if (!_shuttingDown) EndSession(op, session, "session expiry 0"); }
         // Recorded as offline since now, so that its expiry still counts from here after a restart.
-        else if (session.Client is null) RecordSession(session);
+        else if (session.Client is null) RecordSession(op, session);
     }
 
     private Message WillToMessage(WillMessage will, string clientId)
@@ -113,7 +123,7 @@ public sealed partial class MqttBroker
         return new Message(will.Topic, will.Payload, will.QoS, will.Retain, properties, clientId, Now);
     }
 
-    private void PublishWill(Session session, WillMessage will)
+    private void PublishWill(BrokerOperation op, Session session, WillMessage will)
     {
         if (!MayPublishWill(session, will.Topic))
         {
@@ -124,11 +134,11 @@ public sealed partial class MqttBroker
             return;
         }
         if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Publishing will of {session.ClientId} on '{will.Topic}'.");
-        PublishInternalLocked(WillToMessage(will, session.ClientId));
+        PublishInternalLocked(op, WillToMessage(will, session.ClientId));
     }
 
     /// <summary>Ends a session: its subscriptions go, undelivered messages are counted as dropped, a pending will is published.</summary>
-    private void EndSession(Session session, string why)
+    private void EndSession(BrokerOperation op, Session session, string why)
     {
         if (session.SubscriptionCount > 0)
         {
@@ -142,13 +152,15 @@ public sealed partial class MqttBroker
             Log.Warning($"Session of {session.ClientId} ended ({why}) with {undelivered} undelivered message(s); they are dropped.");
         }
         bool hadQueue = session.QueuedCount > 0;
+        // Everything the session holds leaves the store with it, in this operation's change set.
+        Unrecord(op, session);
         session.ClearMessages();
-        if (_sessions.Remove(session)) _store.RemoveSession(session.ClientId);
+        _sessions.Remove(session);
         if (session.PendingWill is { } will)
         {
             // The store already forgot it with the session.
             session.PendingWill = null;
-            PublishWill(session, will.Will);
+            PublishWill(op, session, will.Will);
         }
         if (hadQueue) SignalRoomFreed();
     }
@@ -158,12 +170,13 @@ public sealed partial class MqttBroker
     {
         lock (_lock)
         {
+            using var op = BeginOperation();
             _shuttingDown = true;
             foreach (var session in _sessions.Values.ToList())
             {
                 if (session.Client is not { } client) continue;
-                client.Connection.Close(ReasonCode.ServerShuttingDown);
-                EndConnection(client);
+                op.Close(client.Connection, ReasonCode.ServerShuttingDown);
+                EndConnection(op, client);
             }
         }
     }
