@@ -48,10 +48,15 @@ internal static partial class Recovery
         for (int s = 0; s < sessions; s++)
         {
             string clientId = $"bench-sub-{s}";
-            store.SaveSession(new StoredSession(clientId, ProtocolVersion.V500, 86_400, [subscription], now));
+            var changes = store.BeginChanges();
+            changes.SaveSession(new StoredSession(clientId, ProtocolVersion.V500, 86_400, [subscription], now), expectedEpoch: 0);
             for (int m = 0; m < messagesPerSession; m++)
-                store.AddQueued(clientId, new StoredDelivery(new Message($"bench/{m}", payload, QualityOfService.AtLeastOnce, false, null, "bench-pub", now),
-                    QualityOfService.AtLeastOnce, false, null));
+            {
+                var message = new Message($"bench/{m}", payload, QualityOfService.AtLeastOnce, false, null, "bench-pub", now);
+                changes.Reference(message);
+                changes.AddQueued(clientId, m + 1, new StoredDelivery(message, QualityOfService.AtLeastOnce, false, null));
+            }
+            changes.Commit();
             // Keep the writer's backlog bounded.
             if (s % 50 == 49) store.Flush();
         }

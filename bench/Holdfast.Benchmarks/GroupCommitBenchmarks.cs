@@ -5,20 +5,19 @@ using Holdfast.Storage.RocksDb;
 namespace Holdfast.Benchmarks;
 
 /// <summary>
-/// The store's group commit on a real RocksDB data directory (in the temp directory): N puts recorded as one broker
-/// operation would record them (under the lock the writer shares, so they form exactly one batch), then a wait until
-/// they are durable. Reported per change. <c>sync</c> fsyncs each batch; <c>os</c> only writes it.
+/// The store's group commit on a real RocksDB data directory (in the temp directory): N puts appended as one change set
+/// (so they form exactly one batch), then a wait until they are durable. Reported per change. <c>sync</c> fsyncs each batch; <c>os</c> only writes it.
 /// </summary>
 [MemoryDiagnoser, ShortRunJob]
 public class GroupCommitBenchmarks
 {
     private const int MaxBatch = 100;
-    private readonly Lock _brokerLock = new();
     // Keys reused every operation (overwrites), so the database does not grow with the run; about the size of a delivery
     // record and its 64-byte body.
     private readonly byte[][] _keys = Enumerable.Range(0, MaxBatch).Select(i => System.Text.Encoding.ASCII.GetBytes($"bench/key-{i:D3}")).ToArray();
     private readonly byte[] _value = new byte[100];
     private string _directory = "";
+    private readonly List<StoreOp> _ops = [];
     private RocksDbFile _file = null!;
     private GroupCommit _commit = null!;
 
@@ -31,7 +30,6 @@ public class GroupCommitBenchmarks
         _directory = Path.Combine(Path.GetTempPath(), $"holdfast-bench-{Guid.NewGuid():N}");
         _file = RocksDbFile.Open(_directory);
         _commit = new GroupCommit(_file, Durability, NullBrokerLog.Instance);
-        _commit.ShareLock(_brokerLock);
     }
 
     [GlobalCleanup]
@@ -50,12 +48,9 @@ public class GroupCommitBenchmarks
 
     private void PutThenWait(int changes)
     {
-        long sequence;
-        lock (_brokerLock)
-        {
-            for (int i = 0; i < changes; i++) _commit.Put(_keys[i], _value);
-            sequence = _commit.Recorded;
-        }
+        _ops.Clear();
+        for (int i = 0; i < changes; i++) _ops.Add(new StoreOp(_keys[i], _value));
+        long sequence = _commit.Append(_ops);
         _commit.WhenDurable(sequence).GetAwaiter().GetResult();
     }
 }

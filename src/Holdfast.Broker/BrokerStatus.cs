@@ -60,9 +60,10 @@ public sealed partial class MqttBroker
         };
         lock (_lock)
         {
+            using var op = BeginOperation();
             if (_shuttingDown) return;
             _retained.Set(message);
-            Route(message, blockWhenFull: false);
+            Route(op, message, blockWhenFull: false);
         }
     }
 }

@@ -11,7 +11,7 @@ public interface IClientConnection
 
     /// <summary>Queues a packet for sending (a packet object converts to an <see cref="OutboundPacket"/>; the broker sends
     /// PUBLISH and acknowledgements in their allocation-free forms). Packets go out in the order they were queued. A packet stamped with
-    /// <paramref name="durableAt"/> (the store's <see cref="Storage.IBrokerStore.RecordedSequence"/> when it was made)
+    /// <paramref name="durableAt"/> (the sequence of the change set its operation committed, <see cref="Storage.IChangeSet.Commit"/>)
     /// is written only once <see cref="MqttBroker.IsDurable"/> holds for that sequence, and never if the write fails;
     /// the packets behind it wait with it. 0 = no wait of its own.</summary>
     void Send(OutboundPacket packet, long durableAt = 0);

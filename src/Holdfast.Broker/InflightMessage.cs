@@ -23,6 +23,9 @@ public sealed class InflightMessage
         Start(packetId, message, qos, retain, subscriptionIds);
 
     public ushort PacketId { get; private set; }
+    /// <summary>Its place in the session's send order (given by <see cref="Session.StartInflight"/>): the resend order,
+    /// kept in the store so that it holds after a restart.</summary>
+    public long Order { get; internal set; }
     public Message Message { get; private set; } = null!;
     public QualityOfService QoS { get; private set; }
     /// <summary>The RETAIN flag as delivered to this subscriber (retain-as-published, or a retained message on subscribe).</summary>
@@ -69,5 +72,6 @@ public sealed class InflightMessage
     }
 }
 
-/// <summary>A message waiting behind the inflight window (or for an offline session).</summary>
-public readonly record struct QueuedMessage(Message Message, QualityOfService QoS, bool Retain, List<uint>? SubscriptionIds);
+/// <summary>A message waiting behind the inflight window (or for an offline session). <paramref name="Sequence"/> is its
+/// place in the session's queue, given by <see cref="Session.Enqueue"/>: its key in the store.</summary>
+public readonly record struct QueuedMessage(Message Message, QualityOfService QoS, bool Retain, List<uint>? SubscriptionIds, long Sequence = 0);

@@ -10,8 +10,15 @@ public sealed class Message : IApplicationMessage
 
     public Message(string topic, ReadOnlyMemory<byte> payload, QualityOfService qos, bool retain,
         MqttProperties? properties, string? publisherClientId, long receivedAt)
+        : this(Interlocked.Increment(ref _lastId), topic, payload, qos, retain, properties, publisherClientId, receivedAt)
     {
-        Id = Interlocked.Increment(ref _lastId);
+    }
+
+    /// <summary>A message a store gives back: it keeps the id it was stored under (see <see cref="ContinueIdsAfter"/>).</summary>
+    public Message(long id, string topic, ReadOnlyMemory<byte> payload, QualityOfService qos, bool retain,
+        MqttProperties? properties, string? publisherClientId, long receivedAt)
+    {
+        Id = id;
         Topic = topic;
         Payload = payload;
         QoS = qos;
@@ -23,8 +30,17 @@ public sealed class Message : IApplicationMessage
             ExpiresAt = receivedAt + seconds * 1000L;
     }
 
-    /// <summary>Broker-wide sequence number, for logs and (later) storage keys.</summary>
+    /// <summary>Process-wide sequence number, for logs and as the message's key in the store's message log; it continues
+    /// after the highest id a store holds (<see cref="ContinueIdsAfter"/>), so it is stable across restarts.</summary>
     public long Id { get; }
+
+    /// <summary>Numbers new messages after <paramref name="id"/> (at recovery: the highest id the store holds), so no
+    /// new message takes the id of one still stored. Never moves the numbering back.</summary>
+    public static void ContinueIdsAfter(long id)
+    {
+        long last;
+        while ((last = Volatile.Read(ref _lastId)) < id && Interlocked.CompareExchange(ref _lastId, id, last) != last) { }
+    }
     public string Topic { get; }
     public ReadOnlyMemory<byte> Payload { get; }
     public QualityOfService QoS { get; }

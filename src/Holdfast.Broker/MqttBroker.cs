@@ -10,7 +10,8 @@ namespace Holdfast.Broker;
 /// Each packet's handling lives in Handlers/ (one file per packet, as in Mosquitto's src/).
 ///
 /// Concurrency: all session state is guarded by one lock. Work under the lock is bounded (routing plus
-/// queuing packets for send); encoding and socket I/O happen on the connections' own loops.
+/// queuing packets for send); encoding and socket I/O happen on the connections' own loops. Each entry point that holds
+/// the lock is one <see cref="BrokerOperation"/>: its store changes are committed, and its packets sent, at its end.
 /// </summary>
 public sealed partial class MqttBroker : IDisposable
 {
@@ -38,7 +39,7 @@ public sealed partial class MqttBroker : IDisposable
         Options = options ?? new BrokerOptions();
         Log = log ?? NullBrokerLog.Instance;
         _store = store ?? UnrecordedStore.Instance;
-        _store.ShareLock(_lock);
+        _operation = new BrokerOperation(_store.BeginChanges());
         KnowListeners(listeners ?? []);
         Recover();
         _timer = Clock.Time.CreateTimer(_ => Tick(), null, TickInterval, TickInterval);
@@ -78,7 +79,7 @@ public sealed partial class MqttBroker : IDisposable
     /// queue_full_policy for QoS 1/2 publishes) nothing is delivered anywhere when one target's queue is
     /// full, so the publisher can be refused or held back without a partial delivery.
     /// </summary>
-    private RouteResult Route(Message message, bool blockWhenFull)
+    private RouteResult Route(BrokerOperation op, Message message, bool blockWhenFull)
     {
         _matched.Clear();
         _matchedGroups.Clear();
@@ -126,10 +127,10 @@ public sealed partial class MqttBroker : IDisposable
         if (blockWhenFull)
             foreach (var (session, t) in _deliveries)
                 // A subscriber that may not read the message will not get it, so its full queue holds nothing back.
-                if (t.QoS > 0 && MustQueue(session) && IsQueueFull(session, message) && MayRead(session, message.Topic)) return RouteResult.QueueFull;
+                if (t.QoS > 0 && MustQueue(session) && IsQueueFull(op, session, message) && MayRead(session, message.Topic)) return RouteResult.QueueFull;
 
         foreach (var (session, t) in _deliveries)
-            Deliver(session, message, t.QoS, message.Retain && t.RetainAsPublished, t.SubscriptionIds);
+            Deliver(op, session, message, t.QoS, message.Retain && t.RetainAsPublished, t.SubscriptionIds);
         return RouteResult.Accepted;
     }
 
@@ -152,11 +153,11 @@ public sealed partial class MqttBroker : IDisposable
     private static bool MustQueue(Session s) =>
         s.Client is null || s.QueuedCount > 0 || s.UnsentInflight > 0 || !s.HasInflightRoom;
 
-    private bool IsQueueFull(Session s, Message message)
+    private bool IsQueueFull(BrokerOperation op, Session s, Message message)
     {
         if (!WouldOverflow(s, message)) return false;
         // Expired messages must not hold a queue full: remove those at its head, then look again.
-        return PurgeExpiredHead(s, Now) == 0 || WouldOverflow(s, message);
+        return PurgeExpiredHead(op, s, Now) == 0 || WouldOverflow(s, message);
     }
 
     private bool WouldOverflow(Session s, Message message) =>
@@ -164,44 +165,44 @@ public sealed partial class MqttBroker : IDisposable
         || (Options.MaxQueuedBytes > 0 && s.QueuedBytes + message.Size > Options.MaxQueuedBytes);
 
     /// <summary>Drops expired messages from the head of a queue (counted and logged); returns how many.</summary>
-    private int PurgeExpiredHead(Session s, long now)
+    private int PurgeExpiredHead(BrokerOperation op, Session s, long now)
     {
         int purged = 0;
         while (s.QueuedCount > 0 && s.PeekQueued().Message.IsExpired(now))
         {
-            CountDrop(s, Dequeue(s).Message, DropCause.Expired);
+            CountDrop(s, Dequeue(op, s).Message, DropCause.Expired);
             purged++;
         }
         if (purged > 0) SignalRoomFreed();
         return purged;
     }
 
-    private QueuedMessage Dequeue(Session session)
+    private static QueuedMessage Dequeue(BrokerOperation op, Session session)
     {
         var next = session.Dequeue();
-        RecordDequeued(session);
+        RecordDequeued(op, session, next);
         return next;
     }
 
     /// <summary>Hands one message to one session: straight out if the window has room, else into its queue.</summary>
     /// <param name="retainedOnSubscribe">Retained messages sent for a new subscription: they are all owed to the
     /// subscriber [MQTT-3.3.1-9], so the queue limits meant for live traffic do not drop them.</param>
-    private void Deliver(Session session, Message message, QualityOfService qos, bool retain, List<uint>? subscriptionIds,
+    private void Deliver(BrokerOperation op, Session session, Message message, QualityOfService qos, bool retain, List<uint>? subscriptionIds,
         bool retainedOnSubscribe = false)
     {
-        if (message.FromBroker) { SendBrokerStatus(session, message, retain, subscriptionIds, retainedOnSubscribe); return; }
+        if (message.FromBroker) { SendBrokerStatus(op, session, message, retain, subscriptionIds, retainedOnSubscribe); return; }
         if (!MayRead(session, message.Topic)) { DropUnreadable(session, message); return; }
         if (qos == QualityOfService.AtMostOnce)
         {
             // A QoS 0 message queued earlier (queue_qos0_messages) goes first: never overtake it on a live connection.
             if (session.Client is { } client && session.QueuedQoS0 == 0)
             {
-                SendQoS0(client, message, retain, subscriptionIds, retainedOnSubscribe);
+                SendQoS0(op, client, message, retain, subscriptionIds, retainedOnSubscribe);
             }
             else if (session.Client is not null || (Options.QueueQos0Messages && session.ExpiryInterval > 0))
             {
-                if (!retainedOnSubscribe && IsQueueFull(session, message)) { CountDrop(session, message, DropCause.QueueFull); return; }
-                Enqueue(session, new QueuedMessage(message, qos, retain, subscriptionIds));
+                if (!retainedOnSubscribe && IsQueueFull(op, session, message)) { CountDrop(session, message, DropCause.QueueFull); return; }
+                Enqueue(op, session, new QueuedMessage(message, qos, retain, subscriptionIds));
             }
             else
             {
@@ -216,14 +217,14 @@ public sealed partial class MqttBroker : IDisposable
         var queued = new QueuedMessage(message, qos, retain, subscriptionIds);
         if (!MustQueue(session))
         {
-            SendNewInflight(session, session.Client!, queued);
+            SendNewInflight(op, session, session.Client!, queued);
             return;
         }
-        if (!retainedOnSubscribe && IsQueueFull(session, message))
+        if (!retainedOnSubscribe && IsQueueFull(op, session, message))
         {
             if (Options.QueueFullPolicy == QueueFullPolicy.DropOldest && session.QueuedCount > 0)
             {
-                CountDrop(session, Dequeue(session).Message, DropCause.QueueFull);
+                CountDrop(session, Dequeue(op, session).Message, DropCause.QueueFull);
             }
             else
             {
@@ -232,13 +233,12 @@ public sealed partial class MqttBroker : IDisposable
                 return;
             }
         }
-        Enqueue(session, queued);
+        Enqueue(op, session, queued);
     }
 
-    private void Enqueue(Session session, QueuedMessage queued)
+    private void Enqueue(BrokerOperation op, Session session, QueuedMessage queued)
     {
-        session.Enqueue(queued);
-        RecordQueued(session, queued);
+        RecordQueued(op, session, session.Enqueue(queued));
         // Its expiry may now be the offline session's next timer work.
         if (session.Client is null) ScheduleTimers(session);
     }
@@ -262,7 +262,7 @@ public sealed partial class MqttBroker : IDisposable
         _ => cause.ToString(),
     };
 
-    private void SendQoS0(ConnectedClient client, Message message, bool retain, List<uint>? subscriptionIds, bool retainedOnSubscribe = false)
+    private void SendQoS0(BrokerOperation op, ConnectedClient client, Message message, bool retain, List<uint>? subscriptionIds, bool retainedOnSubscribe = false)
     {
         long now = Now;
         if (message.IsExpired(now)) { CountDrop(client.Session, message, DropCause.Expired); return; }
@@ -271,7 +271,7 @@ public sealed partial class MqttBroker : IDisposable
         if (!retainedOnSubscribe && client.Connection.PendingBytes > SlowClientLimit) { CountDrop(client.Session, message, DropCause.ClientTooSlow); return; }
         var packet = BuildPublish(client, message, QualityOfService.AtMostOnce, retain, subscriptionIds, 0, false, now);
         if (!FitsClient(client, packet)) { CountDrop(client.Session, message, DropCause.PacketTooLarge); return; }
-        client.Connection.Send(packet);
+        op.Send(client.Connection, packet);
         Metrics.MessageSent(message, QualityOfService.AtMostOnce);
     }
 
@@ -280,25 +280,27 @@ public sealed partial class MqttBroker : IDisposable
     /// counted as dropped (not readable under the ACL, a slow client, a packet over its maximum size). It is not client traffic: never queued, never
     /// stored, and the retained tree gives a returning or lagging client the current values.
     /// </summary>
-    private void SendBrokerStatus(Session session, Message message, bool retain, List<uint>? subscriptionIds, bool retainedOnSubscribe)
+    private void SendBrokerStatus(BrokerOperation op, Session session, Message message, bool retain, List<uint>? subscriptionIds, bool retainedOnSubscribe)
     {
         if (session.Client is not { } client || !MayRead(session, message.Topic)) return;
         if (!retainedOnSubscribe && client.Connection.PendingBytes > SlowClientLimit) return;
         var packet = BuildPublish(client, message, QualityOfService.AtMostOnce, retain, subscriptionIds, 0, false, Now);
-        if (FitsClient(client, packet)) client.Connection.Send(packet);
+        if (FitsClient(client, packet)) op.Send(client.Connection, packet);
     }
 
     /// <summary>Queues a packet that vouches for the client's own session state (an outbound QoS 1/2 flow, PUBREL, PUBCOMP,
-    /// SUBACK): held until that state is durable when the session is recorded at all. A session with expiry 0 has nothing
-    /// stored that a crash could undo, so its packets never wait, not even while the store is failing.</summary>
-    private void SendSessionRecorded(ConnectedClient client, OutboundPacket packet) =>
-        client.Connection.Send(packet, client.Session.ExpiryInterval > 0 ? _store.RecordedSequence : 0);
+    /// SUBACK): held until the operation's changes are durable when the session is recorded at all. A session with expiry 0
+    /// has nothing stored that a crash could undo, so its packets never wait, not even while the store is failing. A packet
+    /// that vouches for changes of an earlier operation (a resend) waits behind that operation's packets on the same
+    /// connection, or, on a new connection, for the CONNECT's own commit, which follows it.</summary>
+    private static void SendSessionRecorded(BrokerOperation op, ConnectedClient client, OutboundPacket packet) =>
+        op.Send(client.Connection, packet, waitsForChanges: client.Session.ExpiryInterval > 0);
 
     /// <summary>Bytes a connection may have waiting to be written before QoS 0 messages to it are dropped.</summary>
     private const long SlowClientLimit = 8 * 1024 * 1024;
 
     /// <summary>Gives a QoS 1/2 message a packet id, records it as inflight and sends it.</summary>
-    private void SendNewInflight(Session session, ConnectedClient client, QueuedMessage queued)
+    private void SendNewInflight(BrokerOperation op, Session session, ConnectedClient client, QueuedMessage queued)
     {
         long now = Now;
         if (queued.Message.IsExpired(now)) { CountDrop(session, queued.Message, DropCause.Expired); return; }
@@ -307,19 +309,19 @@ public sealed partial class MqttBroker : IDisposable
         // Too large for the client: discard it and behave as if it had been delivered [MQTT-3.1.2-25].
         if (!FitsClient(client, packet)) { CountDrop(session, queued.Message, DropCause.PacketTooLarge); return; }
         var inflight = session.StartInflight(packetId, queued.Message, queued.QoS, queued.Retain, queued.SubscriptionIds);
-        RecordInflight(session, inflight);
+        RecordInflight(op, session, inflight, started: true);
         inflight.Sent = inflight.EverSent = true;
         inflight.SentAt = now;
         // The first flow of an idle window: the ack timeout (or 3.1.1 retry) now has something to watch.
         if (session.InflightCount == 1) ScheduleTimers(session);
-        SendSessionRecorded(client, packet);
+        SendSessionRecorded(op, client, packet);
         Metrics.MessageSent(queued.Message, queued.QoS);
     }
 
     /// <summary>Resends an inflight message after a reconnect (or on the 3.1.1 retry): DUP=1 and the original
     /// packet id for a PUBLISH, or PUBREL when the PUBREC already arrived. Returns false, changing nothing, when the
     /// PUBLISH no longer fits the client's Maximum Packet Size (it may have reconnected with a smaller one).</summary>
-    private bool Resend(ConnectedClient client, InflightMessage m)
+    private bool Resend(BrokerOperation op, ConnectedClient client, InflightMessage m)
     {
         long now = Now;
         OutboundPacket? publish = null;
@@ -342,11 +344,11 @@ public sealed partial class MqttBroker : IDisposable
         }
         if (publish is null)
         {
-            SendSessionRecorded(client, OutboundPacket.Ack(PacketType.PubRel, m.PacketId));
+            SendSessionRecorded(op, client, OutboundPacket.Ack(PacketType.PubRel, m.PacketId));
             return true;
         }
         m.EverSent = true;
-        SendSessionRecorded(client, publish.Value);
+        SendSessionRecorded(op, client, publish.Value);
         Metrics.MessageSent(m.Message, m.QoS);
         return true;
     }
@@ -363,14 +365,14 @@ public sealed partial class MqttBroker : IDisposable
 
     /// <summary>Fills the client's window: first inflight messages not yet resent on this connection, in order,
     /// then the queue. Called after every acknowledgement and on reconnect.</summary>
-    private void Pump(Session session)
+    private void Pump(BrokerOperation op, Session session)
     {
-        FillWindow(session);
+        FillWindow(op, session);
         // The oldest flow may have changed: the ack timeout watches the new one.
         ScheduleTimers(session);
     }
 
-    private void FillWindow(Session session)
+    private void FillWindow(BrokerOperation op, Session session)
     {
         if (session.Client is not { } client) return;
         if (session.UnsentInflight > 0)
@@ -385,7 +387,7 @@ public sealed partial class MqttBroker : IDisposable
                 // a reload revoked read access. A PUBREL carries no message, so that flow continues.
                 if (m.State != InflightState.AwaitingPubComp && !MayRead(session, m.Message.Topic)) { (unreadable ??= []).Add(m); continue; }
                 if (sentCount >= session.InflightWindow) { windowFull = true; break; }
-                if (!Resend(client, m)) { (tooLarge ??= []).Add(m); continue; }
+                if (!Resend(op, client, m)) { (tooLarge ??= []).Add(m); continue; }
                 sentCount++;
             }
             // Too large for the client's Maximum Packet Size on this connection: discard it and behave as if it had
@@ -394,7 +396,7 @@ public sealed partial class MqttBroker : IDisposable
                 foreach (var m in tooLarge)
                 {
                     var message = m.Message;
-                    CompleteInflight(session, m.PacketId);
+                    CompleteInflight(op, session, m.PacketId);
                     CountDrop(session, message, DropCause.PacketTooLarge);
                 }
             // Completed as if acknowledged, so it is neither resent later nor held in the store.
@@ -402,7 +404,7 @@ public sealed partial class MqttBroker : IDisposable
                 foreach (var m in unreadable)
                 {
                     var message = m.Message;
-                    CompleteInflight(session, m.PacketId);
+                    CompleteInflight(op, session, m.PacketId);
                     DropUnreadable(session, message);
                 }
             if (windowFull) return;
@@ -410,19 +412,18 @@ public sealed partial class MqttBroker : IDisposable
         bool dequeued = false;
         while (session.QueuedCount > 0 && (session.PeekQueued().QoS == 0 || session.HasInflightRoom))
         {
-            // Made inflight before it leaves the queue, so the store never sees the message unreferenced in between
-            // (it would delete the stored body and write it again).
+            // Made inflight before it leaves the queue: referenced by the flow before the queue entry releases it.
             var next = session.PeekQueued();
             // Judged again on the way out: the ACL may have been reloaded, or the session recovered with no identity.
             if (!MayRead(session, next.Message.Topic))
             {
-                DropUnreadable(session, Dequeue(session).Message);
+                DropUnreadable(session, Dequeue(op, session).Message);
                 dequeued = true;
                 continue;
             }
-            if (next.QoS == QualityOfService.AtMostOnce) SendQoS0(client, next.Message, next.Retain, next.SubscriptionIds);
-            else SendNewInflight(session, client, next);
-            Dequeue(session);
+            if (next.QoS == QualityOfService.AtMostOnce) SendQoS0(op, client, next.Message, next.Retain, next.SubscriptionIds);
+            else SendNewInflight(op, session, client, next);
+            Dequeue(op, session);
             dequeued = true;
         }
         // Room also appears without a dequeue: an empty queue whose window just opened can take a message that is
@@ -445,13 +446,17 @@ public sealed partial class MqttBroker : IDisposable
     /// <summary>Publishes a message originating in the broker itself ($SYS, wills). Never blocks: a full queue drops, counted.</summary>
     public void PublishInternal(Message message)
     {
-        lock (_lock) PublishInternalLocked(message);
+        lock (_lock)
+        {
+            using var op = BeginOperation();
+            PublishInternalLocked(op, message);
+        }
     }
 
-    private void PublishInternalLocked(Message message)
+    private void PublishInternalLocked(BrokerOperation op, Message message)
     {
-        KeepIfRetained(message);
-        Route(message, blockWhenFull: false);
+        KeepIfRetained(op, message);
+        Route(op, message, blockWhenFull: false);
     }
 
     /// <summary>$SYS topics belong to the broker: clients neither publish nor leave wills there.</summary>

@@ -3,72 +3,125 @@ using Holdfast.Protocol;
 
 namespace Holdfast.Broker;
 
-// The write-through record of durable state (IBrokerStore), and recovery from it at startup. Only sessions
-// that outlive their connection are recorded: a session with expiry 0 has nothing to recover.
+// What the broker records in an operation's change set (IBrokerStore), and recovery from the store at startup. Only
+// sessions that outlive their connection are stored: a session with expiry 0 has nothing to recover.
 public sealed partial class MqttBroker
 {
     private readonly IBrokerStore _store;
+    // The operation of the broker's lock, reused; one begun inside another (a connection calling back) gets its own.
+    private readonly BrokerOperation _operation;
 
-    private void RecordSession(Session s)
+    /// <summary>Begins an operation; call under the lock and dispose (commit and send) before leaving it.</summary>
+    private BrokerOperation BeginOperation() =>
+        (_operation.InUse ? new BrokerOperation(_store.BeginChanges()) : _operation).Start();
+
+    /// <summary>Saves the session (its expiry, subscriptions, connection state, identity), or, when its expiry became 0,
+    /// removes it from the store. <paramref name="claim"/> (a CONNECT) moves it to the next epoch.</summary>
+    private static void RecordSession(BrokerOperation op, Session s, bool claim = false)
     {
-        if (s.ExpiryInterval > 0)
-            _store.SaveSession(new StoredSession(s.ClientId, s.Version, s.ExpiryInterval, s.SubscriptionCount == 0 ? [] : [.. s.Subscriptions.Values], s.IsConnected ? null : s.DisconnectedAt,
-                s.Identity?.ListenerName, s.Identity?.UserName));
-        else _store.RemoveSession(s.ClientId);
+        if (s.ExpiryInterval == 0) { Unrecord(op, s); return; }
+        long expected = s.StoredEpoch;
+        s.StoredEpoch = claim || expected == 0 ? expected + 1 : expected;
+        op.Changes.SaveSession(new StoredSession(s.ClientId, s.Version, s.ExpiryInterval, s.SubscriptionCount == 0 ? [] : [.. s.Subscriptions.Values],
+            s.IsConnected ? null : s.DisconnectedAt, s.Identity?.ListenerName, s.Identity?.UserName, s.StoredEpoch), expected);
+    }
+
+    /// <summary>Removes a stored session with everything it holds in the store: the broker names each record (it holds
+    /// them all), so the store needs no index of a session's records.</summary>
+    private static void Unrecord(BrokerOperation op, Session s)
+    {
+        if (!s.IsStored) return;
+        var changes = op.Changes;
+        foreach (var q in s.Queued)
+        {
+            changes.RemoveQueued(s.ClientId, q.Sequence);
+            changes.Release(q.Message.Id);
+        }
+        foreach (var m in s.Inflight)
+        {
+            changes.RemoveInflight(s.ClientId, m.PacketId);
+            changes.Release(m.Message.Id);
+        }
+        if (s.InboundQoS2Count > 0)
+            foreach (ushort packetId in s.InboundQoS2) changes.SetInboundQoS2(s.ClientId, packetId, false);
+        if (s.PendingWill is not null) changes.SetPendingWill(s.ClientId, null);
+        changes.RemoveSession(s.ClientId, s.StoredEpoch);
+        s.StoredEpoch = 0;
     }
 
     /// <summary>A delayed will is kept (or, with null, forgotten) with its session, so it is still published after a restart.</summary>
-    private void SetPendingWill(Session s, PendingWill? will)
+    private static void SetPendingWill(BrokerOperation op, Session s, PendingWill? will)
     {
         if (s.PendingWill is null && will is null) return;
         s.PendingWill = will;
-        if (s.ExpiryInterval > 0) _store.SetPendingWill(s.ClientId, will);
+        if (s.IsStored) op.Changes.SetPendingWill(s.ClientId, will);
     }
 
-    private void RecordQueued(Session s, QueuedMessage q)
+    private static void RecordQueued(BrokerOperation op, Session s, QueuedMessage q)
     {
-        if (s.ExpiryInterval > 0) _store.AddQueued(s.ClientId, new StoredDelivery(q.Message, q.QoS, q.Retain, q.SubscriptionIds));
+        if (!s.IsStored) return;
+        op.Changes.Reference(q.Message);
+        op.Changes.AddQueued(s.ClientId, q.Sequence, new StoredDelivery(q.Message, q.QoS, q.Retain, q.SubscriptionIds));
     }
 
-    private void RecordDequeued(Session s)
+    private static void RecordDequeued(BrokerOperation op, Session s, QueuedMessage q)
     {
-        if (s.ExpiryInterval > 0) _store.RemoveOldestQueued(s.ClientId);
+        if (!s.IsStored) return;
+        op.Changes.RemoveQueued(s.ClientId, q.Sequence);
+        op.Changes.Release(q.Message.Id);
     }
 
-    private void RecordInflight(Session s, InflightMessage m)
+    /// <summary>Records a new inflight flow (<paramref name="started"/>: it refers to its message from now on) or its new state.</summary>
+    private static void RecordInflight(BrokerOperation op, Session s, InflightMessage m, bool started)
     {
-        if (s.ExpiryInterval > 0)
-            _store.SaveInflight(s.ClientId, new StoredInflight(m.PacketId, new StoredDelivery(m.Message, m.QoS, m.Retain, m.SubscriptionIds), m.State));
+        if (!s.IsStored) return;
+        if (started) op.Changes.Reference(m.Message);
+        op.Changes.SaveInflight(s.ClientId, new StoredInflight(m.PacketId, m.Order, new StoredDelivery(m.Message, m.QoS, m.Retain, m.SubscriptionIds), m.State));
     }
 
-    private void CompleteInflight(Session s, ushort packetId)
+    private static void CompleteInflight(BrokerOperation op, Session s, ushort packetId)
     {
-        s.RemoveInflight(packetId);
-        if (s.ExpiryInterval > 0) _store.RemoveInflight(s.ClientId, packetId);
+        // Read before the session may reuse the record.
+        long messageId = s.FindInflight(packetId)?.Message.Id ?? 0;
+        if (!s.RemoveInflight(packetId) || !s.IsStored) return;
+        op.Changes.RemoveInflight(s.ClientId, packetId);
+        op.Changes.Release(messageId);
     }
 
-    private void RecordInboundQoS2(Session s, ushort packetId, bool awaitingPubRel)
+    private static void RecordInboundQoS2(BrokerOperation op, Session s, ushort packetId, bool awaitingPubRel)
     {
-        if (s.ExpiryInterval > 0) _store.SetInboundQoS2(s.ClientId, packetId, awaitingPubRel);
+        if (s.IsStored) op.Changes.SetInboundQoS2(s.ClientId, packetId, awaitingPubRel);
     }
 
     /// <summary>A message published with RETAIN (when retained messages are available) sets, replaces or clears its topic's retained message.</summary>
-    private void KeepIfRetained(Message message)
+    private void KeepIfRetained(BrokerOperation op, Message message)
     {
         if (!message.Retain || !Options.RetainAvailable) return;
-        _retained.Set(message);
-        _store.SetRetained(message);
+        var previous = _retained.Set(message);
+        if (message.Payload.IsEmpty)
+        {
+            if (previous is null) return;
+            op.Changes.ClearRetained(message.Topic);
+        }
+        else
+        {
+            op.Changes.Reference(message);
+            op.Changes.SetRetained(message);
+        }
+        if (previous is not null) op.Changes.Release(previous.Id);
     }
 
     /// <summary>Rebuilds sessions (offline), subscriptions, queues, inflight flows (resent with DUP=1 on reconnect),
-    /// inbound QoS 2 ids, delayed wills and retained messages from the store. Sessions that expired while the broker
-    /// was down end now (their delayed wills are published); expired messages at the head of a queue are dropped,
-    /// the rest when they reach it.</summary>
+    /// inbound QoS 2 ids, delayed wills and retained messages from the store, and numbers new messages after the stored
+    /// ones. Sessions that expired while the broker was down end now (their delayed wills are published); expired
+    /// messages at the head of a queue are dropped, the rest when they reach it.</summary>
     private void Recover()
     {
         var started = System.Diagnostics.Stopwatch.StartNew();
         var state = _store.Load();
+        Message.ContinueIdsAfter(state.LastMessageId);
         long now = Now;
+        using var op = BeginOperation();
         var recovered = new List<(Session Session, bool WasConnected)>();
         foreach (var stored in state.Sessions)
         {
@@ -76,6 +129,7 @@ public sealed partial class MqttBroker
             {
                 Version = stored.Version,
                 ExpiryInterval = stored.ExpiryInterval,
+                StoredEpoch = Math.Max(1, stored.Epoch),
                 // Connected when the broker stopped: its connection ended then, which is now as far as anyone can tell.
                 DisconnectedAt = stored.DisconnectedAt ?? now,
                 PendingWill = state.PendingWills.GetValueOrDefault(stored.ClientId),
@@ -93,6 +147,7 @@ public sealed partial class MqttBroker
                     var d = f.Delivery;
                     session.AddInflight(new InflightMessage(f.PacketId, d.Message, d.QoS, d.Retain, d.SubscriptionIds?.ToList())
                     {
+                        Order = f.Order,
                         State = f.State,
                         EverSent = true,
                     });
@@ -100,10 +155,10 @@ public sealed partial class MqttBroker
             session.UnsentInflight = session.InflightCount;
             session.SkipPacketIdsInUse();
             if (state.Queues.TryGetValue(stored.ClientId, out var queue))
-                foreach (var d in queue)
+                foreach (var (sequence, d) in queue)
                 {
-                    // Straight into the queue: it is already recorded.
-                    session.Enqueue(new QueuedMessage(d.Message, d.QoS, d.Retain, d.SubscriptionIds?.ToList()));
+                    // Straight into the queue, under its stored sequence: it is already recorded.
+                    session.RestoreQueued(new QueuedMessage(d.Message, d.QoS, d.Retain, d.SubscriptionIds?.ToList(), sequence));
                 }
             if (state.InboundQoS2.TryGetValue(stored.ClientId, out var ids))
                 session.InboundQoS2.UnionWith(ids);
@@ -122,14 +177,14 @@ public sealed partial class MqttBroker
             if (IsExpired(session, now))
             {
                 expiredSessions++;
-                EndSession(session, "expired while the broker was down");
+                EndSession(op, session, "expired while the broker was down");
             }
             else
             {
-                expiredMessages += PurgeExpiredHead(session, now);
+                expiredMessages += PurgeExpiredHead(op, session, now);
                 // Connected when the broker stopped: record it as offline since now, or every restart would start its
                 // expiry afresh and a client that never returns would keep its session (and queue) for ever.
-                if (wasConnected) RecordSession(session);
+                if (wasConnected) RecordSession(op, session);
                 ScheduleTimers(session);
             }
         }

@@ -12,19 +12,23 @@ public sealed class RetainedStore
     /// <summary>Sum of the retained messages' <see cref="Message.Size"/>, kept as they change.</summary>
     public long Bytes { get; private set; }
 
-    /// <summary>Sets or replaces; an empty payload clears the topic [MQTT-3.3.1-6].</summary>
-    public void Set(Message message)
+    /// <summary>Sets or replaces; an empty payload clears the topic [MQTT-3.3.1-6]. Returns the message it replaced or cleared.</summary>
+    public Message? Set(Message message)
     {
-        if (message.Payload.IsEmpty) { Remove(message.Topic); return; }
+        if (message.Payload.IsEmpty) return Remove(message.Topic);
         ref var kept = ref CollectionsMarshal.GetValueRefOrAddDefault(_messages, message.Topic, out bool replaced);
+        var previous = kept;
         if (replaced) Bytes -= kept!.Size;
         kept = message;
         Bytes += message.Size;
+        return previous;
     }
 
-    private void Remove(string topic)
+    private Message? Remove(string topic)
     {
-        if (_messages.Remove(topic, out var old)) Bytes -= old.Size;
+        if (!_messages.Remove(topic, out var old)) return null;
+        Bytes -= old.Size;
+        return old;
     }
 
     /// <summary>Retained messages matching a (plain) filter; expired ones are removed on the way.</summary>

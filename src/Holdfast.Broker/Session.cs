@@ -18,6 +18,10 @@ public sealed class Session(string clientId)
     private InflightMessage? _spareInflight;
     private int _spareCount;
     private ushort _lastPacketId;
+    // The last queue sequence and send order given out: they key the session's records in the store, so they only grow,
+    // also across restarts (recovery continues after the stored ones).
+    private long _lastQueueSequence;
+    private long _lastSendOrder;
     private long _inflightBytes;
     private SessionTotals? _totals;
 
@@ -55,7 +59,25 @@ public sealed class Session(string clientId)
     /// <summary>The oldest queued message; call only when <see cref="QueuedCount"/> is not 0.</summary>
     public QueuedMessage PeekQueued() => _queue!.Peek();
 
-    public void Enqueue(QueuedMessage queued)
+    /// <summary>Queued messages, oldest first.</summary>
+    public IEnumerable<QueuedMessage> Queued => _queue ?? Enumerable.Empty<QueuedMessage>();
+
+    /// <summary>Appends a message under the next queue sequence; returns it with that sequence.</summary>
+    public QueuedMessage Enqueue(QueuedMessage queued)
+    {
+        queued = queued with { Sequence = ++_lastQueueSequence };
+        Append(queued);
+        return queued;
+    }
+
+    /// <summary>Appends a message recovered from the store, keeping its sequence.</summary>
+    public void RestoreQueued(QueuedMessage queued)
+    {
+        _lastQueueSequence = Math.Max(_lastQueueSequence, queued.Sequence);
+        Append(queued);
+    }
+
+    private void Append(QueuedMessage queued)
     {
         (_queue ??= new()).Enqueue(queued);
         QueuedBytes += queued.Message.Size;
@@ -104,6 +126,11 @@ public sealed class Session(string clientId)
 
     /// <summary>When the broker's deadline queue next looks at this session (monotonic ms); long.MaxValue = not queued.</summary>
     internal long ScheduledDue { get; set; } = long.MaxValue;
+
+    /// <summary>The epoch of the session's record in the store (see <see cref="Storage.ISessionChanges"/>); 0 while the store
+    /// holds none (a session with expiry 0 is never stored). Only a stored session's changes are recorded.</summary>
+    public long StoredEpoch { get; set; }
+    public bool IsStored => StoredEpoch > 0;
 
     /// <summary>A will waiting for its delay (or for the session to end).</summary>
     public PendingWill? PendingWill { get; set; }
@@ -165,12 +192,15 @@ public sealed class Session(string clientId)
         {
             m = new InflightMessage(packetId, message, qos, retain, subscriptionIds);
         }
+        m.Order = ++_lastSendOrder;
         AddInflight(m);
         return m;
     }
 
+    /// <summary>Adds an inflight message as the newest; one recovered from the store keeps its <see cref="InflightMessage.Order"/>.</summary>
     public void AddInflight(InflightMessage message)
     {
+        _lastSendOrder = Math.Max(_lastSendOrder, message.Order);
         (_inflightById ??= []).Add(message.PacketId, message);
         message.Previous = _newestInflight;
         message.Next = null;

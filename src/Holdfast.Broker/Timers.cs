@@ -18,7 +18,11 @@ public sealed partial class MqttBroker
         if (Interlocked.Exchange(ref _ticking, 1) == 1) return;
         try
         {
-            lock (_lock) TickLocked(Now);
+            lock (_lock)
+            {
+                using var op = BeginOperation();
+                TickLocked(op, Now);
+            }
         }
         catch (Exception e)
         {
@@ -30,32 +34,32 @@ public sealed partial class MqttBroker
         }
     }
 
-    private void TickLocked(long now)
+    private void TickLocked(BrokerOperation op, long now)
     {
         while (_deadlines.TryTakeDue(now, out var session))
         {
             // Ended since it was scheduled (a session object is never reused).
             if (!_sessions.TryGetValue(session.ClientId, out var current) || current != session) continue;
-            if (session.Client is { } client) CheckInflightAge(client, now);
-            else RunOfflineTimers(session, now);
+            if (session.Client is { } client) CheckInflightAge(op, client, now);
+            else RunOfflineTimers(op, session, now);
             ScheduleTimers(session);
         }
     }
 
-    private void RunOfflineTimers(Session session, long now)
+    private void RunOfflineTimers(BrokerOperation op, Session session, long now)
     {
         if (session.PendingWill is { } will && now >= will.PublishAt)
         {
-            SetPendingWill(session, null);
-            PublishWill(session, will.Will);
+            SetPendingWill(op, session, null);
+            PublishWill(op, session, will.Will);
         }
         if (IsExpired(session, now))
         {
             Log.Notice($"Expiring client {session.ClientId}.");
             Metrics.SessionExpired();
-            EndSession(session, "expired");
+            EndSession(op, session, "expired");
         }
-        else PurgeExpiredHead(session, now);
+        else PurgeExpiredHead(op, session, now);
     }
 
     /// <summary>Puts the session in the deadline queue for its next timer work, if that is earlier than it is queued for.
@@ -98,7 +102,7 @@ public sealed partial class MqttBroker
 
     /// <summary>The stuck-subscriber answer: report (and optionally disconnect) when the oldest inflight message has
     /// waited longer than the listener's ack_timeout; for 3.1.1 clients only, resend on retry_interval_v311.</summary>
-    private void CheckInflightAge(ConnectedClient client, long now)
+    private void CheckInflightAge(BrokerOperation op, ConnectedClient client, long now)
     {
         var session = client.Session;
         if (session.InflightCount == 0) return;
@@ -107,7 +111,7 @@ public sealed partial class MqttBroker
         {
             // MQTT 5 forbids resending on a live connection; 3.1.1 allowed it. Opt-in only: see README.
             foreach (var m in session.Inflight.ToList())
-                if (m.Sent && now - Math.Max(m.SentAt, m.RetriedAt) >= (long)retry.TotalMilliseconds) Resend(client, m);
+                if (m.Sent && now - Math.Max(m.SentAt, m.RetriedAt) >= (long)retry.TotalMilliseconds) Resend(op, client, m);
         }
 
         if (client.Policy.AckTimeout is not { } timeout) return;
@@ -121,6 +125,6 @@ public sealed partial class MqttBroker
         string what = oldest.State == InflightState.AwaitingPubComp ? "PUBCOMP" : oldest.QoS == QualityOfService.AtLeastOnce ? "PUBACK" : "PUBREC";
         Log.Warning($"Client {client.ClientId} has not acknowledged message m{oldest.PacketId} on '{oldest.Message.Topic}' for {waited / 1000.0:0.#} s (no {what}); {session.InflightCount} inflight, {session.QueuedCount} queued.");
         if (client.Policy.AckTimeoutDisconnect)
-            Disconnect(client, ReasonCode.ImplementationSpecificError, $"ack timeout: m{oldest.PacketId} unacknowledged for {waited / 1000.0:0.#} s");
+            Disconnect(op, client, ReasonCode.ImplementationSpecificError, $"ack timeout: m{oldest.PacketId} unacknowledged for {waited / 1000.0:0.#} s");
     }
 }

@@ -40,9 +40,11 @@ public sealed partial class HoldfastServer : IAsyncDisposable
     private readonly List<ListenerPolicy> _policies;
     private readonly Dictionary<ListenerConfig, ListenerTls> _tls = [];
 
-    public HoldfastServer(HoldfastConfig config, IBrokerLog? log = null, Func<string, IStoreFile>? openStoreFile = null)
+    /// <param name="time">The clock of the broker, its store and the connections' deadlines (tests pass a fake one).</param>
+    public HoldfastServer(HoldfastConfig config, IBrokerLog? log = null, Func<string, IStoreFile>? openStoreFile = null, TimeProvider? time = null)
     {
         _config = config;
+        var clock = time is null ? BrokerClock.System : new BrokerClock(time);
         if (log is null)
         {
             _ownedLog = new MosquittoLog(config.LogTypes, config.LogDestinations, config.LogTimestamp, config.LogTimestampFormat);
@@ -59,13 +61,13 @@ public sealed partial class HoldfastServer : IAsyncDisposable
             // than run empty and hide what was acknowledged.
             _log.Notice($"Opening data directory {config.DataDirectory} (durability {config.Durability.ToString().ToLowerInvariant()}).");
             var file = (openStoreFile ?? RocksDbFile.Open)(config.DataDirectory);
-            _store = new RocksDbStore(file, config.Durability, log);
+            _store = new RocksDbStore(file, config.Durability, log, clock);
         }
         // Made before the broker, which judges the sessions it recovers by the listener each last connected to.
         _policies = [.. _config.Listeners.Select(Policy)];
         try
         {
-            Broker = new MqttBroker(config.Broker, log, _store, _policies);
+            Broker = new MqttBroker(config.Broker, log, _store, _policies, clock.Time);
         }
         catch
         {

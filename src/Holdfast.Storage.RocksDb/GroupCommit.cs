@@ -5,10 +5,11 @@ using Holdfast.Broker.Storage;
 namespace Holdfast.Storage.RocksDb;
 
 /// <summary>
-/// The one writer of the store file. Changes recorded from every connection accumulate while a write is on disk;
+/// The one writer of the store file. Change sets committed from every connection accumulate while a write is on disk;
 /// the next write takes them all as one batch, so one fsync serves every message that arrived meanwhile (group
-/// commit). Each change has a sequence number; <see cref="IsDurable"/> and <see cref="WhenDurable"/> tell the
-/// connections when the acknowledgements stamped with it may go out.
+/// commit). A change set is appended whole, under this writer's own lock, and the writer takes batches under the same
+/// lock: a batch never holds part of one. Each change set has a sequence number; <see cref="IsDurable"/> and
+/// <see cref="WhenDurable"/> tell the connections when the acknowledgements stamped with it may go out.
 ///
 /// A failed write is never reported durable: whoever waited on it is told (their connections close without the
 /// acknowledgement), the batch is kept and retried with later changes appended, with a growing pause, until a write
@@ -24,9 +25,8 @@ internal sealed class GroupCommit : IDisposable
     private readonly IBrokerLog _log;
     /// <summary>Guards what the writer hands out to waiters: the durable sequence and the batch signals.</summary>
     private readonly Lock _gate = new();
-    /// <summary>Guards the pending changes. The broker's lock once shared (<see cref="ShareLock"/>): a batch is then taken
-    /// only between two broker operations, never in the middle of one.</summary>
-    private Lock _changes = new();
+    /// <summary>Guards the pending changes and the sequence: appending a change set and taking a batch exclude each other.</summary>
+    private readonly Lock _changes = new();
     private readonly ManualResetEventSlim _work = new(false);
     private readonly Thread _thread;
 
@@ -49,11 +49,8 @@ internal sealed class GroupCommit : IDisposable
         _thread.Start();
     }
 
-    /// <summary>Changes recorded so far (the last sequence number given out).</summary>
+    /// <summary>The last sequence number given out (0: none yet).</summary>
     public long Recorded { get { lock (_changes) return _recorded; } }
-
-    /// <summary>Takes batches under the broker's lock from now on. Call before recording anything.</summary>
-    public void ShareLock(Lock brokerLock) => _changes = brokerLock;
 
     /// <summary>Writes that failed since the last success (0 = healthy).</summary>
     public int FailedAttempts => Volatile.Read(ref _failedAttempts);
@@ -68,19 +65,18 @@ internal sealed class GroupCommit : IDisposable
     /// (for metrics). Must be quick: the next batch waits for it.</summary>
     public Action<int, TimeSpan>? Committed { get; set; }
 
-    public void Put(byte[] key, byte[] value) => Add(new StoreOp(key, value));
-
-    public void Delete(byte[] key) => Add(new StoreOp(key, null));
-
-    private void Add(StoreOp op)
+    /// <summary>Appends one change set's operations as a whole and returns its sequence (0 for none).</summary>
+    public long Append(List<StoreOp> ops)
     {
-        // Already held when the broker records (the lock is reentrant); taken here for callers without it (tests, tools).
+        if (ops.Count == 0) return 0;
+        long sequence;
         lock (_changes)
         {
-            _pending.Add(op);
-            _recorded++;
+            _pending.AddRange(ops);
+            sequence = ++_recorded;
         }
         _work.Set();
+        return sequence;
     }
 
     public bool IsDurable(long sequence)
@@ -132,7 +128,7 @@ internal sealed class GroupCommit : IDisposable
                 batch = _pending;
                 _pending = [];
                 upTo = _recorded;
-                // Still under the broker's lock: no change can be recorded between taking the batch and naming its signal.
+                // Still under the lock: no change set can be appended between taking the batch and naming its signal.
                 // Waiters that asked before this point wait on _next, which becomes this batch's signal, and everything they
                 // wait for is in it; a change recorded after this point waits on the new _next.
                 lock (_gate)

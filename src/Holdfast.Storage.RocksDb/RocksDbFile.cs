@@ -11,7 +11,9 @@ public sealed class RocksDbFile : IStoreFile
 {
     /// <summary>Marks a database as Holdfast's, with the record format version. Sorts before every record prefix.</summary>
     private static readonly byte[] FormatKey = [0, .. "holdfast-format"u8];
-    private const string FormatVersion = "1";
+    /// <summary>2: message bodies keyed by message id, queue entries by the session's queue sequence, sessions with an
+    /// epoch and owner. A store of another format is refused at open, never read as this one.</summary>
+    private const string FormatVersion = "2";
 
     private RocksDbSharp.RocksDb? _db;
     private readonly string _path;

@@ -1,5 +1,7 @@
 using Holdfast.Broker;
 using Holdfast.Broker.Storage;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Holdfast.Protocol;
 
 namespace Holdfast.Storage.RocksDb;
@@ -8,43 +10,26 @@ namespace Holdfast.Storage.RocksDb;
 /// The durable store: the broker's record of sessions, queues, inflight flows, inbound QoS 2 ids, delayed wills and
 /// retained messages, kept in a RocksDB data directory and written by one group-commit writer (<see cref="GroupCommit"/>).
 ///
-/// The broker calls the recording methods under its lock; they turn each change into key-value puts and deletes
-/// (<see cref="StoreKeys"/>) and return at once. A message body is written once, however many sessions (and the
-/// retained topic) refer to it, and deleted with the last reference; the reference counts live here, in memory, and
-/// are rebuilt by <see cref="Load"/>.
+/// The broker records each operation into a change set (<see cref="RocksDbChanges"/>), which turns the changes into
+/// key-value puts and deletes (<see cref="StoreKeys"/>); its commit appends them whole to the writer's pending batch. A
+/// message body is written once under its message id, however many records (and the retained topic) refer to it, and
+/// deleted with the last reference: the reference counts, by message id, are this store's only state besides the file,
+/// kept under its own lock and rebuilt by <see cref="Load"/>.
 /// </summary>
 public sealed class RocksDbStore : IBrokerStore, IDisposable
 {
     private readonly IStoreFile _file;
     private readonly GroupCommit _commit;
     private readonly IBrokerLog _log;
-    private readonly RecordWriter _writer = new();
-    private readonly Dictionary<Message, Body> _bodies = new(ReferenceEqualityComparer.Instance);
-    private readonly Dictionary<string, SessionRecords> _sessions = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, Message> _retained = new(StringComparer.Ordinal);
-    private long _lastBodyKey;
-    private long _lastQueueSequence;
-    private long _lastInflightOrder;
+    /// <summary>Guards the reference counts, so that a commit counts and appends as one step.</summary>
+    private readonly Lock _lock = new();
+    private readonly Dictionary<long, int> _references = [];
     private bool _disposed;
 
-    /// <summary>A stored message body and how many records refer to it.</summary>
-    private sealed class Body(long key)
+    /// <param name="clock">The broker's clock: times are stored as Unix milliseconds and read back on it.</param>
+    public RocksDbStore(IStoreFile file, Durability durability, IBrokerLog? log = null, BrokerClock? clock = null)
     {
-        public long Key { get; } = key;
-        public int References { get; set; }
-    }
-
-    /// <summary>What this store has written for one session, to find the keys to delete later.</summary>
-    private sealed class SessionRecords
-    {
-        public Queue<(long Sequence, Message Message)> Queue { get; } = new();
-        public Dictionary<ushort, (long Order, Message Message)> Inflight { get; } = [];
-        public HashSet<ushort> InboundQoS2 { get; } = [];
-        public bool HasWill { get; set; }
-    }
-
-    public RocksDbStore(IStoreFile file, Durability durability, IBrokerLog? log = null)
-    {
+        Clock = clock ?? BrokerClock.System;
         _file = file;
         _log = log ?? NullBrokerLog.Instance;
         Durability = durability;
@@ -52,10 +37,12 @@ public sealed class RocksDbStore : IBrokerStore, IDisposable
     }
 
     /// <summary>Opens the store in a data directory (created when missing). Throws <see cref="StoreOpenException"/> when it cannot be used.</summary>
-    public static RocksDbStore Open(string directory, Durability durability, IBrokerLog? log = null) =>
-        new(RocksDbFile.Open(directory), durability, log);
+    public static RocksDbStore Open(string directory, Durability durability, IBrokerLog? log = null, BrokerClock? clock = null) =>
+        new(RocksDbFile.Open(directory), durability, log, clock);
 
     public Durability Durability { get; }
+
+    public BrokerClock Clock { get; }
 
     /// <summary>Writes that failed since the last success (0 = healthy).</summary>
     public int FailedWrites => _commit.FailedAttempts;
@@ -67,175 +54,51 @@ public sealed class RocksDbStore : IBrokerStore, IDisposable
         set => _commit.Committed = value;
     }
 
-    public void ShareLock(Lock brokerLock) => _commit.ShareLock(brokerLock);
+    /// <summary>The sequence of the last change set committed (0: none yet).</summary>
+    public long CommittedSequence => _commit.Recorded;
 
-    public long RecordedSequence => _commit.Recorded;
+    public IChangeSet BeginChanges() => new RocksDbChanges(this);
 
     public bool IsDurable(long sequence) => _commit.IsDurable(sequence);
 
     public ValueTask WhenDurable(long sequence) => _commit.WhenDurable(sequence);
 
-    /// <summary>Waits until everything recorded so far is written (whatever the durability level).</summary>
+    /// <summary>Waits until everything committed so far is written (whatever the durability level).</summary>
     public void Flush() => _commit.Flush(TimeSpan.FromSeconds(30));
 
-    public void SaveSession(StoredSession session)
+    /// <summary>Counts a change set's references (first ones write the body, a body whose count reaches 0 is deleted) and
+    /// appends it. References before releases: a message moving from a queue into a flow is never counted out between.</summary>
+    internal long Commit(RocksDbChanges changes)
     {
-        if (!_sessions.ContainsKey(session.ClientId)) _sessions[session.ClientId] = new SessionRecords();
-        _commit.Put(StoreKeys.ForName(StoreKeys.Session, session.ClientId), StoreRecords.Session(_writer, session, new StoreRecords.Clock()));
-    }
-
-    public void RemoveSession(string clientId)
-    {
-        // Sessions with expiry 0 are never saved, yet the broker removes them at every clean connect: nothing to write then.
-        if (!_sessions.Remove(clientId, out var records)) return;
-        foreach (var (sequence, message) in records.Queue)
+        var ops = changes.Ops;
+        lock (_lock)
         {
-            _commit.Delete(StoreKeys.ForQueued(clientId, sequence));
-            Release(message);
-        }
-        foreach (var (packetId, (_, message)) in records.Inflight)
-        {
-            _commit.Delete(StoreKeys.ForPacketId(StoreKeys.Inflight, clientId, packetId));
-            Release(message);
-        }
-        foreach (ushort packetId in records.InboundQoS2)
-            _commit.Delete(StoreKeys.ForPacketId(StoreKeys.InboundQoS2, clientId, packetId));
-        if (records.HasWill) _commit.Delete(StoreKeys.ForName(StoreKeys.Will, clientId));
-        _commit.Delete(StoreKeys.ForName(StoreKeys.Session, clientId));
-    }
-
-    public void AddQueued(string clientId, StoredDelivery delivery)
-    {
-        long sequence = ++_lastQueueSequence;
-        long body = Retain(delivery.Message);
-        Records(clientId).Queue.Enqueue((sequence, delivery.Message));
-        _commit.Put(StoreKeys.ForQueued(clientId, sequence), StoreRecords.Delivery(_writer, body, delivery.QoS, delivery.Retain, delivery.SubscriptionIds));
-    }
-
-    public void RemoveOldestQueued(string clientId)
-    {
-        if (!_sessions.TryGetValue(clientId, out var records) || !records.Queue.TryDequeue(out var oldest)) return;
-        _commit.Delete(StoreKeys.ForQueued(clientId, oldest.Sequence));
-        Release(oldest.Message);
-    }
-
-    public void SaveInflight(string clientId, StoredInflight inflight)
-    {
-        var records = Records(clientId);
-        var message = inflight.Delivery.Message;
-        long order;
-        if (records.Inflight.TryGetValue(inflight.PacketId, out var existing))
-        {
-            // A state change keeps the original send order: it is the resend order after a restart.
-            order = existing.Order;
-            if (!ReferenceEquals(existing.Message, message))
+            foreach (var message in changes.Referenced)
             {
-                Retain(message);
-                Release(existing.Message);
+                ref int count = ref CollectionsMarshal.GetValueRefOrAddDefault(_references, message.Id, out _);
+                if (count++ == 0) ops.Add(new StoreOp(StoreKeys.ForBody(message.Id), StoreRecords.Body(changes.Writer, message, new StoreRecords.Clock(Clock))));
             }
+            foreach (long id in changes.Released)
+            {
+                ref int count = ref CollectionsMarshal.GetValueRefOrNullRef(_references, id);
+                // A release of a body this store does not hold (never referenced) changes nothing.
+                if (Unsafe.IsNullRef(ref count) || --count > 0) continue;
+                _references.Remove(id);
+                ops.Add(new StoreOp(StoreKeys.ForBody(id), null));
+            }
+            return _commit.Append(ops);
         }
-        else
-        {
-            order = ++_lastInflightOrder;
-            Retain(message);
-        }
-        records.Inflight[inflight.PacketId] = (order, message);
-        long body = _bodies[message].Key;
-        _commit.Put(StoreKeys.ForPacketId(StoreKeys.Inflight, clientId, inflight.PacketId),
-            StoreRecords.Inflight(_writer, order, inflight.State, body, inflight.Delivery));
-    }
-
-    public void RemoveInflight(string clientId, ushort packetId)
-    {
-        if (!_sessions.TryGetValue(clientId, out var records) || !records.Inflight.Remove(packetId, out var flow)) return;
-        _commit.Delete(StoreKeys.ForPacketId(StoreKeys.Inflight, clientId, packetId));
-        Release(flow.Message);
-    }
-
-    public void SetInboundQoS2(string clientId, ushort packetId, bool awaitingPubRel)
-    {
-        var records = Records(clientId);
-        var key = StoreKeys.ForPacketId(StoreKeys.InboundQoS2, clientId, packetId);
-        if (awaitingPubRel)
-        {
-            records.InboundQoS2.Add(packetId);
-            _commit.Put(key, []);
-        }
-        else if (records.InboundQoS2.Remove(packetId))
-        {
-            _commit.Delete(key);
-        }
-    }
-
-    public void SetRetained(Message message)
-    {
-        var key = StoreKeys.ForName(StoreKeys.Retained, message.Topic);
-        _retained.Remove(message.Topic, out var previous);
-        if (message.Payload.IsEmpty)
-        {
-            if (previous is not null) _commit.Delete(key);
-        }
-        else
-        {
-            long body = Retain(message);
-            _retained[message.Topic] = message;
-            _commit.Put(key, _writer.Int64(body).ToArray());
-        }
-        if (previous is not null) Release(previous);
-    }
-
-    public void SetPendingWill(string clientId, PendingWill? will)
-    {
-        var records = Records(clientId);
-        var key = StoreKeys.ForName(StoreKeys.Will, clientId);
-        if (will is not null)
-        {
-            records.HasWill = true;
-            _commit.Put(key, StoreRecords.Will(_writer, will, new StoreRecords.Clock()));
-        }
-        else if (records.HasWill)
-        {
-            records.HasWill = false;
-            _commit.Delete(key);
-        }
-    }
-
-    private SessionRecords Records(string clientId)
-    {
-        if (!_sessions.TryGetValue(clientId, out var records)) _sessions[clientId] = records = new SessionRecords();
-        return records;
-    }
-
-    /// <summary>One more reference to a message body; the body is written with the first.</summary>
-    private long Retain(Message message)
-    {
-        if (!_bodies.TryGetValue(message, out var body))
-        {
-            _bodies[message] = body = new Body(++_lastBodyKey);
-            _commit.Put(StoreKeys.ForBody(body.Key), StoreRecords.Body(_writer, message, new StoreRecords.Clock()));
-        }
-        body.References++;
-        return body.Key;
-    }
-
-    /// <summary>One reference fewer; the body is deleted with the last.</summary>
-    private void Release(Message message)
-    {
-        if (!_bodies.TryGetValue(message, out var body)) return;
-        if (--body.References > 0) return;
-        _bodies.Remove(message);
-        _commit.Delete(StoreKeys.ForBody(body.Key));
     }
 
     public StoredState Load() => new StoreLoader(_file, this).Load();
 
-    /// <summary>Reads the whole store back, rebuilding the reference counts and numbering as it goes.</summary>
+    /// <summary>Reads the whole store back, rebuilding the reference counts as it goes.</summary>
     private sealed class StoreLoader(IStoreFile file, RocksDbStore store)
     {
-        private readonly StoreRecords.Clock _clock = new();
+        private readonly StoreRecords.Clock _clock = new(store.Clock);
         private readonly StoredState _state = new();
-        private readonly Dictionary<long, Message> _bodiesByKey = [];
-        private readonly Dictionary<long, Body> _references = [];
+        private readonly Dictionary<long, Message> _bodies = [];
+        private readonly HashSet<string> _sessions = new(StringComparer.Ordinal);
 
         public StoredState Load()
         {
@@ -246,13 +109,13 @@ public sealed class RocksDbStore : IBrokerStore, IDisposable
                 foreach (var (key, value) in file.Scan(StoreKeys.Body))
                     Read(key, () =>
                     {
-                        long bodyKey = StoreKeys.BodyKey(key);
-                        _bodiesByKey[bodyKey] = StoreRecords.ReadBody(value, _clock);
-                        store._lastBodyKey = Math.Max(store._lastBodyKey, bodyKey);
+                        long id = StoreKeys.MessageId(key);
+                        _bodies[id] = StoreRecords.ReadBody(id, value, _clock);
+                        _state.LastMessageId = Math.Max(_state.LastMessageId, id);
                     });
             });
 
-            var queued = new List<(string ClientId, long Sequence, long BodyKey, QualityOfService QoS, bool Retain, List<uint>? Ids)>();
+            var queued = new List<(string ClientId, long Sequence, long MessageId, QualityOfService QoS, bool Retain, List<uint>? Ids)>();
             try
             {
                 foreach (var (key, value) in file.Scan(StoreKeys.Session))
@@ -260,7 +123,7 @@ public sealed class RocksDbStore : IBrokerStore, IDisposable
                     {
                         var session = StoreRecords.ReadSession(StoreKeys.Name(key), value, _clock);
                         _state.Sessions.Add(session);
-                        store._sessions[session.ClientId] = new SessionRecords();
+                        _sessions.Add(session.ClientId);
                     });
 
                 string? lastClientId = null;
@@ -272,8 +135,8 @@ public sealed class RocksDbStore : IBrokerStore, IDisposable
                         if (clientId == lastClientId) clientId = lastClientId;
                         lastClientId = clientId;
                         var r = new RecordReader(value);
-                        var (bodyKey, qos, retain, ids) = StoreRecords.ReadDelivery(ref r);
-                        queued.Add((clientId, sequence, bodyKey, qos, retain, ids));
+                        var (messageId, qos, retain, ids) = StoreRecords.ReadDelivery(ref r);
+                        queued.Add((clientId, sequence, messageId, qos, retain, ids));
                     });
             }
             finally
@@ -282,14 +145,13 @@ public sealed class RocksDbStore : IBrokerStore, IDisposable
                 ((IAsyncResult)bodies).AsyncWaitHandle.WaitOne();
             }
             bodies.GetAwaiter().GetResult();
-            foreach (var (clientId, sequence, bodyKey, qos, retain, ids) in queued)
+            foreach (var (clientId, sequence, messageId, qos, retain, ids) in queued)
             {
                 try
                 {
-                    var message = Reference(bodyKey);
-                    store._lastQueueSequence = Math.Max(store._lastQueueSequence, sequence);
-                    SessionOf(clientId).Queue.Enqueue((sequence, message));
-                    ListOf(_state.Queues, clientId).Add(new StoredDelivery(message, qos, retain, ids));
+                    CheckSession(clientId);
+                    // In key order: by client id, then by queue sequence, which is queue order.
+                    ListOf(_state.Queues, clientId).Add(new StoredQueued(sequence, new StoredDelivery(Reference(messageId), qos, retain, ids)));
                 }
                 catch (FormatException e)
                 {
@@ -297,28 +159,25 @@ public sealed class RocksDbStore : IBrokerStore, IDisposable
                 }
             }
 
-            var inflight = new List<(string ClientId, long Order, StoredInflight Flow)>();
             foreach (var (key, value) in file.Scan(StoreKeys.Inflight))
                 Read(key, () =>
                 {
                     var (clientId, packetId) = StoreKeys.ClientAndNumber(key);
+                    CheckSession(clientId);
                     var r = new RecordReader(value);
                     long order = r.Int64();
                     var state = StoreRecords.Checked((InflightState)r.Byte());
-                    var (bodyKey, qos, retain, ids) = StoreRecords.ReadDelivery(ref r);
-                    var message = Reference(bodyKey);
-                    store._lastInflightOrder = Math.Max(store._lastInflightOrder, order);
-                    SessionOf(clientId).Inflight[(ushort)packetId] = (order, message);
-                    inflight.Add((clientId, order, new StoredInflight((ushort)packetId, new StoredDelivery(message, qos, retain, ids), state)));
+                    var (messageId, qos, retain, ids) = StoreRecords.ReadDelivery(ref r);
+                    ListOf(_state.Inflight, clientId).Add(new StoredInflight((ushort)packetId, order, new StoredDelivery(Reference(messageId), qos, retain, ids), state));
                 });
-            foreach (var (clientId, _, flow) in inflight.OrderBy(f => f.Order))
-                ListOf(_state.Inflight, clientId).Add(flow);
+            // Keyed by packet id: the send order is the resend order.
+            foreach (var flows in _state.Inflight.Values) flows.Sort((a, b) => a.Order.CompareTo(b.Order));
 
             foreach (var (key, _) in file.Scan(StoreKeys.InboundQoS2))
                 Read(key, () =>
                 {
                     var (clientId, packetId) = StoreKeys.ClientAndNumber(key);
-                    SessionOf(clientId).InboundQoS2.Add((ushort)packetId);
+                    CheckSession(clientId);
                     if (!_state.InboundQoS2.TryGetValue(clientId, out var ids)) _state.InboundQoS2[clientId] = ids = [];
                     ids.Add((ushort)packetId);
                 });
@@ -327,8 +186,8 @@ public sealed class RocksDbStore : IBrokerStore, IDisposable
                 Read(key, () =>
                 {
                     string clientId = StoreKeys.Name(key);
+                    CheckSession(clientId);
                     _state.PendingWills[clientId] = StoreRecords.ReadWill(value, _clock);
-                    SessionOf(clientId).HasWill = true;
                 });
 
             foreach (var (key, value) in file.Scan(StoreKeys.Retained))
@@ -337,32 +196,27 @@ public sealed class RocksDbStore : IBrokerStore, IDisposable
                     var r = new RecordReader(value);
                     var message = Reference(r.Int64());
                     r.End();
-                    store._retained[message.Topic] = message;
                     _state.Retained.Add(message);
                 });
 
-            foreach (var (bodyKey, message) in _bodiesByKey)
-            {
-                if (_references.TryGetValue(bodyKey, out var body)) store._bodies[message] = body;
-                // A body nothing refers to cannot be reached; a batch is atomic, so this is only left by an older bug.
-                else store._commit.Delete(StoreKeys.ForBody(bodyKey));
-            }
+            List<StoreOp>? unreferenced = null;
+            foreach (long id in _bodies.Keys)
+                // A body nothing refers to cannot be reached; a change set is written whole, so this is only left by an older bug.
+                if (!store._references.ContainsKey(id)) (unreferenced ??= []).Add(new StoreOp(StoreKeys.ForBody(id), null));
+            if (unreferenced is not null) lock (store._lock) store._commit.Append(unreferenced);
             return _state;
         }
 
-        private Message Reference(long bodyKey)
+        private Message Reference(long messageId)
         {
-            if (!_bodiesByKey.TryGetValue(bodyKey, out var message)) throw new FormatException($"refers to message body {bodyKey}, which is missing");
-            if (!_references.TryGetValue(bodyKey, out var body)) _references[bodyKey] = body = new Body(bodyKey);
-            body.References++;
+            if (!_bodies.TryGetValue(messageId, out var message)) throw new FormatException($"refers to message body {messageId}, which is missing");
+            lock (store._lock) CollectionsMarshal.GetValueRefOrAddDefault(store._references, messageId, out _)++;
             return message;
         }
 
-        private SessionRecords SessionOf(string clientId)
+        private void CheckSession(string clientId)
         {
-            if (!store._sessions.TryGetValue(clientId, out var records))
-                throw new FormatException($"belongs to session '{clientId}', which is not stored");
-            return records;
+            if (!_sessions.Contains(clientId)) throw new FormatException($"belongs to session '{clientId}', which is not stored");
         }
 
         private static List<T> ListOf<T>(Dictionary<string, List<T>> lists, string clientId)

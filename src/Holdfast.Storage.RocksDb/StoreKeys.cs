@@ -8,13 +8,13 @@ namespace Holdfast.Storage.RocksDb;
 /// add a 0x00 separator (MQTT strings never contain U+0000) and a big-endian number, so a session's queue scans in
 /// queue order and its records sit together.
 /// <code>
-/// s{client}              session: version, expiry, subscriptions, offline since
-/// q{client}\0{seq:8}     a queued delivery (refers to a message body)
-/// i{client}\0{packetId:2} an inflight flow: state, original send order, delivery
+/// s{client}              session: version, expiry, subscriptions, offline since, identity, epoch, owner
+/// q{client}\0{seq:8}     a queued delivery under the session's queue sequence (refers to a message body by id)
+/// i{client}\0{packetId:2} an inflight flow: original send order, state, delivery
 /// r{client}\0{packetId:2} an inbound QoS 2 packet id awaiting PUBREL
 /// w{client}              a delayed will
-/// m{key:8}               a message body, stored once however many records refer to it
-/// t{topic}               a retained message (refers to a message body)
+/// m{id:8}                a message body under its message id, stored once however many records refer to it
+/// t{topic}               a retained message (refers to a message body by id)
 /// </code>
 /// </summary>
 internal static class StoreKeys
@@ -35,11 +35,11 @@ internal static class StoreKeys
         return key;
     }
 
-    public static byte[] ForBody(long bodyKey)
+    public static byte[] ForBody(long messageId)
     {
         var key = new byte[9];
         key[0] = Body;
-        BinaryPrimitives.WriteInt64BigEndian(key.AsSpan(1), bodyKey);
+        BinaryPrimitives.WriteInt64BigEndian(key.AsSpan(1), messageId);
         return key;
     }
 
@@ -70,7 +70,7 @@ internal static class StoreKeys
     /// <summary>The name after the prefix byte (a client id or topic) of a key without a suffix.</summary>
     public static string Name(byte[] key) => Encoding.UTF8.GetString(key.AsSpan(1));
 
-    public static long BodyKey(byte[] key) => BinaryPrimitives.ReadInt64BigEndian(key.AsSpan(1));
+    public static long MessageId(byte[] key) => BinaryPrimitives.ReadInt64BigEndian(key.AsSpan(1));
 
     /// <summary>Splits a per-session key into its client id and the number after the separator.</summary>
     public static (string ClientId, long Number) ClientAndNumber(byte[] key)

@@ -12,10 +12,10 @@ namespace Holdfast.Storage.RocksDb;
 internal static class StoreRecords
 {
     /// <summary>Converts between the broker's monotonic milliseconds and Unix milliseconds, at one instant.</summary>
-    public readonly struct Clock()
+    public readonly struct Clock(BrokerClock clock)
     {
-        private readonly long _unix = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        private readonly long _monotonic = Environment.TickCount64;
+        private readonly long _unix = clock.Time.GetUtcNow().ToUnixTimeMilliseconds();
+        private readonly long _monotonic = clock.Now;
 
         public long ToUnix(long monotonic) => _unix - (_monotonic - monotonic);
         public long ToMonotonic(long unix) => _monotonic - (_unix - unix);
@@ -34,8 +34,8 @@ internal static class StoreRecords
             if (sub.SubscriptionIdentifier is { } id) w.UInt32(id);
             w.NullableString(sub.ShareGroup).String(sub.MatchFilter);
         }
-        // Appended after the fields of the first format, so that records written before still read (as "no identity").
         w.NullableString(s.ListenerName).NullableString(s.UserName);
+        w.Int64(s.Epoch).String(s.Owner);
         return w.ToArray();
     }
 
@@ -57,14 +57,12 @@ internal static class StoreRecords
             uint? id = r.Bool() ? r.UInt32() : null;
             subs.Add(new Subscription(filter, qos, noLocal, rap, handling, id) { ShareGroup = r.NullableString(), MatchFilter = r.String() });
         }
-        string? listener = null, user = null;
-        if (!r.AtEnd)
-        {
-            listener = r.NullableString();
-            user = r.NullableString();
-        }
+        string? listener = r.NullableString(), user = r.NullableString();
+        long epoch = r.Int64();
+        string owner = r.String();
         r.End();
-        return new StoredSession(clientId, version, expiry, subs, disconnected == Connected ? null : clock.ToMonotonic(disconnected), listener, user);
+        return new StoredSession(clientId, version, expiry, subs, disconnected == Connected ? null : clock.ToMonotonic(disconnected), listener, user,
+            epoch, owner);
     }
 
     public static byte[] Body(RecordWriter w, Message m, Clock clock)
@@ -74,30 +72,31 @@ internal static class StoreRecords
         return w.ToArray();
     }
 
-    public static Message ReadBody(byte[] value, Clock clock)
+    public static Message ReadBody(long id, byte[] value, Clock clock)
     {
         var r = new RecordReader(value);
         long received = r.Int64();
         string? publisher = r.NullableString();
         var p = FromPublish(r.Rest());
         // Received-at in this process's clock: the Message Expiry Interval keeps counting from the original receipt.
-        return new Message(p.Topic, p.Payload, p.QoS, p.Retain, p.Properties, publisher, clock.ToMonotonic(received));
+        return new Message(id, p.Topic, p.Payload, p.QoS, p.Retain, p.Properties, publisher, clock.ToMonotonic(received));
     }
 
-    public static byte[] Delivery(RecordWriter w, long bodyKey, QualityOfService qos, bool retain, IReadOnlyList<uint>? subscriptionIds)
+    public static byte[] Delivery(RecordWriter w, StoredDelivery d)
     {
-        w.Int64(bodyKey).Byte((byte)qos).Bool(retain).UInt32((uint)(subscriptionIds?.Count ?? 0));
+        var (qos, retain, subscriptionIds) = (d.QoS, d.Retain, d.SubscriptionIds);
+        w.Int64(d.Message.Id).Byte((byte)qos).Bool(retain).UInt32((uint)(subscriptionIds?.Count ?? 0));
         if (subscriptionIds is not null) foreach (uint id in subscriptionIds) w.UInt32(id);
         return w.ToArray();
     }
 
-    public static byte[] Inflight(RecordWriter w, long order, InflightState state, long bodyKey, StoredDelivery d)
+    public static byte[] Inflight(RecordWriter w, StoredInflight f)
     {
-        w.Int64(order).Byte((byte)state);
-        return Delivery(w, bodyKey, d.QoS, d.Retain, d.SubscriptionIds);
+        w.Int64(f.Order).Byte((byte)f.State);
+        return Delivery(w, f.Delivery);
     }
 
-    public static (long BodyKey, QualityOfService QoS, bool Retain, List<uint>? SubscriptionIds) ReadDelivery(ref RecordReader r)
+    public static (long MessageId, QualityOfService QoS, bool Retain, List<uint>? SubscriptionIds) ReadDelivery(ref RecordReader r)
     {
         long body = r.Int64();
         var qos = Checked((QualityOfService)r.Byte());

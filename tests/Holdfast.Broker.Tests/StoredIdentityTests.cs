@@ -85,8 +85,10 @@ public class StoredIdentityTests
         {
             // As written before identities were kept: no listener, no user name.
             var store = new MemoryStore();
-            store.SaveSession(new StoredSession("old", ProtocolVersion.V500, 60, [], DisconnectedAt: Environment.TickCount64));
-            store.SetPendingWill("old", new PendingWill(Will("open/will", 0), Environment.TickCount64));
+            var changes = store.BeginChanges();
+            changes.SaveSession(new StoredSession("old", ProtocolVersion.V500, 60, [], DisconnectedAt: Environment.TickCount64), expectedEpoch: 0);
+            changes.SetPendingWill("old", new PendingWill(Will("open/will", 0), Environment.TickCount64));
+            changes.Commit();
             var log = new RecordingLog();
             using var broker = TestBroker.New(log: log, store: store, listeners: [Listener("1883", acl)]);
             broker.TickUntil(() => log.Lines.Any(l => l.Text.Contains("ill of old")), what: "the will");

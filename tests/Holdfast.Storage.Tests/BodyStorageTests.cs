@@ -26,7 +26,7 @@ public sealed class BodyStorageTests : IDisposable
         foreach (string c in new[] { "a", "b", "c" })
         {
             store.SaveSession(new StoredSession(c, ProtocolVersion.V500, 60, []));
-            store.AddQueued(c, Delivery(message));
+            store.AddQueued(c, 1, Delivery(message));
         }
         store.SetRetained(message);
         store.Flush();
@@ -34,17 +34,28 @@ public sealed class BodyStorageTests : IDisposable
         Assert.Equal(3, Count(file, 'q'));
         Assert.Equal(1, Count(file, 't'));
 
-        // a: from the queue into the window, then acknowledged; b: dequeued; c: session ended; then the retained topic cleared.
-        store.RemoveOldestQueued("a");
-        store.SaveInflight("a", new StoredInflight(1, Delivery(message), InflightState.AwaitingPubAck));
+        // a: from the queue into the window (one operation), then acknowledged; b: dequeued; c: session ended (the broker
+        // names what it held); then the retained topic cleared.
+        store.Record(c =>
+        {
+            c.Reference(message);
+            c.SaveInflight("a", new StoredInflight(1, 1, Delivery(message), InflightState.AwaitingPubAck));
+            c.RemoveQueued("a", 1);
+            c.Release(message.Id);
+        });
         store.Flush();
         Assert.Equal(1, Count(file, 'm'));
-        store.RemoveInflight("a", 1);
-        store.RemoveOldestQueued("b");
-        store.RemoveSession("c");
+        store.RemoveInflight("a", 1, message);
+        store.RemoveQueued("b", 1, message);
+        store.Record(c =>
+        {
+            c.RemoveQueued("c", 1);
+            c.Release(message.Id);
+            c.RemoveSession("c", 1);
+        });
         store.Flush();
         Assert.Equal(1, Count(file, 'm'));
-        store.SetRetained(Messages.Create("t/r", "", retain: true));
+        store.SetRetained(Messages.Create("t/r", "", retain: true), previous: message);
         store.Flush();
 
         Assert.Equal(0, Count(file, 'm'));
@@ -58,7 +69,13 @@ public sealed class BodyStorageTests : IDisposable
     {
         var file = RocksDbFile.Open(_dir.Path);
         using var store = new RocksDbStore(file, Durability.Sync);
-        for (int i = 0; i < 5; i++) store.SetRetained(Messages.Create("t", $"v{i}", retain: true));
+        Message? previous = null;
+        for (int i = 0; i < 5; i++)
+        {
+            var message = Messages.Create("t", $"v{i}", retain: true);
+            store.SetRetained(message, previous);
+            previous = message;
+        }
         store.Flush();
         Assert.Equal(1, Count(file, 'm'));
         Assert.Equal(1, Count(file, 't'));
@@ -72,8 +89,8 @@ public sealed class BodyStorageTests : IDisposable
         {
             store.SaveSession(new StoredSession("a", ProtocolVersion.V500, 60, []));
             store.SaveSession(new StoredSession("b", ProtocolVersion.V500, 60, []));
-            store.AddQueued("a", Delivery(message));
-            store.SaveInflight("b", new StoredInflight(4, Delivery(message), InflightState.AwaitingPubAck));
+            store.AddQueued("a", 1, Delivery(message));
+            store.AddInflight("b", new StoredInflight(4, 1, Delivery(message), InflightState.AwaitingPubAck));
             store.SetRetained(message);
         }
 
@@ -81,15 +98,18 @@ public sealed class BodyStorageTests : IDisposable
         using var reopened = new RocksDbStore(file, Durability.Sync);
         var state = reopened.Load();
         // One body, so one message instance shared by every record, as the broker had it.
-        var queued = state.Queues["a"].Single().Message;
+        var queued = state.Queues["a"].Single().Delivery.Message;
+        // Under the id it was stored with.
+        Assert.Equal(message.Id, queued.Id);
+        Assert.Equal(message.Id, state.LastMessageId);
         Assert.Same(queued, state.Inflight["b"].Single().Delivery.Message);
         Assert.Same(queued, state.Retained.Single());
 
-        reopened.RemoveOldestQueued("a");
-        reopened.RemoveInflight("b", 4);
+        reopened.RemoveQueued("a", 1, queued);
+        reopened.RemoveInflight("b", 4, queued);
         reopened.Flush();
         Assert.Equal(1, Count(file, 'm'));
-        reopened.SetRetained(Messages.Create("t/r", "", retain: true));
+        reopened.SetRetained(Messages.Create("t/r", "", retain: true), previous: queued);
         reopened.Flush();
         Assert.Equal(0, Count(file, 'm'));
     }

@@ -3,6 +3,7 @@ using Holdfast.Broker;
 using Holdfast.Broker.Storage;
 using Holdfast.Protocol;
 using Holdfast.Storage.RocksDb;
+using Holdfast.Storage.Tests.Support;
 
 namespace Holdfast.Storage.Tests;
 
@@ -27,7 +28,7 @@ public sealed class DiskFullTests
             using (var store = new RocksDbStore(RocksDbFile.Open(data), Durability.Sync))
             {
                 store.SaveSession(new StoredSession("c", ProtocolVersion.V500, 3600, []));
-                await store.WhenDurable(store.RecordedSequence).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+                await store.WhenDurable(store.CommittedSequence).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
 
                 Fill(filler);
                 // Keep recording until a write fails (RocksDB may have preallocated some log space).
@@ -35,17 +36,17 @@ public sealed class DiskFullTests
                 for (int i = 0; i < 1000 && failed is null; i++)
                 {
                     store.AddQueued("c", new StoredDelivery(Message(payload), QualityOfService.AtLeastOnce, false, null));
-                    try { await store.WhenDurable(store.RecordedSequence).AsTask().WaitAsync(TimeSpan.FromSeconds(30)); }
+                    try { await store.WhenDurable(store.CommittedSequence).AsTask().WaitAsync(TimeSpan.FromSeconds(30)); }
                     catch (StoreWriteException e) { failed = e; }
                 }
                 Assert.NotNull(failed);
                 Assert.Contains("No space left", failed.Message);
-                long lost = store.RecordedSequence;
+                long lost = store.CommittedSequence;
                 Assert.False(store.IsDurable(lost));
 
                 File.Delete(filler);
                 store.AddQueued("c", new StoredDelivery(Message("after"u8.ToArray()), QualityOfService.AtLeastOnce, false, null));
-                long after = store.RecordedSequence;
+                long after = store.CommittedSequence;
                 var until = Stopwatch.StartNew();
                 while (!store.IsDurable(after))
                 {
@@ -59,7 +60,7 @@ public sealed class DiskFullTests
             // Everything recorded, including what was recorded while the disk was full, is there after a reopen.
             using var reopened = RocksDbStore.Open(data, Durability.Sync);
             var queue = reopened.Load().Queues["c"];
-            Assert.Equal("after", System.Text.Encoding.UTF8.GetString(queue[^1].Message.Payload.Span));
+            Assert.Equal("after", System.Text.Encoding.UTF8.GetString(queue[^1].Delivery.Message.Payload.Span));
             Assert.True(queue.Count >= 2);
         }
         finally

@@ -32,26 +32,27 @@ public sealed class FaultTests : IDisposable
         using (var store = new RocksDbStore(fault, Durability.Sync))
         {
             store.SaveSession(new StoredSession("c", ProtocolVersion.V500, 60, []));
-            store.AddQueued("c", Delivery("before"));
-            long before = store.RecordedSequence;
-            await store.WhenDurable(before).Within();
+            var before = Delivery("before");
+            const long beforeSequence = 0; // before every sequence AddQueued gives out
+            long beforeCommit = store.AddQueued("c", beforeSequence, before);
+            await store.WhenDurable(beforeCommit).Within();
 
             fault.Failing = true;
             store.AddQueued("c", Delivery("during-1"));
             store.SetRetained(Messages.Create("r", "retained during", retain: true));
             store.SetInboundQoS2("c", 9, true);
-            long during = store.RecordedSequence;
+            long during = store.CommittedSequence;
 
             var failure = await Assert.ThrowsAsync<StoreWriteException>(() => store.WhenDurable(during).Within());
             Assert.IsType<IOException>(failure.InnerException);
             Assert.False(store.IsDurable(during));
-            Assert.True(store.IsDurable(before));
+            Assert.True(store.IsDurable(beforeCommit));
             Assert.True(store.FailedWrites > 0);
 
             // Recorded after the first failure: retried with the failed batch, and its waiter is told of the retry's failure too.
-            store.RemoveOldestQueued("c");
+            store.RemoveQueued("c", beforeSequence, before.Message);
             store.AddQueued("c", Delivery("during-2"));
-            long later = store.RecordedSequence;
+            long later = store.CommittedSequence;
             int failures = fault.Failures;
             await Assert.ThrowsAsync<StoreWriteException>(() => store.WhenDurable(later).Within());
             Assert.True(fault.Failures > failures, "the failed batch should have been retried");
@@ -64,14 +65,14 @@ public sealed class FaultTests : IDisposable
             Assert.Equal(0, store.FailedWrites);
 
             store.AddQueued("c", Delivery("after"));
-            long after = store.RecordedSequence;
+            long after = store.CommittedSequence;
             await store.WhenDurable(after).Within();
             Assert.True(store.IsDurable(after));
         }
 
         using var reopened = RocksDbStore.Open(_dir.Path, Durability.Sync);
         var state = reopened.Load();
-        Assert.Equal(["during-1", "during-2", "after"], state.Queues["c"].Select(d => d.Message.Text()));
+        Assert.Equal(["during-1", "during-2", "after"], state.Queues["c"].Select(d => d.Delivery.Message.Text()));
         Assert.Equal("retained during", Assert.Single(state.Retained).Text());
         Assert.Equal([(ushort)9], state.InboundQoS2["c"]);
     }
@@ -83,7 +84,7 @@ public sealed class FaultTests : IDisposable
         using (var store = new RocksDbStore(fault, Durability.Os))
         {
             store.SaveSession(new StoredSession("c", ProtocolVersion.V311, uint.MaxValue, []));
-            long sequence = store.RecordedSequence;
+            long sequence = store.CommittedSequence;
             fault.WaitForFailures(2);
             Assert.False(store.IsDurable(sequence));
             // The second attempt began after the first failure was counted.

@@ -25,36 +25,83 @@ public sealed class GroupCommitTests : IDisposable
         long changes;
         using (var store = new RocksDbStore(counting, Durability.Sync))
         {
-            // The broker calls the store under its one lock: so do these threads.
-            var brokerLock = new Lock();
+            // Each thread commits its own change sets, as broker operations under different locks would.
             var start = new ManualResetEventSlim(false);
             var workers = Enumerable.Range(0, threads).Select(t => Task.Factory.StartNew(() =>
             {
                 start.Wait();
                 string client = $"c{t}";
-                lock (brokerLock) store.SaveSession(Session(client));
-                for (int i = 0; i < perThread; i++)
-                    lock (brokerLock) store.AddQueued(client, Delivery($"{t}:{i}"));
+                store.SaveSession(Session(client));
+                for (int i = 0; i < perThread; i++) store.AddQueued(client, Delivery($"{t}:{i}"));
             }, TaskCreationOptions.LongRunning)).ToArray();
             start.Set();
             await Task.WhenAll(workers).Within();
 
-            changes = store.RecordedSequence;
+            changes = store.CommittedSequence;
             await store.WhenDurable(changes).Within();
             Assert.True(store.IsDurable(changes));
         }
 
         var writes = counting.Writes;
-        // A session, and a body and a queue entry per message.
-        Assert.Equal(threads * (1 + 2L * perThread), changes);
-        Assert.True(writes.Count < changes, $"{writes.Count} writes for {changes} changes: no group commit");
+        // One change set per session and per message; a message's set holds its body and its queue entry.
+        Assert.Equal(threads * (1 + (long)perThread), changes);
+        Assert.True(writes.Count < changes, $"{writes.Count} writes for {changes} change sets: no group commit");
         // Every change written exactly once (no failures here, so no batch was retried).
-        Assert.Equal(changes, writes.Sum(w => (long)w.Ops));
+        Assert.Equal(threads * (1 + 2L * perThread), writes.Sum(w => (long)w.Ops));
 
         using var reopened = RocksDbStore.Open(_dir.Path, Durability.Sync);
         var state = reopened.Load();
         for (int t = 0; t < threads; t++)
-            Assert.Equal(Enumerable.Range(0, perThread).Select(i => $"{t}:{i}"), state.Queues[$"c{t}"].Select(d => d.Message.Text()));
+            Assert.Equal(Enumerable.Range(0, perThread).Select(i => $"{t}:{i}"), state.Queues[$"c{t}"].Select(d => d.Delivery.Message.Text()));
+    }
+
+    [Fact]
+    public async Task A_change_set_is_never_split_across_writes()
+    {
+        const int threads = 4, sets = 100, perSet = 25;
+        var file = new QueuedKeysPerWrite(RocksDbFile.Open(_dir.Path));
+        using (var store = new RocksDbStore(file, Durability.Os))
+        {
+            for (int t = 0; t < threads; t++) store.SaveSession(Session($"c{t}"));
+            // Threads commit sets of 25 queue entries while the writer takes batches as fast as it can: a batch taken in
+            // the middle of a set would hold a number of queue entries that is not a multiple of 25.
+            var workers = Enumerable.Range(0, threads).Select(t => Task.Run(() =>
+            {
+                for (int s = 0; s < sets; s++)
+                    store.Record(c =>
+                    {
+                        for (int i = 0; i < perSet; i++)
+                        {
+                            var d = Delivery($"{s}:{i}");
+                            c.Reference(d.Message);
+                            c.AddQueued($"c{t}", s * perSet + i + 1, d);
+                        }
+                    });
+            })).ToArray();
+            await Task.WhenAll(workers).Within();
+            store.Flush();
+        }
+
+        Assert.Equal(threads * sets * perSet, file.Writes.Sum());
+        Assert.True(file.Writes.Count > 1, "one write: the test did not exercise the writer");
+        Assert.All(file.Writes, queued => Assert.Equal(0, queued % perSet));
+    }
+
+    /// <summary>Counts the queue entries (q keys) each write holds.</summary>
+    private sealed class QueuedKeysPerWrite(IStoreFile inner) : IStoreFile
+    {
+        private readonly List<int> _writes = [];
+        public IReadOnlyList<int> Writes { get { lock (_writes) return [.. _writes]; } }
+
+        public void Write(IReadOnlyList<StoreOp> ops, bool sync)
+        {
+            int queued = ops.Count(op => op.Key[0] == (byte)'q');
+            lock (_writes) if (queued > 0) _writes.Add(queued);
+            inner.Write(ops, sync);
+        }
+
+        public IEnumerable<(byte[] Key, byte[] Value)> Scan(byte prefix) => inner.Scan(prefix);
+        public void Dispose() => inner.Dispose();
     }
 
     [Fact]
@@ -69,7 +116,7 @@ public sealed class GroupCommitTests : IDisposable
         gate.Open();
         store.Flush();
 
-        Assert.True(store.IsDurable(store.RecordedSequence));
+        Assert.True(store.IsDurable(store.CommittedSequence));
         Assert.Equal([1, 200], counting.Writes.Select(w => w.Ops));
     }
 
@@ -101,12 +148,12 @@ public sealed class GroupCommitTests : IDisposable
     {
         var gate = new GatedStoreFile(RocksDbFile.Open(_dir.Path));
         using var store = new RocksDbStore(gate, durability);
-        Assert.Equal(0, store.RecordedSequence);
+        Assert.Equal(0, store.CommittedSequence);
         Assert.True(store.IsDurable(0));
         Assert.True(store.WhenDurable(0).IsCompletedSuccessfully);
 
         store.SaveSession(Session("c"));
-        long first = store.RecordedSequence;
+        long first = store.CommittedSequence;
         gate.WaitForEntered(1);
         var firstDurable = store.WhenDurable(first).AsTask();
         Assert.False(store.IsDurable(first));
@@ -114,7 +161,7 @@ public sealed class GroupCommitTests : IDisposable
 
         // Recorded while the first write is on disk: it needs the next write.
         store.AddQueued("c", Delivery("x"));
-        long second = store.RecordedSequence;
+        long second = store.CommittedSequence;
         var secondDurable = store.WhenDurable(second).AsTask();
 
         gate.Allow(1);
@@ -143,7 +190,7 @@ public sealed class GroupCommitTests : IDisposable
         using var store = new RocksDbStore(gate, Durability.Memory);
         store.SaveSession(Session("c"));
         store.AddQueued("c", Delivery("fast"));
-        long sequence = store.RecordedSequence;
+        long sequence = store.CommittedSequence;
         gate.WaitForEntered(1);
 
         // The write is held at the gate, yet the acknowledgement may go out.

@@ -63,17 +63,28 @@ public sealed class OpenErrorTests : IDisposable
         Assert.Equal(1, keys);
     }
 
-    [Fact]
-    public void A_store_of_another_format_version_is_refused()
+    /// <param name="version">1: written before bodies were keyed by message id; 3: by a later Holdfast.</param>
+    [Theory]
+    [InlineData("1")]
+    [InlineData("3")]
+    public void A_store_of_another_format_version_is_refused_and_left_unchanged(string version)
     {
+        byte[] formatKey = [0, .. "holdfast-format"u8];
+        byte[] oldBody = [(byte)'m', 0, 0, 0, 0, 0, 0, 0, 1];
         using (var db = NativeDb.Open(new DbOptions().SetCreateIfMissing(true), _dir.Path))
-            {
-            byte[] formatKey = [0, .. "holdfast-format"u8];
-            db.Put(formatKey, "2"u8.ToArray());
+        {
+            db.Put(formatKey, Encoding.ASCII.GetBytes(version));
+            db.Put(oldBody, new byte[] { 1, 2, 3 });
         }
 
         var e = Assert.Throws<StoreOpenException>(() => RocksDbFile.Open(_dir.Path));
-        Assert.Contains("format 2", e.Message);
+        Assert.Contains($"format {version}", e.Message);
+        Assert.Contains("reads format 2", e.Message);
+        using (var db = NativeDb.Open(new DbOptions(), _dir.Path))
+        {
+            Assert.Equal(version, Encoding.ASCII.GetString(db.Get(formatKey)));
+            Assert.Equal([1, 2, 3], db.Get(oldBody));
+        }
     }
 
     [Fact]

@@ -70,33 +70,15 @@ public sealed class RoundTripTests : IDisposable
         using (var store = Open())
         {
             store.SaveSession(new StoredSession("alice", ProtocolVersion.V500, 60, [], ListenerName: "1883", UserName: "alice"));
-            store.SaveSession(new StoredSession("anonymous", ProtocolVersion.V311, uint.MaxValue, [], ListenerName: "8883"));
+            store.SaveSession(new StoredSession("anonymous", ProtocolVersion.V311, uint.MaxValue, [], ListenerName: "8883", Epoch: 7, Owner: "node-b"));
         }
 
         var state = Reload();
         Assert.Equal(("1883", "alice"), state.Sessions.Where(s => s.ClientId == "alice").Select(s => (s.ListenerName, s.UserName)).Single());
         Assert.Equal(("8883", null), state.Sessions.Where(s => s.ClientId == "anonymous").Select(s => (s.ListenerName, s.UserName)).Single());
-    }
-
-    [Fact]
-    public void A_session_record_written_before_identities_were_kept_still_reads_with_no_identity()
-    {
-        // The first format, byte for byte: version, expiry, offline since (long.MinValue = connected), one subscription
-        // ('a/#', QoS 1, no local 0, retain as published 1, retain handling 0, no subscription id, no share group, 'a/#').
-        byte[] filter = "a/#"u8.ToArray();
-        byte[] record =
-        [
-            (byte)ProtocolVersion.V500, 0, 0, 0x0e, 0x10, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
-            0, 0, 0, 3, .. filter, 1, 0, 1, 0, 0, 0, 0, 0, 0, 3, .. filter,
-        ];
-        using (var file = RocksDbFile.Open(_dir.Path))
-            file.Write([new StoreOp(StoreKeys.ForName(StoreKeys.Session, "old"), record)], sync: true);
-
-        var old = Assert.Single(Reload().Sessions);
-        Assert.Equal(("old", ProtocolVersion.V500, 3600u, null), (old.ClientId, old.Version, old.ExpiryInterval, old.DisconnectedAt));
-        Assert.Equal(new Subscription("a/#", QualityOfService.AtLeastOnce, false, true, RetainHandling.SendAtSubscribe, null), Assert.Single(old.Subscriptions));
-        Assert.Null(old.ListenerName);
-        Assert.Null(old.UserName);
+        // The session's epoch and owner, what a save compares in a cluster.
+        Assert.Equal((1L, StoredSession.LocalOwner), state.Sessions.Where(s => s.ClientId == "alice").Select(s => (s.Epoch, s.Owner)).Single());
+        Assert.Equal((7L, "node-b"), state.Sessions.Where(s => s.ClientId == "anonymous").Select(s => (s.Epoch, s.Owner)).Single());
     }
 
     [Fact]
@@ -107,9 +89,9 @@ public sealed class RoundTripTests : IDisposable
         {
             store.SaveSession(Session("c"));
             for (int i = 0; i < messages.Count; i++)
-                store.AddQueued("c", new StoredDelivery(messages[i], (QualityOfService)(i % 3), Retain: i % 2 == 0, i % 4 == 0 ? null : [(uint)i, 1000u + (uint)i]));
+                store.AddQueued("c", 100 + i, new StoredDelivery(messages[i], (QualityOfService)(i % 3), Retain: i % 2 == 0, i % 4 == 0 ? null : [(uint)i, 1000u + (uint)i]));
             // The oldest three left the queue.
-            for (int i = 0; i < 3; i++) store.RemoveOldestQueued("c");
+            for (int i = 0; i < 3; i++) store.RemoveQueued("c", 100 + i, messages[i]);
         }
 
         var queue = Reload().Queues["c"];
@@ -117,7 +99,8 @@ public sealed class RoundTripTests : IDisposable
         for (int n = 0; n < queue.Count; n++)
         {
             int i = n + 3;
-            var d = queue[n];
+            Assert.Equal(100 + i, queue[n].Sequence);
+            var d = queue[n].Delivery;
             Messages.AssertSame(messages[i], d.Message);
             Assert.Equal((QualityOfService)(i % 3), d.QoS);
             Assert.Equal(i % 2 == 0, d.Retain);
@@ -136,15 +119,16 @@ public sealed class RoundTripTests : IDisposable
         {
             store.SaveSession(Session("c"));
             // Packet ids deliberately out of numeric order: the send order is what counts.
-            store.SaveInflight("c", new StoredInflight(300, new StoredDelivery(m1, QualityOfService.ExactlyOnce, false, [5]), InflightState.AwaitingPubRec));
-            store.SaveInflight("c", new StoredInflight(2, new StoredDelivery(m2, QualityOfService.AtLeastOnce, true, null), InflightState.AwaitingPubAck));
-            store.SaveInflight("c", new StoredInflight(65535, new StoredDelivery(m3, QualityOfService.ExactlyOnce, false, null), InflightState.AwaitingPubRec));
-            // PUBREC arrived for the first: a state change must not move it to the back.
-            store.SaveInflight("c", new StoredInflight(300, new StoredDelivery(m1, QualityOfService.ExactlyOnce, false, [5]), InflightState.AwaitingPubComp));
+            store.AddInflight("c", new StoredInflight(300, 1, new StoredDelivery(m1, QualityOfService.ExactlyOnce, false, [5]), InflightState.AwaitingPubRec));
+            store.AddInflight("c", new StoredInflight(2, 2, new StoredDelivery(m2, QualityOfService.AtLeastOnce, true, null), InflightState.AwaitingPubAck));
+            store.AddInflight("c", new StoredInflight(65535, 3, new StoredDelivery(m3, QualityOfService.ExactlyOnce, false, null), InflightState.AwaitingPubRec));
+            // PUBREC arrived for the first: a state change keeps its send order.
+            store.Record(c => c.SaveInflight("c", new StoredInflight(300, 1, new StoredDelivery(m1, QualityOfService.ExactlyOnce, false, [5]), InflightState.AwaitingPubComp)));
         }
 
         var flows = Reload().Inflight["c"];
         Assert.Equal([(ushort)300, (ushort)2, (ushort)65535], flows.Select(f => f.PacketId));
+        Assert.Equal([1L, 2, 3], flows.Select(f => f.Order));
         Assert.Equal([InflightState.AwaitingPubComp, InflightState.AwaitingPubAck, InflightState.AwaitingPubRec], flows.Select(f => f.State));
         Messages.AssertSame(m1, flows[0].Delivery.Message);
         Assert.Equal(QualityOfService.ExactlyOnce, flows[0].Delivery.QoS);
@@ -162,15 +146,15 @@ public sealed class RoundTripTests : IDisposable
         {
             store.SaveSession(Session("a"));
             store.SaveSession(Session("b"));
-            store.SaveInflight("a", new StoredInflight(9, new StoredDelivery(Messages.Create("t", "a1"), QualityOfService.AtLeastOnce, false, null), InflightState.AwaitingPubAck));
-            store.SaveInflight("b", new StoredInflight(1, new StoredDelivery(Messages.Create("t", "b1"), QualityOfService.AtLeastOnce, false, null), InflightState.AwaitingPubAck));
-            store.SaveInflight("a", new StoredInflight(1, new StoredDelivery(Messages.Create("t", "a2"), QualityOfService.AtLeastOnce, false, null), InflightState.AwaitingPubAck));
+            store.AddInflight("a", new StoredInflight(9, 1, new StoredDelivery(Messages.Create("t", "a1"), QualityOfService.AtLeastOnce, false, null), InflightState.AwaitingPubAck));
+            store.AddInflight("b", new StoredInflight(1, 1, new StoredDelivery(Messages.Create("t", "b1"), QualityOfService.AtLeastOnce, false, null), InflightState.AwaitingPubAck));
+            store.AddInflight("a", new StoredInflight(1, 2, new StoredDelivery(Messages.Create("t", "a2"), QualityOfService.AtLeastOnce, false, null), InflightState.AwaitingPubAck));
         }
         using (var store = Open())
         {
             store.Load();
             // Sent after the restart: it must come after every flow sent before it.
-            store.SaveInflight("a", new StoredInflight(5, new StoredDelivery(Messages.Create("t", "a3"), QualityOfService.AtLeastOnce, false, null), InflightState.AwaitingPubAck));
+            store.AddInflight("a", new StoredInflight(5, 3, new StoredDelivery(Messages.Create("t", "a3"), QualityOfService.AtLeastOnce, false, null), InflightState.AwaitingPubAck));
         }
 
         var state = Reload();
@@ -284,7 +268,7 @@ public sealed class RoundTripTests : IDisposable
         }
 
         var queue = Reload().Queues["c"];
-        var back = queue[0].Message;
+        var back = queue[0].Delivery.Message;
         Messages.AssertSame(message, back);
         Assert.NotNull(back.ExpiresAt);
         Messages.AssertClose(message.ExpiresAt!.Value, back.ExpiresAt.Value);
@@ -294,34 +278,48 @@ public sealed class RoundTripTests : IDisposable
         Assert.True(expected <= 50);
         Assert.InRange(back.RemainingExpirySeconds(now) ?? 0, expected - 1, expected + 1);
 
-        Messages.AssertSame(plain, queue[1].Message);
-        Assert.Null(queue[1].Message.ExpiresAt);
-        Assert.Null(queue[1].Message.PublisherClientId);
+        Messages.AssertSame(plain, queue[1].Delivery.Message);
+        Assert.Null(queue[1].Delivery.Message.ExpiresAt);
+        Assert.Null(queue[1].Delivery.Message.PublisherClientId);
     }
 
     [Fact]
-    public void Removing_a_session_removes_everything_it_held_and_nothing_of_another()
+    public void Removing_a_session_with_what_the_broker_names_leaves_nothing_of_it_and_nothing_of_another_is_touched()
     {
         var shared = Messages.Create("t/shared", "shared");
         var will = new WillMessage { Topic = "w", Payload = [1] };
+        var own = new Dictionary<string, (Message Queued, Message Inflight)>();
         using (var store = Open())
         {
             foreach (string c in new[] { "gone", "stays" })
             {
+                own[c] = (Messages.Create("t/own", c), Messages.Create("t/inflight", c));
                 store.SaveSession(Session(c));
-                store.AddQueued(c, new StoredDelivery(shared, QualityOfService.AtLeastOnce, false, null));
-                store.AddQueued(c, new StoredDelivery(Messages.Create("t/own", c), QualityOfService.AtLeastOnce, false, null));
-                store.SaveInflight(c, new StoredInflight(1, new StoredDelivery(Messages.Create("t/inflight", c), QualityOfService.AtLeastOnce, false, null), InflightState.AwaitingPubAck));
+                store.AddQueued(c, 1, new StoredDelivery(shared, QualityOfService.AtLeastOnce, false, null));
+                store.AddQueued(c, 2, new StoredDelivery(own[c].Queued, QualityOfService.AtLeastOnce, false, null));
+                store.AddInflight(c, new StoredInflight(1, 1, new StoredDelivery(own[c].Inflight, QualityOfService.AtLeastOnce, false, null), InflightState.AwaitingPubAck));
                 store.SetInboundQoS2(c, 10, true);
                 store.SetPendingWill(c, new PendingWill(will, Environment.TickCount64 + 60_000));
             }
-            store.RemoveSession("gone");
+            // As the broker ends a session: every record it holds, named, in one change set.
+            store.Record(c =>
+            {
+                c.RemoveQueued("gone", 1);
+                c.Release(shared.Id);
+                c.RemoveQueued("gone", 2);
+                c.Release(own["gone"].Queued.Id);
+                c.RemoveInflight("gone", 1);
+                c.Release(own["gone"].Inflight.Id);
+                c.SetInboundQoS2("gone", 10, false);
+                c.SetPendingWill("gone", null);
+                c.RemoveSession("gone", 1);
+            });
         }
 
         var state = Reload();
         Assert.Equal(["stays"], state.Sessions.Select(s => s.ClientId));
         Assert.Equal(["stays"], state.Queues.Keys);
-        Assert.Equal(["shared", "stays"], state.Queues["stays"].Select(d => d.Message.Text()));
+        Assert.Equal(["shared", "stays"], state.Queues["stays"].Select(d => d.Delivery.Message.Text()));
         Assert.Equal(["stays"], state.Inflight.Keys);
         Assert.Equal(["stays"], state.Inflight["stays"].Select(f => f.Delivery.Message.Text()));
         Assert.Equal(["stays"], state.InboundQoS2.Keys);
@@ -332,30 +330,28 @@ public sealed class RoundTripTests : IDisposable
         var gone = Encoding.UTF8.GetBytes("gone");
         foreach (char prefix in "sqirw")
             Assert.DoesNotContain(file.Scan((byte)prefix), kv => kv.Key.AsSpan(1).StartsWith(gone));
-        // The bodies left: "shared" (still queued for "stays"), its own queued message and its inflight message.
-        Assert.Equal(3, file.Scan((byte)'m').Count());
+        // The bodies left, under their message ids: "shared" (still queued for "stays"), its own queued and inflight messages.
+        Assert.Equal(new[] { shared.Id, own["stays"].Queued.Id, own["stays"].Inflight.Id }.Order(),
+            file.Scan((byte)'m').Select(kv => StoreKeys.MessageId(kv.Key)).Order());
     }
 
     [Fact]
-    public void A_reopened_store_goes_on_numbering_after_what_it_loaded()
+    public void Bodies_are_keyed_by_message_id_and_the_highest_id_is_reported()
     {
+        var messages = Enumerable.Range(0, 3).Select(i => Messages.Create("t", $"m{i}")).ToList();
+        var retained = Messages.Create("r", "retained", retain: true);
         using (var store = Open())
         {
             store.SaveSession(Session("c"));
-            for (int i = 0; i < 3; i++) store.AddQueued("c", new StoredDelivery(Messages.Create("t", $"first-{i}"), QualityOfService.AtLeastOnce, false, null));
-            store.SetRetained(Messages.Create("r", "retained", retain: true));
-        }
-        using (var store = Open())
-        {
-            var state = store.Load();
-            Assert.Equal(3, state.Queues["c"].Count);
-            // New messages must get new body keys and queue positions, not overwrite the loaded ones.
-            for (int i = 0; i < 3; i++) store.AddQueued("c", new StoredDelivery(Messages.Create("t", $"second-{i}"), QualityOfService.AtLeastOnce, false, null));
-            store.RemoveOldestQueued("c");
+            for (int i = 0; i < 3; i++) store.AddQueued("c", i + 1, new StoredDelivery(messages[i], QualityOfService.AtLeastOnce, false, null));
+            store.SetRetained(retained);
         }
 
-        var after = Reload();
-        Assert.Equal(["first-1", "first-2", "second-0", "second-1", "second-2"], after.Queues["c"].Select(d => d.Message.Text()));
-        Assert.Equal("retained", Assert.Single(after.Retained).Text());
+        var state = Reload();
+        Assert.Equal(messages.Select(m => m.Id), state.Queues["c"].Select(q => q.Delivery.Message.Id));
+        Assert.Equal(retained.Id, Assert.Single(state.Retained).Id);
+        Assert.Equal(retained.Id, state.LastMessageId);
+        using var file = RocksDbFile.Open(_dir.Path);
+        Assert.Equal(messages.Select(m => m.Id).Append(retained.Id), file.Scan((byte)'m').Select(kv => StoreKeys.MessageId(kv.Key)));
     }
 }

@@ -56,13 +56,13 @@ public sealed partial class MqttBroker
     /// <summary>A PUBLISH its client may not write: never routed, counted and logged (Mosquitto's words). MQTT 5 QoS 1/2
     /// publishers are told with 0x87 Not authorized; MQTT 3.1.1 has no reason code, so (as Mosquitto 2) the message is
     /// acknowledged normally and dropped, and a QoS 2 flow still completes with PUBREL/PUBCOMP.</summary>
-    private void DenyPublish(ConnectedClient client, PublishPacket packet, string topic)
+    private void DenyPublish(BrokerOperation op, ConnectedClient client, PublishPacket packet, string topic)
     {
         Metrics.Drop(DropCause.NotAuthorized);
         if (Log.IsEnabled(LogType.Notice))
             Log.Notice($"Denied PUBLISH from {client.ClientId} (d{(packet.Dup ? 1 : 0)}, q{(int)packet.QoS}, r{(packet.Retain ? 1 : 0)}, m{packet.PacketId}, '{topic}', ... ({packet.Payload.Length} bytes))");
-        if (client.IsV5) Acknowledge(client, packet, ReasonCode.NotAuthorized);
-        else AcknowledgeUnrouted(client, packet);
+        if (client.IsV5) Acknowledge(op, client, packet, ReasonCode.NotAuthorized);
+        else AcknowledgeUnrouted(op, client, packet);
     }
 
     /// <summary>After the password file was reloaded (SIGHUP): disconnects every connected client for which
@@ -72,13 +72,14 @@ public sealed partial class MqttBroker
     {
         lock (_lock)
         {
+            using var op = BeginOperation();
             // Collected first: ending a connection can end its session, which changes the dictionary.
             var refused = _sessions.Values.Select(s => s.Client).OfType<ConnectedClient>().Where(c => !c.Closed && !stillAuthorized(c)).ToList();
             foreach (var client in refused)
             {
                 if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} disconnected, not authorised.");
-                CloseConnection(client, ReasonCode.NotAuthorized, "credentials no longer valid");
-                EndConnection(client);
+                CloseConnection(op, client, ReasonCode.NotAuthorized, "credentials no longer valid");
+                EndConnection(op, client);
             }
             return refused.Count;
         }

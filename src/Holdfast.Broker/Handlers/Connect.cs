@@ -23,7 +23,8 @@ public sealed partial class MqttBroker
         bool v5 = version == ProtocolVersion.V500;
         lock (_lock)
         {
-            if (_shuttingDown) return Refuse(connection, version, ReasonCode.ServerUnavailable, "server shutting down");
+            using var op = BeginOperation();
+            if (_shuttingDown) return Refuse(op, connection, version, ReasonCode.ServerUnavailable, "server shutting down");
 
             string clientId = connect.ClientId;
             string? assignedId = null;
@@ -31,22 +32,22 @@ public sealed partial class MqttBroker
             {
                 // 3.1.1 allows an empty id only with a clean session [MQTT-3.1.3-8]; 3.1 not at all.
                 if (!Options.AllowZeroLengthClientId || version == ProtocolVersion.V310 || (!v5 && !connect.CleanStart))
-                    return Refuse(connection, version, ReasonCode.ClientIdentifierNotValid, "empty client id");
+                    return Refuse(op, connection, version, ReasonCode.ClientIdentifierNotValid, "empty client id");
                 clientId = assignedId = "auto-" + Guid.NewGuid().ToString("N");
             }
 
             if (v5 && connect.Properties?.AuthenticationMethod is { } method)
-                return Refuse(connection, version, ReasonCode.BadAuthenticationMethod, $"authentication method '{method}' not supported");
+                return Refuse(op, connection, version, ReasonCode.BadAuthenticationMethod, $"authentication method '{method}' not supported");
             // $SYS belongs to the broker: a will may not publish (or retain) there.
             if (connect.Will is { } will && IsBrokerTopic(will.Topic))
-                return Refuse(connection, version, ReasonCode.NotAuthorized, $"will topic '{will.Topic}' is reserved");
+                return Refuse(op, connection, version, ReasonCode.NotAuthorized, $"will topic '{will.Topic}' is reserved");
             string? userName = connect.UserName;
             if (policy.UseIdentityAsUsername)
             {
                 // As Mosquitto: the verified certificate's CN is the user name and the password is not used; a certificate
                 // without a CN is refused as a bad user name (3.1.1: code 4).
                 if ((identity ?? TransportIdentity.None).CertificateCommonName is not { } commonName)
-                    return Refuse(connection, version, ReasonCode.BadUserNameOrPassword, "its certificate has no CN to use as user name (use_identity_as_username)");
+                    return Refuse(op, connection, version, ReasonCode.BadUserNameOrPassword, "its certificate has no CN to use as user name (use_identity_as_username)");
                 userName = commonName;
             }
             // As Mosquitto 2: a client with a user name must match the password file (without one, nobody can); a client
@@ -54,13 +55,13 @@ public sealed partial class MqttBroker
             else if (userName is { } user)
             {
                 if (policy.CheckPassword is not { } check ? !policy.AllowAnonymous : !check(user, connect.Password ?? []))
-                    return Refuse(connection, version, ReasonCode.BadUserNameOrPassword, $"bad user name or password for '{user}'");
+                    return Refuse(op, connection, version, ReasonCode.BadUserNameOrPassword, $"bad user name or password for '{user}'");
             }
             else if (!policy.AllowAnonymous)
-                return Refuse(connection, version, ReasonCode.NotAuthorized, "anonymous clients are not allowed");
+                return Refuse(op, connection, version, ReasonCode.NotAuthorized, "anonymous clients are not allowed");
             // A retained will cannot be honoured without retained messages: an error, not a silent downgrade [MQTT-3.2.2-13].
             if (v5 && connect.Will is { Retain: true } && !Options.RetainAvailable)
-                return Refuse(connection, version, ReasonCode.RetainNotSupported, "will retain requested but retain_available is false");
+                return Refuse(op, connection, version, ReasonCode.RetainNotSupported, "will retain requested but retain_available is false");
 
             ushort keepAlive = connect.KeepAlive;
             ushort? serverKeepAlive = null;
@@ -71,7 +72,7 @@ public sealed partial class MqttBroker
                 // a 3.1.1 client asking for more than max_keepalive is refused.
                 if (v5) serverKeepAlive = keepAlive = Options.MaxKeepAlive;
                 else if (keepAlive > Options.MaxKeepAlive)
-                    return Refuse(connection, version, ReasonCode.ClientIdentifierNotValid, $"keepalive {keepAlive} exceeds max_keepalive {Options.MaxKeepAlive}");
+                    return Refuse(op, connection, version, ReasonCode.ClientIdentifierNotValid, $"keepalive {keepAlive} exceeds max_keepalive {Options.MaxKeepAlive}");
             }
 
             // Session takeover: the old connection is closed with 0x8E and ends as an abnormal disconnect (its will applies).
@@ -79,8 +80,8 @@ public sealed partial class MqttBroker
             if (session?.Client is { } old)
             {
                 Log.Notice($"Client {clientId} already connected, closing old connection.");
-                CloseConnection(old, ReasonCode.SessionTakenOver);
-                EndConnection(old);
+                CloseConnection(op, old, ReasonCode.SessionTakenOver);
+                EndConnection(op, old);
                 // A session with expiry 0 ended with its connection; otherwise it continues (or clean start ends it below).
                 session = _sessions.GetValueOrDefault(clientId);
             }
@@ -88,7 +89,7 @@ public sealed partial class MqttBroker
             bool sessionPresent = false;
             if (session is not null && connect.CleanStart)
             {
-                EndSession(session, "clean start");
+                EndSession(op, session, "clean start");
                 session = null;
             }
             if (session is null)
@@ -100,7 +101,7 @@ public sealed partial class MqttBroker
             {
                 sessionPresent = true;
                 // A new connection before the will delay has passed cancels the will [MQTT-3.1.3-9].
-                SetPendingWill(session, null);
+                SetPendingWill(op, session, null);
             }
 
             session.Version = version;
@@ -119,22 +120,23 @@ public sealed partial class MqttBroker
             session.Identity = new SessionIdentity(policy.Name, userName, policy);
             // Recorded as connected, with who connected (a takeover by another user changes it): if the broker dies now, the
             // session's offline time starts at the restart, not at its previous disconnection (which could make it look
-            // expired), and the ACL judges it as this user until it reconnects.
-            RecordSession(session);
+            // expired), and the ACL judges it as this user until it reconnects. A new connection takes the session: the
+            // next epoch.
+            RecordSession(op, session, claim: true);
 
             var connack = new ConnAckPacket { SessionPresent = sessionPresent, ReasonCode = ReasonCode.Success };
             if (v5) connack.Properties = ConnAckProperties(assignedId, serverKeepAlive);
             // Not held for the store: "session present" is the protocol's own report of what survived, and a CONNACK
             // that waited on a failing store would leave even clients needing nothing stored unable to connect (and a
             // DISCONNECT must never come before the CONNACK [MQTT-3.14.0-1]).
-            connection.Send(connack);
+            op.Send(connection, connack);
             Metrics.ClientConnected();
 
             if (Options.ConnectionMessages && Log.IsEnabled(LogType.Notice))
                 Log.Notice($"New client connected from {connection.RemoteAddress} as {clientId} (p{MosquittoProtocolNumber(version)}, c{(connect.CleanStart ? 1 : 0)}, k{keepAlive}{(userName is null ? "" : $", u'{userName}'")}).");
 
             // Resume: inflight first, in original order with DUP=1 (PUBREL past PUBREC), then the queue.
-            Pump(session);
+            Pump(op, session);
             return client;
         }
     }
@@ -165,11 +167,11 @@ public sealed partial class MqttBroker
     /// <summary>The largest packet accepted from clients (0 = protocol maximum).</summary>
     public int EffectiveMaxPacketSize => Options.MaxPacketSize;
 
-    private ConnectedClient? Refuse(IClientConnection connection, ProtocolVersion version, ReasonCode code, string why)
+    private ConnectedClient? Refuse(BrokerOperation op, IClientConnection connection, ProtocolVersion version, ReasonCode code, string why)
     {
         if (Log.IsEnabled(LogType.Notice))
             Log.Notice($"Client connection from {connection.RemoteAddress} refused: {why}.");
-        connection.Close(goodbye: new ConnAckPacket { ReasonCode = code });
+        op.Close(connection, goodbye: new ConnAckPacket { ReasonCode = code });
         return null;
     }
 }

@@ -10,6 +10,7 @@ public sealed partial class MqttBroker
     {
         lock (_lock)
         {
+            using var op = BeginOperation();
             if (client.Closed) return;
             var session = client.Session;
             if (client.IsV5 && packet.Properties?.SessionExpiryInterval is { } expiry)
@@ -17,18 +18,18 @@ public sealed partial class MqttBroker
                 // Setting a non-zero expiry at DISCONNECT when CONNECT had zero is a Protocol Error [MQTT-3.14.2-2].
                 if (session.ExpiryInterval == 0 && expiry != 0)
                 {
-                    Disconnect(client, ReasonCode.ProtocolError, "session expiry set at DISCONNECT after 0 at CONNECT");
+                    Disconnect(op, client, ReasonCode.ProtocolError, "session expiry set at DISCONNECT after 0 at CONNECT");
                     return;
                 }
                 session.ExpiryInterval = expiry;
-                RecordSession(session);
+                RecordSession(op, session);
             }
             // Only a normal disconnection (0x00; always so in 3.1.1) deletes the will [MQTT-3.1.2-8, MQTT-3.14.4-3]:
             // 0x04 asks for it, and a client reporting an error (0x80 and up) did not end normally either.
             client.WillSuppressed = packet.ReasonCode == ReasonCode.NormalDisconnection;
             if (Options.ConnectionMessages && Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} disconnected.");
-            client.Connection.Close();
-            EndConnection(client);
+            op.Close(client.Connection);
+            EndConnection(op, client);
         }
     }
 
@@ -38,9 +39,10 @@ public sealed partial class MqttBroker
     {
         lock (_lock)
         {
+            using var op = BeginOperation();
             if (client.Closed) return;
             if (Options.ConnectionMessages && Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} {reason}.");
-            EndConnection(client);
+            EndConnection(op, client);
         }
     }
 
@@ -49,10 +51,11 @@ public sealed partial class MqttBroker
     {
         lock (_lock)
         {
+            using var op = BeginOperation();
             if (client.Closed) return;
             if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} has exceeded timeout, disconnecting.");
-            CloseConnection(client, ReasonCode.KeepAliveTimeout);
-            EndConnection(client);
+            CloseConnection(op, client, ReasonCode.KeepAliveTimeout);
+            EndConnection(op, client);
         }
     }
 
@@ -61,18 +64,24 @@ public sealed partial class MqttBroker
     {
         lock (_lock)
         {
-            if (client.Closed) return;
-            if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} disconnected by the broker: {why}.");
-            CloseConnection(client, reason, why);
-            EndConnection(client);
+            using var op = BeginOperation();
+            Disconnect(op, client, reason, why);
         }
+    }
+
+    private void Disconnect(BrokerOperation op, ConnectedClient client, ReasonCode reason, string why)
+    {
+        if (client.Closed) return;
+        if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} disconnected by the broker: {why}.");
+        CloseConnection(op, client, reason, why);
+        EndConnection(op, client);
     }
 
     /// <summary>Closes a client's connection with a reason: an MQTT 5 client is sent a DISCONNECT carrying it (and
     /// <paramref name="why"/> as its Reason String); MQTT 3.1.1 has no server DISCONNECT, so its connection just closes.</summary>
-    private static void CloseConnection(ConnectedClient client, ReasonCode reason, string? why = null)
+    private static void CloseConnection(BrokerOperation op, ConnectedClient client, ReasonCode reason, string? why = null)
     {
-        if (!client.IsV5) { client.Connection.Close(); return; }
+        if (!client.IsV5) { op.Close(client.Connection); return; }
         var disconnect = new DisconnectPacket
         {
             ReasonCode = reason,
@@ -81,7 +90,7 @@ public sealed partial class MqttBroker
         // The reason string is optional: left out rather than exceed the client's Maximum Packet Size [MQTT-3.14.2-3].
         if (client.MaximumPacketSize > 0 && PacketWriter.GetSize(disconnect, client.Version) > client.MaximumPacketSize)
             disconnect.Properties = null;
-        client.Connection.Close(goodbye: disconnect);
+        op.Close(client.Connection, goodbye: disconnect);
     }
 
     /// <summary>The store could not write what a packet to this client vouched for: the client is disconnected (MQTT 5:
@@ -91,14 +100,15 @@ public sealed partial class MqttBroker
     {
         lock (_lock)
         {
+            using var op = BeginOperation();
             client.WillSuppressed = true;
-            Disconnect(client, ReasonCode.UnspecifiedError, "store write failed");
+            Disconnect(op, client, ReasonCode.UnspecifiedError, "store write failed");
         }
     }
 
     /// <summary>Detaches a connection from its session: inflight messages will be resent on the next connection,
     /// the will is published (now or after its delay), and a session with expiry 0 ends.</summary>
-    private void EndConnection(ConnectedClient client)
+    private void EndConnection(BrokerOperation op, ConnectedClient client)
     {
         client.Closed = true;
         client.Held?.Release();
@@ -111,14 +121,14 @@ public sealed partial class MqttBroker
         if (!client.WillSuppressed && client.Will is { } will && !_shuttingDown)
         {
             uint delay = Math.Min(will.Properties?.WillDelayInterval ?? 0, session.ExpiryInterval);
-            if (delay == 0) PublishWill(session, will);
-            else SetPendingWill(session, new PendingWill(will, Now + delay * 1000L));
+            if (delay == 0) PublishWill(op, session, will);
+            else SetPendingWill(op, session, new PendingWill(will, Now + delay * 1000L));
         }
-        if (session.ExpiryInterval == 0) { if (!_shuttingDown) EndSession(session, "session expiry 0"); }
+        if (session.ExpiryInterval == 0) { if (!_shuttingDown) EndSession(op, session, "session expiry 0"); }
         // Recorded as offline since now, so that its expiry still counts from here after a restart.
         else if (session.Client is null)
         {
-            RecordSession(session);
+            RecordSession(op, session);
             ScheduleTimers(session);
         }
     }
@@ -134,7 +144,7 @@ public sealed partial class MqttBroker
         return new Message(will.Topic, will.Payload, will.QoS, will.Retain, properties, clientId, Now);
     }
 
-    private void PublishWill(Session session, WillMessage will)
+    private void PublishWill(BrokerOperation op, Session session, WillMessage will)
     {
         if (!MayPublishWill(session, will.Topic))
         {
@@ -145,11 +155,11 @@ public sealed partial class MqttBroker
             return;
         }
         if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Publishing will of {session.ClientId} on '{will.Topic}'.");
-        PublishInternalLocked(WillToMessage(will, session.ClientId));
+        PublishInternalLocked(op, WillToMessage(will, session.ClientId));
     }
 
     /// <summary>Ends a session: its subscriptions go, undelivered messages are counted as dropped, a pending will is published.</summary>
-    private void EndSession(Session session, string why)
+    private void EndSession(BrokerOperation op, Session session, string why)
     {
         if (session.SubscriptionCount > 0)
         {
@@ -163,13 +173,15 @@ public sealed partial class MqttBroker
             Log.Warning($"Session of {session.ClientId} ended ({why}) with {undelivered} undelivered message(s); they are dropped.");
         }
         bool hadQueue = session.QueuedCount > 0;
+        // Everything the session holds leaves the store with it, in this operation's change set.
+        Unrecord(op, session);
         session.ClearMessages();
-        if (_sessions.Remove(session)) _store.RemoveSession(session.ClientId);
+        _sessions.Remove(session);
         if (session.PendingWill is { } will)
         {
             // The store already forgot it with the session.
             session.PendingWill = null;
-            PublishWill(session, will.Will);
+            PublishWill(op, session, will.Will);
         }
         if (hadQueue) SignalRoomFreed();
     }
@@ -179,12 +191,13 @@ public sealed partial class MqttBroker
     {
         lock (_lock)
         {
+            using var op = BeginOperation();
             _shuttingDown = true;
             foreach (var session in _sessions.Values.ToList())
             {
                 if (session.Client is not { } client) continue;
-                CloseConnection(client, ReasonCode.ServerShuttingDown);
-                EndConnection(client);
+                CloseConnection(op, client, ReasonCode.ServerShuttingDown);
+                EndConnection(op, client);
             }
         }
     }

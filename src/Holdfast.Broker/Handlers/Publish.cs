@@ -20,9 +20,10 @@ public sealed partial class MqttBroker
                 held.Add(packet);
                 return new PublishReceipt(true, held.Count >= HeldPublishes.Limit ? held.Released : Task.CompletedTask);
             }
-            var message = Accept(client, packet);
+            using var op = BeginOperation();
+            var message = Accept(op, client, packet);
             if (message is null) return PublishReceipt.Done;
-            var wait = TryRoute(client, packet, message);
+            var wait = TryRoute(op, client, packet, message);
             if (wait is null) return PublishReceipt.Done;
             client.Held = new HeldPublishes();
             _ = RouteWhenRoomAsync(client, client.Held, packet, message, wait);
@@ -45,12 +46,14 @@ public sealed partial class MqttBroker
                     await Task.WhenAny(wait, held.Released).ConfigureAwait(false);
                     lock (_lock)
                     {
+                        using var op = BeginOperation();
                         if (client.Closed) return;
-                        wait = TryRoute(client, packet, message);
+                        wait = TryRoute(op, client, packet, message);
                     }
                 }
                 lock (_lock)
                 {
+                    using var op = BeginOperation();
                     while (true)
                     {
                         if (client.Closed) return;
@@ -60,9 +63,9 @@ public sealed partial class MqttBroker
                             held.Release();
                             return;
                         }
-                        if (Accept(client, packet) is not { } next) continue;
+                        if (Accept(op, client, packet) is not { } next) continue;
                         message = next;
-                        wait = TryRoute(client, packet, message);
+                        wait = TryRoute(op, client, packet, message);
                         if (wait is not null) break;
                     }
                 }
@@ -76,7 +79,7 @@ public sealed partial class MqttBroker
     }
 
     /// <summary>Validates the PUBLISH and resolves its topic alias. Returns null if the packet was answered or the client dropped.</summary>
-    private Message? Accept(ConnectedClient client, PublishPacket packet)
+    private Message? Accept(BrokerOperation op, ConnectedClient client, PublishPacket packet)
     {
         string topic = packet.Topic;
         var properties = packet.Properties;
@@ -84,26 +87,26 @@ public sealed partial class MqttBroker
         {
             if (properties.SubscriptionIdentifiers is not null)
             {
-                Disconnect(client, ReasonCode.ProtocolError, "PUBLISH from a client must not carry a subscription identifier");
+                Disconnect(op, client, ReasonCode.ProtocolError, "PUBLISH from a client must not carry a subscription identifier");
                 return null;
             }
             if (properties.ResponseTopic is { } responseTopic && !TopicRules.IsValidTopicName(responseTopic))
             {
                 // A Response Topic is a topic name: no wildcards [MQTT-3.3.2-14].
-                Disconnect(client, ReasonCode.ProtocolError, $"response topic '{responseTopic}' is not a valid topic name");
+                Disconnect(op, client, ReasonCode.ProtocolError, $"response topic '{responseTopic}' is not a valid topic name");
                 return null;
             }
             if (properties.TopicAlias is { } alias)
             {
                 if (alias == 0 || alias > Options.TopicAliasMaximum)
                 {
-                    Disconnect(client, ReasonCode.TopicAliasInvalid, $"topic alias {alias} out of range");
+                    Disconnect(op, client, ReasonCode.TopicAliasInvalid, $"topic alias {alias} out of range");
                     return null;
                 }
                 if (topic.Length > 0) client.InboundTopicAliases[alias] = topic;
                 else if (!client.InboundTopicAliases.TryGetValue(alias, out topic!))
                 {
-                    Disconnect(client, ReasonCode.ProtocolError, $"unknown topic alias {alias}");
+                    Disconnect(op, client, ReasonCode.ProtocolError, $"unknown topic alias {alias}");
                     return null;
                 }
                 // The alias is a property of this connection, not of the message: subscribers never see it.
@@ -116,23 +119,23 @@ public sealed partial class MqttBroker
             // A resent QoS 2 PUBLISH we already accepted: acknowledge again, never deliver twice
             // (checked first, so that no path counts the same packet id twice against our Receive Maximum).
             // Held like the first PUBREC could have been: if the id is not durable yet, neither is this answer.
-            SendSessionRecorded(client, OutboundPacket.Ack(PacketType.PubRec, packet.PacketId));
+            SendSessionRecorded(op, client, OutboundPacket.Ack(PacketType.PubRec, packet.PacketId));
             return null;
         }
         if (IsBrokerTopic(topic))
         {
             // $SYS belongs to the broker. Accept and acknowledge (clients are not told off), but do not route.
-            AcknowledgeUnrouted(client, packet);
+            AcknowledgeUnrouted(op, client, packet);
             return null;
         }
         if (packet.Retain && !Options.RetainAvailable)
         {
-            Disconnect(client, ReasonCode.RetainNotSupported, "retain not available");
+            Disconnect(op, client, ReasonCode.RetainNotSupported, "retain not available");
             return null;
         }
         if (packet.QoS > 0 && client.IsV5 && client.InboundUnacknowledged >= ReceiveMaximum)
         {
-            Disconnect(client, ReasonCode.ReceiveMaximumExceeded, $"more than {ReceiveMaximum} QoS 1/2 publishes unacknowledged");
+            Disconnect(op, client, ReasonCode.ReceiveMaximumExceeded, $"more than {ReceiveMaximum} QoS 1/2 publishes unacknowledged");
             return null;
         }
         if (Options.MessageSizeLimit > 0 && packet.Payload.Length > Options.MessageSizeLimit)
@@ -140,13 +143,13 @@ public sealed partial class MqttBroker
             Metrics.Drop(DropCause.PacketTooLarge);
             Log.Warning($"Client {client.ClientId} sent a {packet.Payload.Length}-byte message on '{topic}', over message_size_limit {Options.MessageSizeLimit}.");
             // MQTT 5: refuse with a code the client sees. 3.1.1 has none, so close rather than acknowledge and drop.
-            if (client.IsV5) Acknowledge(client, packet, ReasonCode.QuotaExceeded);
-            else if (packet.QoS > 0) Disconnect(client, ReasonCode.PacketTooLarge, "message_size_limit");
+            if (client.IsV5) Acknowledge(op, client, packet, ReasonCode.QuotaExceeded);
+            else if (packet.QoS > 0) Disconnect(op, client, ReasonCode.PacketTooLarge, "message_size_limit");
             return null;
         }
         if (!MayWrite(client, topic))
         {
-            DenyPublish(client, packet, topic);
+            DenyPublish(op, client, packet, topic);
             return null;
         }
 
@@ -155,11 +158,10 @@ public sealed partial class MqttBroker
     }
 
     /// <summary>Routes an accepted message and acknowledges it. Returns a task to wait on when a 3.1.1 publisher must be held back.</summary>
-    private Task? TryRoute(ConnectedClient client, PublishPacket packet, Message message)
+    private Task? TryRoute(BrokerOperation op, ConnectedClient client, PublishPacket packet, Message message)
     {
         bool block = packet.QoS > 0 && Options.QueueFullPolicy == QueueFullPolicy.Block;
-        long recordedBefore = _store.RecordedSequence;
-        var result = Route(message, block);
+        var result = Route(op, message, block);
         if (result == RouteResult.QueueFull)
         {
             if (client.IsV5)
@@ -168,7 +170,7 @@ public sealed partial class MqttBroker
                 Metrics.PublishRejected();
                 if (Log.IsEnabled(LogType.Warning))
                     Log.Warning($"Refused PUBLISH from {client.ClientId} on '{message.Topic}' (m{packet.PacketId}): a subscriber queue is full (0x97).");
-                Acknowledge(client, packet, ReasonCode.QuotaExceeded);
+                Acknowledge(op, client, packet, ReasonCode.QuotaExceeded);
                 return null;
             }
             if (packet.QoS > 0 && !client.HeldBack) client.InboundUnacknowledged++;
@@ -181,54 +183,46 @@ public sealed partial class MqttBroker
             if (packet.QoS > 0) client.InboundUnacknowledged--;
         }
 
-        KeepIfRetained(message);
+        KeepIfRetained(op, message);
         var code = result == RouteResult.NoSubscribers && client.IsV5 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
         if (packet.QoS == QualityOfService.AtMostOnce) return null;
-        AwaitPubRel(client, packet);
+        AwaitPubRel(op, client, packet);
         // PUBACK/PUBREC mean "kept": held until the store holds what this publish changed (the message in persistent
         // sessions' queues, the retained message, the QoS 2 packet id). A publish that changed nothing stored (only
-        // clean subscribers) is acknowledged at once, even while the store is failing.
-        Acknowledge(client, packet, code, RecordedSince(recordedBefore));
+        // clean subscribers) commits nothing and is acknowledged at once, even while the store is failing.
+        Acknowledge(op, client, packet, code, waitsForChanges: true);
         return null;
     }
 
     /// <summary>Acknowledges a PUBLISH as accepted without routing it (a QoS 2 flow still goes on to PUBREL/PUBCOMP): for
     /// a message the broker discards where the client cannot be told (a publish to $SYS, a denied MQTT 3.1.1 publish).</summary>
-    private void AcknowledgeUnrouted(ConnectedClient client, PublishPacket packet)
+    private static void AcknowledgeUnrouted(BrokerOperation op, ConnectedClient client, PublishPacket packet)
     {
-        long before = _store.RecordedSequence;
-        AwaitPubRel(client, packet);
-        Acknowledge(client, packet, ReasonCode.Success, RecordedSince(before));
+        AwaitPubRel(op, client, packet);
+        Acknowledge(op, client, packet, ReasonCode.Success, waitsForChanges: true);
     }
 
     /// <summary>Only an accepted QoS 2 message makes its packet id "awaiting PUBREL" (a refused one ends its flow at
     /// PUBREC). Recorded before the commit, so a resend after a restart is still recognised as a duplicate.</summary>
-    private void AwaitPubRel(ConnectedClient client, PublishPacket packet)
+    private static void AwaitPubRel(BrokerOperation op, ConnectedClient client, PublishPacket packet)
     {
         if (packet.QoS != QualityOfService.ExactlyOnce) return;
         client.Session.InboundQoS2.Add(packet.PacketId);
-        RecordInboundQoS2(client.Session, packet.PacketId, true);
+        RecordInboundQoS2(op, client.Session, packet.PacketId, true);
         client.InboundUnacknowledged++;
     }
 
-    /// <summary>The sequence an acknowledgement must wait for: the latest, if anything was recorded since
-    /// <paramref name="before"/>; 0 (no wait) when this publish changed nothing stored.</summary>
-    private long RecordedSince(long before)
-    {
-        long now = _store.RecordedSequence;
-        return now != before ? now : 0;
-    }
-
-    /// <param name="durableAt">The store sequence the acknowledgement waits for (0: none).</param>
-    private static void Acknowledge(ConnectedClient client, PublishPacket packet, ReasonCode code, long durableAt = 0)
+    /// <param name="waitsForChanges">Whether the acknowledgement waits for the operation's changes to be durable (a
+    /// refusal vouches for nothing).</param>
+    private static void Acknowledge(BrokerOperation op, ConnectedClient client, PublishPacket packet, ReasonCode code, bool waitsForChanges = false)
     {
         switch (packet.QoS)
         {
             case QualityOfService.AtLeastOnce:
-                client.Connection.Send(OutboundPacket.Ack(PacketType.PubAck, packet.PacketId, code), durableAt);
+                op.Send(client.Connection, OutboundPacket.Ack(PacketType.PubAck, packet.PacketId, code), waitsForChanges);
                 break;
             case QualityOfService.ExactlyOnce:
-                client.Connection.Send(OutboundPacket.Ack(PacketType.PubRec, packet.PacketId, code), durableAt);
+                op.Send(client.Connection, OutboundPacket.Ack(PacketType.PubRec, packet.PacketId, code), waitsForChanges);
                 break;
         }
     }

@@ -14,27 +14,28 @@ public sealed partial class MqttBroker
     {
         lock (_lock)
         {
+            using var op = BeginOperation();
             var session = client.Session;
             var m = session.FindInflight(packet.PacketId);
             if (m is null || m.State == InflightState.AwaitingPubAck)
             {
-                SendSessionRecorded(client, OutboundPacket.Ack(PacketType.PubRel, packet.PacketId, client.IsV5 ? ReasonCode.PacketIdentifierNotFound : ReasonCode.Success));
+                SendSessionRecorded(op, client, OutboundPacket.Ack(PacketType.PubRel, packet.PacketId, client.IsV5 ? ReasonCode.PacketIdentifierNotFound : ReasonCode.Success));
                 return;
             }
             if ((byte)packet.ReasonCode >= 0x80)
             {
                 // MQTT 5: the subscriber refused the message; the flow ends here [MQTT-4.3.3-4].
                 Log.Warning($"Client {client.ClientId} refused message m{packet.PacketId} on '{m.Message.Topic}' (PUBREC rc{(byte)packet.ReasonCode}).");
-                CompleteInflight(session, packet.PacketId);
-                Pump(session);
+                CompleteInflight(op, session, packet.PacketId);
+                Pump(op, session);
                 return;
             }
             m.State = InflightState.AwaitingPubComp;
-            RecordInflight(session, m);
+            RecordInflight(op, session, m, started: false);
             m.SentAt = Now;
             m.AckTimeoutReported = false;
             ScheduleTimers(session);
-            SendSessionRecorded(client, OutboundPacket.Ack(PacketType.PubRel, packet.PacketId));
+            SendSessionRecorded(op, client, OutboundPacket.Ack(PacketType.PubRel, packet.PacketId));
         }
     }
 
@@ -48,14 +49,15 @@ public sealed partial class MqttBroker
     {
         lock (_lock)
         {
+            using var op = BeginOperation();
             var session = client.Session;
             if (session.FindInflight(packet.PacketId)?.State != awaited)
             {
                 Log.Write(LogType.Debug, $"Client {client.ClientId} sent {packet.Type.ToString().ToUpperInvariant()} for unknown message m{packet.PacketId}, ignored.");
                 return;
             }
-            CompleteInflight(session, packet.PacketId);
-            Pump(session);
+            CompleteInflight(op, session, packet.PacketId);
+            Pump(op, session);
         }
     }
 
@@ -64,10 +66,11 @@ public sealed partial class MqttBroker
     {
         lock (_lock)
         {
+            using var op = BeginOperation();
             bool known = client.Session.InboundQoS2.Remove(packet.PacketId);
-            if (known) RecordInboundQoS2(client.Session, packet.PacketId, false);
+            if (known) RecordInboundQoS2(op, client.Session, packet.PacketId, false);
             if (known && client.InboundUnacknowledged > 0) client.InboundUnacknowledged--;
-            SendSessionRecorded(client, OutboundPacket.Ack(PacketType.PubComp, packet.PacketId,
+            SendSessionRecorded(op, client, OutboundPacket.Ack(PacketType.PubComp, packet.PacketId,
                 known || !client.IsV5 ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound));
         }
     }

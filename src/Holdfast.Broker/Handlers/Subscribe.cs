@@ -9,6 +9,7 @@ public sealed partial class MqttBroker
     {
         lock (_lock)
         {
+            using var op = BeginOperation();
             if (client.Closed) return;
             var session = client.Session;
             uint? subscriptionId = client.IsV5 ? packet.Properties?.SubscriptionIdentifier : null;
@@ -31,7 +32,7 @@ public sealed partial class MqttBroker
                     // No Local on a shared subscription is a Protocol Error [MQTT-3.8.3-4].
                     if (request.NoLocal && client.IsV5)
                     {
-                        Disconnect(client, ReasonCode.ProtocolError, "no local on a shared subscription");
+                        Disconnect(op, client, ReasonCode.ProtocolError, "no local on a shared subscription");
                         return;
                     }
                     group = g;
@@ -61,15 +62,15 @@ public sealed partial class MqttBroker
                         retainedToSend.Add((message, sub));
             }
 
-            RecordSession(session);
-            SendSessionRecorded(client, new SubAckPacket { PacketId = packet.PacketId, ReasonCodes = codes });
+            RecordSession(op, session);
+            SendSessionRecorded(op, client, new SubAckPacket { PacketId = packet.PacketId, ReasonCodes = codes });
 
             foreach (var (message, sub) in retainedToSend)
             {
                 if (sub.NoLocal && message.PublisherClientId == session.ClientId) continue;
                 var qos = (QualityOfService)Math.Min((int)message.QoS, (int)sub.MaximumQoS);
                 // Retained messages sent because of a new subscription always carry RETAIN=1 [MQTT-3.3.1-9].
-                Deliver(session, message, qos, retain: true, sub.SubscriptionIdentifier is { } id ? [id] : null, retainedOnSubscribe: true);
+                Deliver(op, session, message, qos, retain: true, sub.SubscriptionIdentifier is { } id ? [id] : null, retainedOnSubscribe: true);
             }
         }
     }

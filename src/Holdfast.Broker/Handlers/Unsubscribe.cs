@@ -9,6 +9,7 @@ public sealed partial class MqttBroker
     {
         lock (_lock)
         {
+            using var op = BeginOperation();
             if (client.Closed) return;
             var session = client.Session;
             var codes = new List<ReasonCode>(packet.TopicFilters.Count);
@@ -26,8 +27,8 @@ public sealed partial class MqttBroker
                     codes.Add(ReasonCode.NoSubscriptionExisted);
                 }
             }
-            RecordSession(session);
-            SendSessionRecorded(client, new UnsubAckPacket { PacketId = packet.PacketId, ReasonCodes = codes });
+            RecordSession(op, session);
+            SendSessionRecorded(op, client, new UnsubAckPacket { PacketId = packet.PacketId, ReasonCodes = codes });
         }
     }
 }

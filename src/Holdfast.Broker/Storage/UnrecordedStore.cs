@@ -4,18 +4,27 @@ namespace Holdfast.Broker.Storage;
 internal sealed class UnrecordedStore : IBrokerStore
 {
     public static readonly UnrecordedStore Instance = new();
-    public void ShareLock(Lock brokerLock) { }
-    public void SaveSession(StoredSession session) { }
-    public void RemoveSession(string clientId) { }
-    public void AddQueued(string clientId, StoredDelivery delivery) { }
-    public void RemoveOldestQueued(string clientId) { }
-    public void SaveInflight(string clientId, StoredInflight inflight) { }
-    public void RemoveInflight(string clientId, ushort packetId) { }
-    public void SetInboundQoS2(string clientId, ushort packetId, bool awaitingPubRel) { }
-    public void SetRetained(Message message) { }
-    public void SetPendingWill(string clientId, PendingWill? will) { }
-    public long RecordedSequence => 0;
+    public IChangeSet BeginChanges() => NoChanges.Instance;
     public bool IsDurable(long sequence) => true;
     public ValueTask WhenDurable(long sequence) => ValueTask.CompletedTask;
     public StoredState Load() => new();
+
+    /// <summary>Keeps nothing, so one instance serves every operation.</summary>
+    private sealed class NoChanges : IChangeSet
+    {
+        public static readonly NoChanges Instance = new();
+        public void Reference(Message message) { }
+        public void Release(long messageId) { }
+        public void SaveSession(StoredSession session, long expectedEpoch) { }
+        public void RemoveSession(string clientId, long expectedEpoch) { }
+        public void AddQueued(string clientId, long sequence, StoredDelivery delivery) { }
+        public void RemoveQueued(string clientId, long sequence) { }
+        public void SaveInflight(string clientId, StoredInflight inflight) { }
+        public void RemoveInflight(string clientId, ushort packetId) { }
+        public void SetInboundQoS2(string clientId, ushort packetId, bool awaitingPubRel) { }
+        public void SetPendingWill(string clientId, PendingWill? will) { }
+        public void SetRetained(Message message) { }
+        public void ClearRetained(string topic) { }
+        public long Commit() => 0;
+    }
 }

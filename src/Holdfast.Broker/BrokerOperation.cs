@@ -1,0 +1,63 @@
+using System.Runtime.InteropServices;
+using Holdfast.Broker.Storage;
+using Holdfast.Protocol;
+
+namespace Holdfast.Broker;
+
+/// <summary>
+/// One broker operation (a packet handled, a timer tick, a shutdown): the store changes it records, in one change set,
+/// and what it hands to connections. At the end (<see cref="Dispose"/>, still under the lock that guarded the operation)
+/// the change set is committed, and only then are the packets and closes passed on, in the order they were made: a packet
+/// that vouches for the operation's changes is stamped with the commit's sequence, which is known only then, and a
+/// packet that waits for nothing still keeps its place among them on its connection.
+///
+/// It holds no broker state: a broker with several locks keeps one per lock. It is reused from one operation to the
+/// next, so an operation allocates nothing here.
+/// </summary>
+internal sealed class BrokerOperation(IChangeSet changes) : IDisposable
+{
+    private readonly List<Outbound> _outbound = [];
+
+    public IChangeSet Changes { get; } = changes;
+
+    /// <summary>Between <see cref="Start"/> and <see cref="Dispose"/>; an operation begun inside another takes a new instance.</summary>
+    public bool InUse { get; private set; }
+
+    public BrokerOperation Start()
+    {
+        InUse = true;
+        return this;
+    }
+
+    /// <summary>Queues <paramref name="packet"/> for the connection. With <paramref name="waitsForChanges"/> it is stamped
+    /// with this operation's commit sequence (0, no wait, when the operation changed nothing stored).</summary>
+    public void Send(IClientConnection connection, OutboundPacket packet, bool waitsForChanges = false) =>
+        _outbound.Add(new Outbound(connection, packet, waitsForChanges, Closes: false, null));
+
+    /// <summary>Closes the connection after what was sent before it in this operation, with the broker's goodbye if any
+    /// (see <see cref="IClientConnection.Close"/>).</summary>
+    public void Close(IClientConnection connection, MqttPacket? goodbye = null) =>
+        _outbound.Add(new Outbound(connection, default, false, Closes: true, goodbye));
+
+    /// <summary>Commits the changes, then hands the packets and closes to their connections.</summary>
+    public void Dispose()
+    {
+        try
+        {
+            long sequence = Changes.Commit();
+            foreach (ref readonly var o in CollectionsMarshal.AsSpan(_outbound))
+            {
+                if (o.Closes) o.Connection.Close(o.Goodbye);
+                else o.Connection.Send(o.Packet, o.WaitsForChanges ? sequence : 0);
+            }
+        }
+        finally
+        {
+            _outbound.Clear();
+            InUse = false;
+        }
+    }
+
+    private readonly record struct Outbound(IClientConnection Connection, OutboundPacket Packet, bool WaitsForChanges, bool Closes,
+        MqttPacket? Goodbye);
+}
