@@ -8,8 +8,8 @@ namespace Holdfast.Benchmarks;
 /// <summary>
 /// One lookup in the subscription trie holding 10,000 subscriptions of 2,000 sessions, shaped like a plant's telemetry:
 /// exact sensor topics, '+' per line and per sensor, '#' per line and for everything, and a few $share groups.
-/// A repeated topic is answered from the match cache; cycling through all 8,000 sensor topics (more than the cache's
-/// 1,024 slots) walks the trie every time.
+/// A repeated topic is answered from the match cache; the same topic on a tree without a cache, or cycling through all
+/// 8,000 sensor topics (more than the cache's 1,024 slots), walks the trie every time.
 /// </summary>
 [MemoryDiagnoser, ShortRunJob]
 public class TopicMatchBenchmarks
@@ -17,6 +17,7 @@ public class TopicMatchBenchmarks
     private const int Lines = 100;
     private const int SensorsPerLine = 80;
     private readonly SubscriptionTree _tree = new();
+    private readonly SubscriptionTree _uncachedTree = new(cacheSize: 0);
     private string[] _sensorTopics = [];
     private int _nextSensor;
 
@@ -25,12 +26,17 @@ public class TopicMatchBenchmarks
     {
         var sessions = Enumerable.Range(0, 2000).Select(i => new Session($"client-{i}")).ToArray();
         int next = 0;
-        void Add(string filter, string? shareGroup = null) =>
-            _tree.Add(sessions[next++ % sessions.Length], new Subscription(filter, QualityOfService.AtLeastOnce, false, false, RetainHandling.SendAtSubscribe, null)
+        void Add(string filter, string? shareGroup = null)
+        {
+            var subscription = new Subscription(filter, QualityOfService.AtLeastOnce, false, false, RetainHandling.SendAtSubscribe, null)
             {
                 ShareGroup = shareGroup,
                 MatchFilter = filter,
-            });
+            };
+            var session = sessions[next++ % sessions.Length];
+            _tree.Add(session, subscription);
+            _uncachedTree.Add(session, subscription);
+        }
 
         // 8,000 exact topics: one per sensor.
         for (int line = 0; line < Lines; line++)
@@ -60,6 +66,14 @@ public class TopicMatchBenchmarks
     /// <summary>A topic outside the plant: only the 10 '#' subscriptions. A cache hit.</summary>
     [Benchmark]
     public int MatchOtherTopic() => Match("office/floor-2/printer/status");
+
+    /// <summary>The sensor topic on a tree without a cache: the walk under the reader lock and a new result each time.</summary>
+    [Benchmark]
+    public int MatchSensorTopicWalk()
+    {
+        var result = _uncachedTree.Match("plant/line-42/sensor-7/temp");
+        return result.Subscribers.Length + result.SharedGroups.Length;
+    }
 
     /// <summary>Each of the 8,000 sensor topics in turn: the cache has evicted it by the time it comes round again, so
     /// every match walks the trie (under the reader lock) and makes a new result.</summary>

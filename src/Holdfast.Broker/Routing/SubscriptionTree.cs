@@ -43,11 +43,12 @@ public sealed class SubscriptionTree
 
     private readonly Node _root = new();
     private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
-    private readonly MatchCache _cache;
+    private readonly MatchCache? _cache;
     private long _generation;
     private int _count;
 
-    public SubscriptionTree(int cacheSize = DefaultCacheSize) => _cache = new MatchCache(cacheSize);
+    /// <param name="cacheSize">Results kept, by topic; 0 keeps none (every match walks the trie).</param>
+    public SubscriptionTree(int cacheSize = DefaultCacheSize) => _cache = cacheSize > 0 ? new MatchCache(cacheSize) : null;
 
     /// <summary>Subscriptions held, plain and shared members alike.</summary>
     public int Count => Volatile.Read(ref _count);
@@ -138,7 +139,7 @@ public sealed class SubscriptionTree
     /// result is cached and nothing changed since.</summary>
     public MatchResult Match(string topic)
     {
-        if (_cache.TryGet(topic, Volatile.Read(ref _generation), out var cached)) return cached;
+        if (_cache is not null && _cache.TryGet(topic, Volatile.Read(ref _generation), out var cached)) return cached;
 
         var scratch = t_scratch ??= new Scratch();
         long generation;
@@ -164,7 +165,7 @@ public sealed class SubscriptionTree
             scratch.Subscribers.Clear();
             scratch.SharedGroups.Clear();
         }
-        _cache.Add(topic, generation, result);
+        _cache?.Add(topic, generation, result);
         return result;
     }
 
