@@ -1,4 +1,5 @@
 using System.Text;
+using Holdfast.Broker.Routing;
 using Holdfast.Protocol;
 
 namespace Holdfast.Broker;
@@ -45,7 +46,7 @@ public sealed partial class MqttBroker
 
     /// <summary>For tests: runs <paramref name="inspect"/> under the broker's lock with the sessions and retained messages,
     /// so a check can add them up the long way and compare with <see cref="Status"/>.</summary>
-    internal T Inspect<T>(Func<SessionTable, RetainedStore, T> inspect)
+    internal T Inspect<T>(Func<SessionTable, RetainedTree, T> inspect)
     {
         lock (_lock) return inspect(_sessions, _retained);
     }

@@ -1,3 +1,4 @@
+using Holdfast.Broker.Routing;
 using Holdfast.Broker.Storage;
 using Holdfast.Protocol;
 
@@ -18,9 +19,7 @@ public sealed partial class MqttBroker : IDisposable
     private readonly Lock _lock = new();
     private readonly SessionTable _sessions = new();
     private readonly SubscriptionTree _subscriptions = new();
-    private readonly RetainedStore _retained = new();
-    private readonly List<KeyValuePair<Session, Subscription>> _matched = [];
-    private readonly List<SharedGroup> _matchedGroups = [];
+    private readonly RetainedTree _retained = new();
     private readonly Dictionary<Session, DeliveryTarget> _targets = [];
     private readonly List<(Session Session, DeliveryTarget Target)> _deliveries = [];
     private readonly Dictionary<uint, List<uint>> _identifierLists = [];
@@ -81,13 +80,11 @@ public sealed partial class MqttBroker : IDisposable
     /// </summary>
     private RouteResult Route(BrokerOperation op, Message message, bool blockWhenFull)
     {
-        _matched.Clear();
-        _matchedGroups.Clear();
         _targets.Clear();
         _deliveries.Clear();
-        _subscriptions.Match(message.Topic, _matched, _matchedGroups);
+        var matched = _subscriptions.Match(message.Topic);
 
-        foreach (var (session, sub) in _matched)
+        foreach (var (session, sub) in matched.Subscribers)
         {
             if (sub.NoLocal && session.ClientId == message.PublisherClientId) continue;
             var qos = (QualityOfService)Math.Min((int)message.QoS, (int)sub.MaximumQoS);
@@ -109,11 +106,12 @@ public sealed partial class MqttBroker : IDisposable
 
         // A shared group delivers each message to one member, chosen round-robin among those able to take it. It is a
         // subscription of its own: a member that also matches plainly gets both copies.
-        foreach (var group in _matchedGroups)
+        foreach (var group in matched.SharedGroups)
         {
             // Among the members that may read it: one that may not would drop it for the whole group. When none may, the
-            // member picked drops it (counted).
-            var (member, sub) = group.Pick(MayRead, message.Topic);
+            // member picked drops it (counted). A group emptied since the match has nobody to pick.
+            if (!group.TryPick(MayRead, message.Topic, out var picked)) continue;
+            var (member, sub) = picked;
             _deliveries.Add((member, new DeliveryTarget
             {
                 QoS = (QualityOfService)Math.Min((int)message.QoS, (int)sub.MaximumQoS),

@@ -1,4 +1,5 @@
 using System.Reflection;
+using Holdfast.Broker.Routing;
 using Holdfast.Protocol;
 
 namespace Holdfast.Broker.Tests;
@@ -14,10 +15,14 @@ public class SubscriptionTreeTests
 
     private static (List<KeyValuePair<Session, Subscription>> subs, List<SharedGroup> groups) Match(SubscriptionTree tree, string topic)
     {
-        var subs = new List<KeyValuePair<Session, Subscription>>();
-        var groups = new List<SharedGroup>();
-        tree.Match(topic, subs, groups);
-        return (subs, groups);
+        var result = tree.Match(topic);
+        return ([.. result.Subscribers], [.. result.SharedGroups]);
+    }
+
+    private static KeyValuePair<Session, Subscription> Pick(SharedGroup group, Func<Session, string, bool> mayReceive, string topic)
+    {
+        Assert.True(group.TryPick(mayReceive, topic, out var member));
+        return member;
     }
 
     private static bool Matches(string filter, string topic)
@@ -117,7 +122,7 @@ public class SubscriptionTreeTests
         Assert.Equal("a/+", g.Filter);
 
         // All offline: round-robin over everyone, each member once per cycle.
-        var picks = Enumerable.Range(0, 6).Select(_ => g.Pick(Anyone, "a/b").Key.ClientId).ToList();
+        var picks = Enumerable.Range(0, 6).Select(_ => Pick(g, Anyone, "a/b").Key.ClientId).ToList();
         Assert.Equal(["m0", "m1", "m2", "m0", "m1", "m2"], picks);
 
         // '$share/g/a/+' does not match 'a/b/c'.
@@ -134,7 +139,7 @@ public class SubscriptionTreeTests
         tree.Add(offline, Sub("$share/g/t"));
         tree.Add(online.Client.Session, Sub("$share/g/t"));
         var g = Match(tree, "t").groups.Single();
-        for (int i = 0; i < 4; i++) Assert.Equal("online", g.Pick(Anyone, "t").Key.ClientId);
+        for (int i = 0; i < 4; i++) Assert.Equal("online", Pick(g, Anyone, "t").Key.ClientId);
     }
 
     private static bool Anyone(Session session, string topic) => true;
@@ -153,9 +158,9 @@ public class SubscriptionTreeTests
 
         // The connected member may not receive it: the offline one that may is chosen every time, over a connected member.
         Func<Session, string, bool> offlineOnly = (s, topic) => s == offline && topic == "t";
-        for (int i = 0; i < 4; i++) Assert.Equal("offline", g.Pick(offlineOnly, "t").Key.ClientId);
+        for (int i = 0; i < 4; i++) Assert.Equal("offline", Pick(g, offlineOnly, "t").Key.ClientId);
         // Nobody may: some member still comes back (and the broker drops the message for it, counted).
-        Assert.Contains(g.Pick((_, _) => false, "t").Key.ClientId, new[] { "online", "offline", "other" });
+        Assert.Contains(Pick(g, (_, _) => false, "t").Key.ClientId, new[] { "online", "offline", "other" });
     }
 
     [Fact]
