@@ -5,7 +5,7 @@ namespace Holdfast.Broker;
 /// <summary>
 /// The server side of an MQTT session (MQTT 5.0 §4.1): subscriptions, outbound messages inflight and
 /// queued, inbound QoS 2 packet ids awaiting PUBREL. Outlives its connections when persistent.
-/// All state is guarded by the broker's lock. Its collections are made on first use: a session that never subscribes,
+/// All state is guarded by the lock of its <see cref="SessionShard"/>. Its collections are made on first use: a session that never subscribes,
 /// queues or takes part in a QoS 1/2 flow carries none of them. Messages are added and removed only through its methods,
 /// which keep the broker's <see cref="SessionTotals"/> while the session is counted there (see <see cref="CountIn"/>).
 /// </summary>
@@ -123,6 +123,12 @@ public sealed class Session(string clientId)
 
     /// <summary>Monotonic ms when the last connection ended (for expiry).</summary>
     public long DisconnectedAt { get; set; }
+
+    /// <summary>The shard the session lives in (set when it is added): its lock guards this session and its connection.</summary>
+    internal SessionShard Shard { get; set; } = null!;
+
+    /// <summary>Removed from its shard (ended, or replaced): an operation that found it through an older match skips it.</summary>
+    internal bool Ended { get; set; }
 
     /// <summary>When the broker's deadline queue next looks at this session (monotonic ms); long.MaxValue = not queued.</summary>
     internal long ScheduledDue { get; set; } = long.MaxValue;

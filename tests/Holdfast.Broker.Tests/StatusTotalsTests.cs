@@ -156,9 +156,9 @@ public class StatusTotalsTests
     }
 
     [Fact]
-    public void A_session_is_counted_exactly_while_it_is_in_the_table()
+    public void A_session_is_counted_exactly_while_it_is_in_its_shard()
     {
-        var table = new SessionTable();
+        var table = new SessionShard(0, new MemoryStore());
         var message = new Message("t", new byte[10], QualityOfService.AtLeastOnce, false, null, "pub", 0);
         var queued = new QueuedMessage(message, QualityOfService.AtLeastOnce, false, null);
         var session = new Session("s");
@@ -190,7 +190,7 @@ public class StatusTotalsTests
         AssertTotals(table, connected: 0, inflight: 0, queued: 0, bytes: 0, withInflight: []);
     }
 
-    private static void AssertTotals(SessionTable table, int connected, long inflight, long queued, long bytes, Session[] withInflight)
+    private static void AssertTotals(SessionShard table, int connected, long inflight, long queued, long bytes, Session[] withInflight)
     {
         var t = table.Totals;
         Assert.Equal((connected, inflight, queued, bytes), (t.ClientsConnected, t.InflightMessages, t.QueuedMessages, t.HeldBytes));
@@ -198,7 +198,7 @@ public class StatusTotalsTests
     }
 
     /// <summary>The sessions counted as holding inflight messages, following their links both ways.</summary>
-    private static List<Session> WithInflight(SessionTable table)
+    private static List<Session> WithInflight(SessionShard table)
     {
         var sessions = new List<Session>();
         for (var s = table.Totals.FirstWithInflight; s is not null; s = s.NextWithInflight)
@@ -231,20 +231,20 @@ public class StatusTotalsTests
     }
 
     /// <summary>Adds up what every session and retained message holds, as Status() once did, and requires the snapshot
-    /// to say the same; both under the broker's lock, so nothing changes in between.</summary>
+    /// to say the same; both with every shard locked, so nothing changes in between.</summary>
     private static BrokerStatus AssertStatusIsTheWalk(MqttBroker broker, string after)
     {
-        var (walked, status) = broker.Inspect((table, retained) =>
+        var (walked, status) = broker.Inspect((shards, retained) =>
         {
             // The sessions looked at for the ack timeout are exactly those holding inflight messages.
-            var withInflight = table.Values.Where(s => s.InflightCount > 0).ToHashSet();
-            var counted = WithInflight(table);
+            var withInflight = shards.SelectMany(s => s.Values).Where(s => s.InflightCount > 0).ToHashSet();
+            var counted = shards.SelectMany(WithInflight).ToList();
             Assert.True(withInflight.SetEquals(counted) && counted.Count == withInflight.Count,
                 $"after {after}: sessions with inflight messages {string.Join(",", withInflight)}, counted {string.Join(",", counted)}");
             long now = broker.Clock.Now;
             int total = 0, connected = 0, pastAckTimeout = 0;
             long inflight = 0, queued = 0, bytes = 0;
-            foreach (var session in table.Values)
+            foreach (var session in shards.SelectMany(s => s.Values))
             {
                 total++;
                 inflight += session.InflightCount;

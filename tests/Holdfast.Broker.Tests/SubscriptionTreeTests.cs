@@ -21,7 +21,7 @@ public class SubscriptionTreeTests
 
     private static KeyValuePair<Session, Subscription> Pick(SharedGroup group, Func<Session, string, bool> mayReceive, string topic)
     {
-        Assert.True(group.TryPick(mayReceive, topic, out var member));
+        Assert.True(group.TryPick(static (_, _) => true, (s, state) => state.MayReceive(s, state.Topic), (MayReceive: mayReceive, Topic: topic), out var member));
         return member;
     }
 

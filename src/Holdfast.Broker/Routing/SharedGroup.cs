@@ -46,12 +46,14 @@ public sealed class SharedGroup(string name, string filter)
     private void Replace(ImmutableArray<KeyValuePair<Session, Subscription>> members) =>
         Volatile.Write(ref _members, ImmutableCollectionsMarshal.AsArray(members)!);
 
-    /// <summary>Round-robin over the members <paramref name="mayReceive"/> accepts for <paramref name="topic"/>, preferring
-    /// connected ones whose inflight window has room, then any connected one, then anyone (an offline persistent member queues
-    /// the message rather than losing it); when it accepts none, any member. The caller decides who may receive what (the
-    /// tree knows nothing of access control); passing the topic lets it use one cached delegate, with no allocation.
-    /// False only when the group has no members left: a match made before the last member unsubscribed can still hold it.</summary>
-    public bool TryPick(Func<Session, string, bool> mayReceive, string topic, out KeyValuePair<Session, Subscription> member)
+    /// <summary>Round-robin over the members <paramref name="eligible"/> allows, preferring connected ones whose inflight
+    /// window has room and that <paramref name="mayReceive"/> accepts, then any connected one it accepts, then any it
+    /// accepts (an offline persistent member queues the message rather than losing it); when it accepts none, any eligible
+    /// member. The caller decides who may receive what (the tree knows nothing of access control) and who it can deliver
+    /// to now (the members whose sessions it holds locked); the state argument lets it pass static delegates, with no
+    /// allocation. False when no member is eligible: a match made before the last member unsubscribed can still hold it.</summary>
+    public bool TryPick<TState>(Func<Session, TState, bool> eligible, Func<Session, TState, bool> mayReceive, TState state,
+        out KeyValuePair<Session, Subscription> member)
     {
         var members = Members;
         int n = members.Length;
@@ -63,11 +65,13 @@ public sealed class SharedGroup(string name, string filter)
             for (int i = 0; i < n; i++)
             {
                 var candidate = members[(int)((uint)(start + i) % (uint)n)];
+                var session = candidate.Key;
+                if (!eligible(session, state)) continue;
                 bool ok = pass switch
                 {
-                    0 => candidate.Key.IsConnected && candidate.Key.HasInflightRoom && mayReceive(candidate.Key, topic),
-                    1 => candidate.Key.IsConnected && mayReceive(candidate.Key, topic),
-                    2 => mayReceive(candidate.Key, topic),
+                    0 => session.IsConnected && session.HasInflightRoom && mayReceive(session, state),
+                    1 => session.IsConnected && mayReceive(session, state),
+                    2 => mayReceive(session, state),
                     _ => true,
                 };
                 if (!ok) continue;

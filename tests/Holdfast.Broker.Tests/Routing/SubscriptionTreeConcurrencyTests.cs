@@ -58,7 +58,7 @@ public class SubscriptionTreeConcurrencyTests
                 Assert.True(states.Contains(signature), $"not a state the writer passed through: {signature}");
                 // A group from an older match may have been emptied since; picking from it is safe either way.
                 foreach (var group in result.SharedGroups)
-                    if (group.TryPick((_, _) => true, Topic, out var member)) Assert.StartsWith("s", member.Key.ClientId);
+                    if (group.TryPick(static (_, _) => true, static (_, _) => true, 0, out var member)) Assert.StartsWith("s", member.Key.ClientId);
                 // Topics nothing matches, and others that come and go in the cache.
                 Assert.True(tree.Match("x/y/" + (matches % 50)).IsEmpty);
                 matches++;
@@ -83,7 +83,7 @@ public class SubscriptionTreeConcurrencyTests
         var counts = new int[members.Length];
         Parallel.For(0, 4000, new ParallelOptions { MaxDegreeOfParallelism = 4 }, _ =>
         {
-            Assert.True(group.TryPick((_, _) => true, "t", out var member));
+            Assert.True(group.TryPick(static (_, _) => true, static (_, _) => true, 0, out var member));
             Interlocked.Increment(ref counts[Array.IndexOf(members, member.Key)]);
         });
         // Every pick takes its own place in the cycle: exactly a quarter each.

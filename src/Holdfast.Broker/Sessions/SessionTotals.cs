@@ -3,8 +3,8 @@ using System.Diagnostics;
 namespace Holdfast.Broker;
 
 /// <summary>What the broker's sessions hold, added up as it changes so that a status snapshot costs nothing per session.
-/// Kept by the sessions themselves (see <see cref="Session"/>) while they are in the broker's <see cref="SessionTable"/>.
-/// Guarded by the broker's lock.</summary>
+/// Kept by the sessions themselves (see <see cref="Session"/>) while they are in a <see cref="SessionShard"/>, one per
+/// shard. Guarded by that shard's lock.</summary>
 internal sealed class SessionTotals
 {
     public int ClientsConnected;
@@ -34,36 +34,5 @@ internal sealed class SessionTotals
         else session.PreviousWithInflight.NextWithInflight = session.NextWithInflight;
         if (session.NextWithInflight is not null) session.NextWithInflight.PreviousWithInflight = session.PreviousWithInflight;
         session.PreviousWithInflight = session.NextWithInflight = null;
-    }
-}
-
-/// <summary>The broker's sessions by client id. Adding and removing go through here, so a session's messages and
-/// connection are counted in <see cref="Totals"/> exactly while it is in the table.</summary>
-internal sealed class SessionTable
-{
-    private readonly Dictionary<string, Session> _sessions = new(StringComparer.Ordinal);
-
-    public SessionTotals Totals { get; } = new();
-    public int Count => _sessions.Count;
-    public Dictionary<string, Session>.ValueCollection Values => _sessions.Values;
-
-    public bool TryGetValue(string clientId, out Session session) => _sessions.TryGetValue(clientId, out session!);
-    public Session? GetValueOrDefault(string clientId) => _sessions.GetValueOrDefault(clientId);
-
-    /// <summary>Adds a session, replacing (and no longer counting) one with the same client id.</summary>
-    public void Add(Session session)
-    {
-        if (_sessions.Remove(session.ClientId, out var replaced)) replaced.CountIn(null);
-        _sessions[session.ClientId] = session;
-        session.CountIn(Totals);
-    }
-
-    /// <summary>Removes this session if it is the one in the table under its client id; returns whether it was.</summary>
-    public bool Remove(Session session)
-    {
-        if (!_sessions.TryGetValue(session.ClientId, out var current) || current != session) return false;
-        _sessions.Remove(session.ClientId);
-        session.CountIn(null);
-        return true;
     }
 }

@@ -1,18 +1,31 @@
+using Holdfast.Broker.Routing;
 using Holdfast.Protocol;
+using static Holdfast.Broker.SessionRecording;
 
 namespace Holdfast.Broker;
 
-// PUBLISH from a client: topic aliases, limits, QoS 1/2 acknowledgement, retained messages, routing (MQTT 5.0 §3.3, §4.3).
-public sealed partial class MqttBroker
+/// <summary>
+/// PUBLISH from a client: topic aliases, limits, QoS 1/2 acknowledgement, retained messages, routing (MQTT 5.0 §3.3,
+/// §4.3). Two steps: the packet is checked under the publisher's own shard lock; then its subscribers are matched
+/// (no session lock) and it is routed and acknowledged under the locks of the publisher's and the subscribers' shards
+/// (<see cref="Distributor"/>). A publisher's messages are handled one after another, so they reach each subscriber in
+/// the order sent.
+/// </summary>
+internal sealed class PublishHandler(BrokerContext context, SessionTable sessions, Distributor distributor, SessionLifecycle lifecycle, RoomSignal room)
 {
+    private BrokerOptions Options => context.Options;
+    private BrokerMetrics Metrics => context.Metrics;
+    private IBrokerLog Log => context.Log;
+
     /// <summary>
     /// Handles a PUBLISH. An MQTT 3.1.1 publisher whose message a full queue cannot take (queue_full_policy block) is held
     /// back: its message waits for room, unacknowledged, and its later publishes wait behind it in order; past
     /// <see cref="HeldPublishes.Limit"/> of them the receipt tells the connection to stop reading until they are taken.
     /// </summary>
-    public PublishReceipt HandlePublish(ConnectedClient client, PublishPacket packet)
+    public PublishReceipt Handle(ConnectedClient client, PublishPacket packet)
     {
-        lock (_lock)
+        Message? message;
+        using (var scope = new OperationScope(sessions, ShardSet.Of(client.Session.Shard), lifecycle))
         {
             if (client.Closed) return PublishReceipt.Done;
             if (client.Held is { } held)
@@ -20,15 +33,29 @@ public sealed partial class MqttBroker
                 held.Add(packet);
                 return new PublishReceipt(true, held.Count >= HeldPublishes.Limit ? held.Released : Task.CompletedTask);
             }
-            using var op = BeginOperation();
-            var message = Accept(op, client, packet);
-            if (message is null) return PublishReceipt.Done;
-            var wait = TryRoute(op, client, packet, message);
-            if (wait is null) return PublishReceipt.Done;
-            client.Held = new HeldPublishes();
-            _ = RouteWhenRoomAsync(client, client.Held, packet, message, wait);
-            return new PublishReceipt(true, Task.CompletedTask);
+            message = Accept(scope.Operation, client, packet);
         }
+        if (message is null) return PublishReceipt.Done;
+        var wait = RouteAndAcknowledge(client, packet, message, out var held2);
+        if (wait is null) return PublishReceipt.Done;
+        _ = RouteWhenRoomAsync(client, held2!, packet, message, wait);
+        return new PublishReceipt(true, Task.CompletedTask);
+    }
+
+    /// <summary>Routes an accepted message and acknowledges it, under the shards its routing needs. Returns a task to wait
+    /// on when a 3.1.1 publisher must be held back (and then the client's <see cref="HeldPublishes"/>).</summary>
+    private Task? RouteAndAcknowledge(ConnectedClient client, PublishPacket packet, Message message, out HeldPublishes? held)
+    {
+        held = null;
+        var match = distributor.Match(message.Topic);
+        var shards = ShardSet.Of(client.Session.Shard);
+        distributor.AddShards(ref shards, match, message.Topic, message.Retain);
+        using var scope = new OperationScope(sessions, shards, lifecycle);
+        // Gone since it was checked: never acknowledged, so the publisher still owns the message.
+        if (client.Closed) return null;
+        var wait = TryRoute(scope.Operation, client, packet, message, match, shards);
+        if (wait is not null) held = client.Held ??= new HeldPublishes();
+        return wait;
     }
 
     /// <summary>Routes the held publish once there is room, then those held behind it, in order; each may be held again.</summary>
@@ -44,17 +71,13 @@ public sealed partial class MqttBroker
                 {
                     // Also woken when the connection ends: what is held was never acknowledged, so nothing is lost.
                     await Task.WhenAny(wait, held.Released).ConfigureAwait(false);
-                    lock (_lock)
-                    {
-                        using var op = BeginOperation();
-                        if (client.Closed) return;
-                        wait = TryRoute(op, client, packet, message);
-                    }
+                    if (client.Closed) return;
+                    wait = RouteAndAcknowledge(client, packet, message, out _);
                 }
-                lock (_lock)
+                while (true)
                 {
-                    using var op = BeginOperation();
-                    while (true)
+                    Message? next;
+                    using (var scope = new OperationScope(sessions, ShardSet.Of(client.Session.Shard), lifecycle))
                     {
                         if (client.Closed) return;
                         if (!held.TryTakeNext(out packet))
@@ -63,18 +86,20 @@ public sealed partial class MqttBroker
                             held.Release();
                             return;
                         }
-                        if (Accept(op, client, packet) is not { } next) continue;
-                        message = next;
-                        wait = TryRoute(op, client, packet, message);
-                        if (wait is not null) break;
+                        next = Accept(scope.Operation, client, packet);
                     }
+                    if (next is null) continue;
+                    message = next;
+                    wait = RouteAndAcknowledge(client, packet, message, out _);
+                    if (wait is not null) break;
                 }
             }
         }
         catch (Exception e)
         {
             Log.Error($"Client {client.ClientId}: held PUBLISH failed: {e}");
-            Disconnect(client, ReasonCode.UnspecifiedError, "held PUBLISH failed");
+            using var scope = new OperationScope(sessions, ShardSet.Of(client.Session.Shard), lifecycle);
+            lifecycle.Disconnect(scope.Operation, client, ReasonCode.UnspecifiedError, "held PUBLISH failed");
         }
     }
 
@@ -87,26 +112,26 @@ public sealed partial class MqttBroker
         {
             if (properties.SubscriptionIdentifiers is not null)
             {
-                Disconnect(op, client, ReasonCode.ProtocolError, "PUBLISH from a client must not carry a subscription identifier");
+                lifecycle.Disconnect(op, client, ReasonCode.ProtocolError, "PUBLISH from a client must not carry a subscription identifier");
                 return null;
             }
             if (properties.ResponseTopic is { } responseTopic && !TopicRules.IsValidTopicName(responseTopic))
             {
                 // A Response Topic is a topic name: no wildcards [MQTT-3.3.2-14].
-                Disconnect(op, client, ReasonCode.ProtocolError, $"response topic '{responseTopic}' is not a valid topic name");
+                lifecycle.Disconnect(op, client, ReasonCode.ProtocolError, $"response topic '{responseTopic}' is not a valid topic name");
                 return null;
             }
             if (properties.TopicAlias is { } alias)
             {
                 if (alias == 0 || alias > Options.TopicAliasMaximum)
                 {
-                    Disconnect(op, client, ReasonCode.TopicAliasInvalid, $"topic alias {alias} out of range");
+                    lifecycle.Disconnect(op, client, ReasonCode.TopicAliasInvalid, $"topic alias {alias} out of range");
                     return null;
                 }
                 if (topic.Length > 0) client.InboundTopicAliases[alias] = topic;
                 else if (!client.InboundTopicAliases.TryGetValue(alias, out topic!))
                 {
-                    Disconnect(op, client, ReasonCode.ProtocolError, $"unknown topic alias {alias}");
+                    lifecycle.Disconnect(op, client, ReasonCode.ProtocolError, $"unknown topic alias {alias}");
                     return null;
                 }
                 // The alias is a property of this connection, not of the message: subscribers never see it.
@@ -119,10 +144,10 @@ public sealed partial class MqttBroker
             // A resent QoS 2 PUBLISH we already accepted: acknowledge again, never deliver twice
             // (checked first, so that no path counts the same packet id twice against our Receive Maximum).
             // Held like the first PUBREC could have been: if the id is not durable yet, neither is this answer.
-            SendSessionRecorded(op, client, OutboundPacket.Ack(PacketType.PubRec, packet.PacketId));
+            Outbox.SendSessionRecorded(op, client, OutboundPacket.Ack(PacketType.PubRec, packet.PacketId));
             return null;
         }
-        if (IsBrokerTopic(topic))
+        if (AccessRules.IsBrokerTopic(topic))
         {
             // $SYS belongs to the broker. Accept and acknowledge (clients are not told off), but do not route.
             AcknowledgeUnrouted(op, client, packet);
@@ -130,12 +155,12 @@ public sealed partial class MqttBroker
         }
         if (packet.Retain && !Options.RetainAvailable)
         {
-            Disconnect(op, client, ReasonCode.RetainNotSupported, "retain not available");
+            lifecycle.Disconnect(op, client, ReasonCode.RetainNotSupported, "retain not available");
             return null;
         }
-        if (packet.QoS > 0 && client.IsV5 && client.InboundUnacknowledged >= ReceiveMaximum)
+        if (packet.QoS > 0 && client.IsV5 && client.InboundUnacknowledged >= Options.ReceiveMaximum)
         {
-            Disconnect(op, client, ReasonCode.ReceiveMaximumExceeded, $"more than {ReceiveMaximum} QoS 1/2 publishes unacknowledged");
+            lifecycle.Disconnect(op, client, ReasonCode.ReceiveMaximumExceeded, $"more than {Options.ReceiveMaximum} QoS 1/2 publishes unacknowledged");
             return null;
         }
         if (Options.MessageSizeLimit > 0 && packet.Payload.Length > Options.MessageSizeLimit)
@@ -144,24 +169,24 @@ public sealed partial class MqttBroker
             Log.Warning($"Client {client.ClientId} sent a {packet.Payload.Length}-byte message on '{topic}', over message_size_limit {Options.MessageSizeLimit}.");
             // MQTT 5: refuse with a code the client sees. 3.1.1 has none, so close rather than acknowledge and drop.
             if (client.IsV5) Acknowledge(op, client, packet, ReasonCode.QuotaExceeded);
-            else if (packet.QoS > 0) Disconnect(op, client, ReasonCode.PacketTooLarge, "message_size_limit");
+            else if (packet.QoS > 0) lifecycle.Disconnect(op, client, ReasonCode.PacketTooLarge, "message_size_limit");
             return null;
         }
-        if (!MayWrite(client, topic))
+        if (!AccessRules.MayWrite(client, topic))
         {
             DenyPublish(op, client, packet, topic);
             return null;
         }
 
         Metrics.MessageReceived(packet.QoS, packet.Payload.Length);
-        return new Message(topic, packet.Payload, packet.QoS, packet.Retain, client.IsV5 ? properties : null, client.ClientId, Now);
+        return new Message(topic, packet.Payload, packet.QoS, packet.Retain, client.IsV5 ? properties : null, client.ClientId, context.Now);
     }
 
     /// <summary>Routes an accepted message and acknowledges it. Returns a task to wait on when a 3.1.1 publisher must be held back.</summary>
-    private Task? TryRoute(BrokerOperation op, ConnectedClient client, PublishPacket packet, Message message)
+    private Task? TryRoute(BrokerOperation op, ConnectedClient client, PublishPacket packet, Message message, MatchResult match, ShardSet shards)
     {
         bool block = packet.QoS > 0 && Options.QueueFullPolicy == QueueFullPolicy.Block;
-        var result = Route(op, message, block);
+        var result = distributor.Route(op, message, match, shards, block);
         if (result == RouteResult.QueueFull)
         {
             if (client.IsV5)
@@ -175,7 +200,8 @@ public sealed partial class MqttBroker
             }
             if (packet.QoS > 0 && !client.HeldBack) client.InboundUnacknowledged++;
             client.HeldBack = true;
-            return WaitForRoom();
+            // Under the full queues' locks: room made in them is signalled after this.
+            return room.Wait();
         }
         if (client.HeldBack)
         {
@@ -183,7 +209,7 @@ public sealed partial class MqttBroker
             if (packet.QoS > 0) client.InboundUnacknowledged--;
         }
 
-        KeepIfRetained(op, message);
+        distributor.KeepIfRetained(op, message);
         var code = result == RouteResult.NoSubscribers && client.IsV5 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
         if (packet.QoS == QualityOfService.AtMostOnce) return null;
         AwaitPubRel(op, client, packet);
@@ -192,6 +218,18 @@ public sealed partial class MqttBroker
         // clean subscribers) commits nothing and is acknowledged at once, even while the store is failing.
         Acknowledge(op, client, packet, code, waitsForChanges: true);
         return null;
+    }
+
+    /// <summary>A PUBLISH its client may not write: never routed, counted and logged (Mosquitto's words). MQTT 5 QoS 1/2
+    /// publishers are told with 0x87 Not authorized; MQTT 3.1.1 has no reason code, so (as Mosquitto 2) the message is
+    /// acknowledged normally and dropped, and a QoS 2 flow still completes with PUBREL/PUBCOMP.</summary>
+    private void DenyPublish(BrokerOperation op, ConnectedClient client, PublishPacket packet, string topic)
+    {
+        Metrics.Drop(DropCause.NotAuthorized);
+        if (Log.IsEnabled(LogType.Notice))
+            Log.Notice($"Denied PUBLISH from {client.ClientId} (d{(packet.Dup ? 1 : 0)}, q{(int)packet.QoS}, r{(packet.Retain ? 1 : 0)}, m{packet.PacketId}, '{topic}', ... ({packet.Payload.Length} bytes))");
+        if (client.IsV5) Acknowledge(op, client, packet, ReasonCode.NotAuthorized);
+        else AcknowledgeUnrouted(op, client, packet);
     }
 
     /// <summary>Acknowledges a PUBLISH as accepted without routing it (a QoS 2 flow still goes on to PUBREL/PUBCOMP): for

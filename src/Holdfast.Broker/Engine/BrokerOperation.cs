@@ -11,12 +11,13 @@ namespace Holdfast.Broker;
 /// that vouches for the operation's changes is stamped with the commit's sequence, which is known only then, and a
 /// packet that waits for nothing still keeps its place among them on its connection.
 ///
-/// It holds no broker state: a broker with several locks keeps one per lock. It is reused from one operation to the
-/// next, so an operation allocates nothing here.
+/// It holds no broker state: each session shard keeps one for its lock (an operation over several shards uses the lowest
+/// one's). It is reused from one operation to the next, so an operation allocates nothing here.
 /// </summary>
 internal sealed class BrokerOperation(IChangeSet changes) : IDisposable
 {
     private readonly List<Outbound> _outbound = [];
+    private List<(Session Session, WillMessage Will, PendingWill? Pending)>? _wills;
 
     public IChangeSet Changes { get; } = changes;
 
@@ -38,6 +39,22 @@ internal sealed class BrokerOperation(IChangeSet changes) : IDisposable
     /// (see <see cref="IClientConnection.Close"/>).</summary>
     public void Close(IClientConnection connection, MqttPacket? goodbye = null) =>
         _outbound.Add(new Outbound(connection, default, false, Closes: true, goodbye));
+
+    /// <summary>Routing one message to its sessions, without allocating (the operation is its holder's alone).</summary>
+    public RouteScratch Routing { get; } = new();
+
+    /// <summary>A will to publish once this operation's locks are released: its routing may need the locks of other
+    /// shards, which may only be taken in order (see <see cref="OperationScope"/>).</summary>
+    /// <param name="pending">The session's pending will this is, when it is kept as one until published (null: not kept).</param>
+    public void PublishWillAfter(Session session, WillMessage will, PendingWill? pending) => (_wills ??= []).Add((session, will, pending));
+
+    /// <summary>The wills left to publish; taken before the locks are released, since the next holder reuses this instance.</summary>
+    public List<(Session Session, WillMessage Will, PendingWill? Pending)>? TakeWills()
+    {
+        var wills = _wills;
+        _wills = null;
+        return wills;
+    }
 
     /// <summary>Commits the changes, then hands the packets and closes to their connections.</summary>
     public void Dispose()

@@ -1,0 +1,17 @@
+namespace Holdfast.Broker;
+
+/// <summary>What every part of the engine reads: the settings, the clock, the log and the counters. Nothing here changes
+/// after the broker is made (the counters are thread-safe), so parts share it without a lock.</summary>
+internal sealed class BrokerContext(BrokerOptions options, BrokerClock clock, IBrokerLog log, BrokerMetrics metrics)
+{
+    public BrokerOptions Options { get; } = options;
+    public BrokerClock Clock { get; } = clock;
+    public IBrokerLog Log { get; } = log;
+    public BrokerMetrics Metrics { get; } = metrics;
+
+    public long Now => Clock.Now;
+
+    /// <summary>Set once at shutdown: no new connections, no wills, sessions kept.</summary>
+    public bool ShuttingDown { get => Volatile.Read(ref _shuttingDown); set => Volatile.Write(ref _shuttingDown, value); }
+    private bool _shuttingDown;
+}

@@ -1,0 +1,169 @@
+using Holdfast.Protocol;
+using static Holdfast.Broker.SessionRecording;
+
+namespace Holdfast.Broker;
+
+/// <summary>CONNECT: authentication, client ids, clean start, takeover, session resume (MQTT 5.0 §3.1, §3.2). Uses the
+/// session table (its client id's shard), the lifecycle (takeover, clean start) and the outbox (resume).</summary>
+internal sealed class ConnectHandler(BrokerContext context, SessionTable sessions, SessionLifecycle lifecycle, Outbox outbox)
+{
+    private BrokerOptions Options => context.Options;
+    private IBrokerLog Log => context.Log;
+
+    public ConnectedClient? Handle(IClientConnection connection, MqttPacket first, ListenerPolicy policy, TransportIdentity? identity)
+    {
+        if (first is not ConnectPacket connect)
+        {
+            if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {connection.RemoteAddress} sent {first.Type} before CONNECT, closing.");
+            connection.Close();
+            return null;
+        }
+        var version = connect.ProtocolVersion;
+        bool v5 = version == ProtocolVersion.V500;
+        string clientId = connect.ClientId;
+        string? assignedId = null;
+        // 3.1.1 allows an empty id only with a clean session [MQTT-3.1.3-8]; 3.1 not at all.
+        bool mayAssign = Options.AllowZeroLengthClientId && version != ProtocolVersion.V310 && (v5 || connect.CleanStart);
+        if (clientId.Length == 0 && mayAssign) clientId = assignedId = "auto-" + Guid.NewGuid().ToString("N");
+
+        // Everything about this client id happens under its shard's lock: a second CONNECT with the same id waits here.
+        using var scope = new OperationScope(sessions, ShardSet.Of(sessions.ShardOf(clientId)), lifecycle);
+        var op = scope.Operation;
+        if (context.ShuttingDown) return Refuse(op, connection, ReasonCode.ServerUnavailable, "server shutting down");
+        if (clientId.Length == 0) return Refuse(op, connection, ReasonCode.ClientIdentifierNotValid, "empty client id");
+        if (v5 && connect.Properties?.AuthenticationMethod is { } method)
+            return Refuse(op, connection, ReasonCode.BadAuthenticationMethod, $"authentication method '{method}' not supported");
+        // $SYS belongs to the broker: a will may not publish (or retain) there.
+        if (connect.Will is { } will && AccessRules.IsBrokerTopic(will.Topic))
+            return Refuse(op, connection, ReasonCode.NotAuthorized, $"will topic '{will.Topic}' is reserved");
+        string? userName = connect.UserName;
+        if (policy.UseIdentityAsUsername)
+        {
+            // As Mosquitto: the verified certificate's CN is the user name and the password is not used; a certificate
+            // without a CN is refused as a bad user name (3.1.1: code 4).
+            if ((identity ?? TransportIdentity.None).CertificateCommonName is not { } commonName)
+                return Refuse(op, connection, ReasonCode.BadUserNameOrPassword, "its certificate has no CN to use as user name (use_identity_as_username)");
+            userName = commonName;
+        }
+        // As Mosquitto 2: a client with a user name must match the password file (without one, nobody can); a client
+        // without one is anonymous, and allow_anonymous decides.
+        else if (userName is { } user)
+        {
+            if (policy.CheckPassword is not { } check ? !policy.AllowAnonymous : !check(user, connect.Password ?? []))
+                return Refuse(op, connection, ReasonCode.BadUserNameOrPassword, $"bad user name or password for '{user}'");
+        }
+        else if (!policy.AllowAnonymous)
+            return Refuse(op, connection, ReasonCode.NotAuthorized, "anonymous clients are not allowed");
+        // A retained will cannot be honoured without retained messages: an error, not a silent downgrade [MQTT-3.2.2-13].
+        if (v5 && connect.Will is { Retain: true } && !Options.RetainAvailable)
+            return Refuse(op, connection, ReasonCode.RetainNotSupported, "will retain requested but retain_available is false");
+
+        ushort keepAlive = connect.KeepAlive;
+        ushort? serverKeepAlive = null;
+        // max_keepalive 0 means no limit, as in Mosquitto.
+        if (Options.MaxKeepAlive is > 0 and < 65535 && (keepAlive > Options.MaxKeepAlive || keepAlive == 0))
+        {
+            // MQTT 5 lets the server impose its keep-alive; 3.1.1 has no way to say so, so (like Mosquitto)
+            // a 3.1.1 client asking for more than max_keepalive is refused.
+            if (v5) serverKeepAlive = keepAlive = Options.MaxKeepAlive;
+            else if (keepAlive > Options.MaxKeepAlive)
+                return Refuse(op, connection, ReasonCode.ClientIdentifierNotValid, $"keepalive {keepAlive} exceeds max_keepalive {Options.MaxKeepAlive}");
+        }
+
+        var shard = sessions.ShardOf(clientId);
+        // Session takeover: the old connection is closed with 0x8E and ends as an abnormal disconnect (its will applies).
+        var session = shard.GetValueOrDefault(clientId);
+        if (session?.Client is { } old)
+        {
+            Log.Notice($"Client {clientId} already connected, closing old connection.");
+            SessionLifecycle.CloseConnection(op, old, ReasonCode.SessionTakenOver);
+            lifecycle.EndConnection(op, old);
+            // A session with expiry 0 ended with its connection; otherwise it continues (or clean start ends it below).
+            session = shard.GetValueOrDefault(clientId);
+        }
+
+        bool sessionPresent = false;
+        if (session is not null && connect.CleanStart)
+        {
+            lifecycle.EndSession(op, session, "clean start");
+            session = null;
+        }
+        if (session is null)
+        {
+            session = new Session(clientId);
+            shard.Add(session);
+        }
+        else
+        {
+            sessionPresent = true;
+            // A new connection before the will delay has passed cancels the will [MQTT-3.1.3-9]; one already due is
+            // about to be published.
+            if (session.PendingWill is { } pending && pending.PublishAt > context.Now) SetPendingWill(op, session, null);
+        }
+
+        session.Version = version;
+        session.ExpiryInterval = v5 ? connect.Properties?.SessionExpiryInterval ?? 0 : connect.CleanStart ? 0 : uint.MaxValue;
+        int clientReceiveMaximum = (v5 ? connect.Properties?.ReceiveMaximum : null) ?? 65535;
+        session.InflightWindow = Options.MaxInflightMessages > 0 ? Math.Min(Options.MaxInflightMessages, clientReceiveMaximum) : clientReceiveMaximum;
+
+        var client = new ConnectedClient(session, connection, version, policy)
+        {
+            KeepAlive = keepAlive,
+            MaximumPacketSize = (v5 ? connect.Properties?.MaximumPacketSize : null) ?? 0,
+            Will = connect.Will,
+            UserName = userName,
+        };
+        session.Client = client;
+        session.Identity = new SessionIdentity(policy.Name, userName, policy);
+        // Recorded as connected, with who connected (a takeover by another user changes it): if the broker dies now, the
+        // session's offline time starts at the restart, not at its previous disconnection (which could make it look
+        // expired), and the ACL judges it as this user until it reconnects. A new connection takes the session: the
+        // next epoch.
+        RecordSession(op, session, claim: true);
+
+        var connack = new ConnAckPacket { SessionPresent = sessionPresent, ReasonCode = ReasonCode.Success };
+        if (v5) connack.Properties = ConnAckProperties(assignedId, serverKeepAlive);
+        // Not held for the store: "session present" is the protocol's own report of what survived, and a CONNACK
+        // that waited on a failing store would leave even clients needing nothing stored unable to connect (and a
+        // DISCONNECT must never come before the CONNACK [MQTT-3.14.0-1]).
+        op.Send(connection, connack);
+        context.Metrics.ClientConnected();
+
+        if (Options.ConnectionMessages && Log.IsEnabled(LogType.Notice))
+            Log.Notice($"New client connected from {connection.RemoteAddress} as {clientId} (p{MosquittoProtocolNumber(version)}, c{(connect.CleanStart ? 1 : 0)}, k{keepAlive}{(userName is null ? "" : $", u'{userName}'")}).");
+
+        // Resume: inflight first, in original order with DUP=1 (PUBREL past PUBREC), then the queue.
+        outbox.Pump(op, session);
+        return client;
+    }
+
+    /// <summary>Mosquitto's log names protocol versions p1 (3.1), p2 (3.1.1) and p5 (5.0).</summary>
+    private static int MosquittoProtocolNumber(ProtocolVersion version) => version switch
+    {
+        ProtocolVersion.V310 => 1,
+        ProtocolVersion.V311 => 2,
+        _ => 5,
+    };
+
+    private MqttProperties ConnAckProperties(string? assignedId, ushort? serverKeepAlive)
+    {
+        var p = new MqttProperties
+        {
+            ReceiveMaximum = Options.ReceiveMaximum,
+            TopicAliasMaximum = Options.TopicAliasMaximum > 0 ? Options.TopicAliasMaximum : null,
+            AssignedClientIdentifier = assignedId,
+            ServerKeepAlive = serverKeepAlive,
+            RetainAvailable = Options.RetainAvailable ? null : (byte)0,
+        };
+        if (Options.MaxPacketSize > 0) p.MaximumPacketSize = (uint)Options.MaxPacketSize;
+        return p;
+    }
+
+    private ConnectedClient? Refuse(BrokerOperation op, IClientConnection connection, ReasonCode code, string why)
+    {
+        if (Log.IsEnabled(LogType.Notice))
+            Log.Notice($"Client connection from {connection.RemoteAddress} refused: {why}.");
+        op.Close(connection, goodbye: new ConnAckPacket { ReasonCode = code });
+        return null;
+    }
+}
