@@ -125,12 +125,17 @@ public class RetainedTreeTests
     {
         var tree = new RetainedTree();
         for (int i = 0; i < 100; i++) tree.Set(Retained($"plant/{i}/temp"));
-        int writing = 1;
+        // The writer goes on until the readers have matched enough while it writes, however the threads are scheduled
+        // (or one of them has failed and stopped).
+        const int MatchesWhileWriting = 300;
+        int writing = 1, matchedWhileWriting = 0, reading = 2;
+        using var start = new Barrier(3);
         var writer = Task.Factory.StartNew(() =>
         {
+            start.SignalAndWait();
             try
             {
-                for (int round = 0; round < 50; round++)
+                for (int round = 0; round < 10 || (Volatile.Read(ref matchedWhileWriting) < MatchesWhileWriting && Volatile.Read(ref reading) == 2); round++)
                     for (int i = 0; i < 100; i++)
                         tree.Set(round % 2 == 0 ? Clear($"plant/{i}/temp") : Retained($"plant/{i}/temp", expirySeconds: 1));
             }
@@ -138,13 +143,19 @@ public class RetainedTreeTests
         }, TaskCreationOptions.LongRunning);
         var readers = Enumerable.Range(0, 2).Select(_ => Task.Factory.StartNew(() =>
         {
+            start.SignalAndWait();
             int matches = 0;
-            while (Volatile.Read(ref writing) == 1 || matches < 200)
+            try
             {
-                // Past the expiry of the writer's messages: matching removes them as the writer sets them.
-                foreach (var m in tree.Match("plant/+/temp", now: matches % 2 == 0 ? 0 : 5000)) Assert.Matches(@"^plant/\d+/temp$", m.Topic);
-                matches++;
+                while (Volatile.Read(ref writing) == 1)
+                {
+                    // Past the expiry of the writer's messages: matching removes them as the writer sets them.
+                    foreach (var m in tree.Match("plant/+/temp", now: matches % 2 == 0 ? 0 : 5000)) Assert.Matches(@"^plant/\d+/temp$", m.Topic);
+                    matches++;
+                    Interlocked.Increment(ref matchedWhileWriting);
+                }
             }
+            finally { Interlocked.Decrement(ref reading); }
         }, TaskCreationOptions.LongRunning)).ToArray();
         await writer;
         await Task.WhenAll(readers);
