@@ -58,13 +58,8 @@ internal static class BenchCommand
         };
         command.Action = new ToolAction(async (parse, _) =>
         {
-            var protocol = parse.GetValue(version) switch
-            {
-                "mqttv5" or "5" => ProtocolVersion.V500,
-                "mqttv311" or "311" => ProtocolVersion.V311,
-                var other => (ProtocolVersion?)null,
-            };
-            if (protocol is null) return Fail($"unknown protocol version '{parse.GetValue(version)}' (use mqttv5 or mqttv311)");
+            if (!ProtocolVersionName.TryParse(parse.GetValue(version)!, out var protocol) || protocol == ProtocolVersion.V310)
+                return Fail($"unknown protocol version '{parse.GetValue(version)}' (use mqttv5 or mqttv311)");
             if (parse.GetValue(qos) is < 0 or > 2) return Fail("QoS must be 0, 1 or 2");
             if (parse.GetValue(keepAlive) is < 0 or > 65535) return Fail("the keep-alive must be 0 to 65535 s");
             var settings = new BenchSettings
@@ -72,7 +67,7 @@ internal static class BenchCommand
                 Scenario = name,
                 Host = parse.GetValue(host)!,
                 Port = parse.GetValue(port),
-                Version = protocol.Value,
+                Version = protocol,
                 QoS = (QualityOfService)parse.GetValue(qos),
                 PayloadSize = parse.GetValue(size),
                 Publishers = parse.GetValue(publishers),
@@ -80,7 +75,7 @@ internal static class BenchCommand
                 Pairs = parse.GetValue(pairs),
                 Connections = parse.GetValue(connections),
                 Rate = parse.GetValue(rate),
-                Window = parse.GetValue(window) ?? BenchSettings.DefaultWindow(protocol.Value, (QualityOfService)parse.GetValue(qos)),
+                Window = parse.GetValue(window) ?? BenchSettings.DefaultWindow(protocol, (QualityOfService)parse.GetValue(qos)),
                 Duration = TimeSpan.FromSeconds(parse.GetValue(duration)),
                 Warmup = TimeSpan.FromSeconds(parse.GetValue(warmup)),
                 KeepAlive = (ushort)parse.GetValue(keepAlive),

@@ -35,8 +35,6 @@ internal sealed record BenchSettings
     public string? UserName { get; init; }
     public string? Password { get; init; }
 
-    public string VersionName => Version == ProtocolVersion.V500 ? "mqttv5" : "mqttv311";
-
     /// <summary>What is wrong with these settings, or null.</summary>
     public string? Problem() => this switch
     {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Holdfast.Client;
+using Holdfast.Protocol;
 
 namespace Holdfast.Tools.Bench;
 
@@ -86,7 +87,7 @@ internal static class ConnectionsRun
                 Scenario = settings.Scenario,
                 Description = $"{settings.Connections:N0} idle clients (clean, keep-alive {settings.KeepAlive} s) held for {settings.Duration.TotalSeconds:0.#} s",
                 Broker = $"{settings.Host}:{settings.Port}",
-                Version = settings.VersionName,
+                Version = ProtocolVersionName.Of(settings.Version),
                 DurationS = Math.Round(seconds, 3),
                 ConnectionsRequested = settings.Connections,
                 ConnectionsOpen = open,

@@ -153,7 +153,7 @@ internal static class MessageRun
             Scenario = settings.Scenario,
             Description = settings.SessionExpiry > 0 ? $"{topology.Description}, subscribers' sessions persistent (expiry {settings.SessionExpiry} s)" : topology.Description,
             Broker = $"{settings.Host}:{settings.Port}",
-            Version = settings.VersionName,
+            Version = ProtocolVersionName.Of(settings.Version),
             Qos = (int)settings.QoS,
             PayloadBytes = settings.PayloadSize,
             Publishers = publishers.Length,

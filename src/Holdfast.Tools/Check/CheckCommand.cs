@@ -67,12 +67,10 @@ internal static class CheckCommand
 
     private static CheckOptions Read(ParseResult parse)
     {
-        var version = parse.GetValue(Version) switch
-        {
-            "mqttv5" or "5" => ProtocolVersion.V500,
-            "mqttv311" or "311" => ProtocolVersion.V311,
-            var other => throw new UsageException($"unknown protocol version '{other}' for -V (use mqttv5 or mqttv311)"),
-        };
+        // The names pub and sub take, but check runs MQTT 3.1.1 and 5 only.
+        string versionText = parse.GetValue(Version)!;
+        if (!ProtocolVersionName.TryParse(versionText, out var version) || version == ProtocolVersion.V310)
+            throw new UsageException($"unknown protocol version '{versionText}' for -V (use mqttv5 or mqttv311)");
         int port = parse.GetValue(Port);
         if (port is < 1 or > 65535) throw new UsageException($"invalid port {port}");
         int publishers = Positive(parse.GetValue(Publishers), "--publishers");

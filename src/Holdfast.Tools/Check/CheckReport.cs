@@ -125,6 +125,4 @@ internal sealed class CheckReport
     };
 
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
-
-    public static string ProtocolName(ProtocolVersion version) => version == ProtocolVersion.V500 ? "mqttv5" : "mqttv311";
 }

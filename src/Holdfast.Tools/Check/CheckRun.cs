@@ -154,7 +154,7 @@ internal sealed class CheckRun(CheckOptions options)
             Unsettled = unsettled,
             RunId = runId,
             Broker = $"{options.Host}:{options.Port}",
-            Protocol = CheckReport.ProtocolName(options.Version),
+            Protocol = ProtocolVersionName.Of(options.Version),
             Seed = options.Seed,
             Publishers = options.Publishers,
             Subscribers = options.Subscribers,

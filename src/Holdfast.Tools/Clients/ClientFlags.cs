@@ -38,13 +38,8 @@ internal sealed class ClientFlags
             command.Options.Add(option);
     }
 
-    public static ProtocolVersion ParseVersion(string text) => text.ToLowerInvariant() switch
-    {
-        "mqttv5" or "5" => ProtocolVersion.V500,
-        "mqttv311" or "311" => ProtocolVersion.V311,
-        "mqttv31" or "31" => ProtocolVersion.V310,
-        _ => throw new ArgumentException($"-V: unknown protocol version '{text}' (mqttv5, mqttv311 or mqttv31)"),
-    };
+    public static ProtocolVersion ParseVersion(string text) => ProtocolVersionName.TryParse(text, out var version)
+        ? version : throw new ArgumentException($"-V: unknown protocol version '{text}' (mqttv5, mqttv311 or mqttv31)");
 
     /// <summary>-x as mosquitto takes it: seconds, or -1 / 4294967295 / ∞ for a session that never expires.</summary>
     private static uint? ParseSessionExpiry(string? text) => text switch
