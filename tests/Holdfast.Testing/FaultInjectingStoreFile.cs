@@ -1,6 +1,6 @@
 using Holdfast.Storage.RocksDb;
 
-namespace Holdfast.Interop.Tests.Durability;
+namespace Holdfast.Testing;
 
 /// <summary>
 /// The broker's key-value file (normally <see cref="RocksDbFile"/>) with a switch: while <see cref="Failing"/> is set,
@@ -9,6 +9,7 @@ namespace Holdfast.Interop.Tests.Durability;
 /// </summary>
 public sealed class FaultInjectingStoreFile(IStoreFile inner) : IStoreFile
 {
+    private readonly object _sync = new();
     private volatile bool _failing;
     private int _failedWrites;
     private int _writes;
@@ -16,14 +17,10 @@ public sealed class FaultInjectingStoreFile(IStoreFile inner) : IStoreFile
     /// <summary>Opens RocksDB in <paramref name="directory"/> and wraps it (for HoldfastServer's <c>openStoreFile</c> hook).</summary>
     public static FaultInjectingStoreFile Open(string directory) => new(RocksDbFile.Open(directory));
 
-    public bool Failing
-    {
-        get => _failing;
-        set => _failing = value;
-    }
+    public bool Failing { get => _failing; set => _failing = value; }
 
     /// <summary>Writes refused so far.</summary>
-    public int FailedWrites => Volatile.Read(ref _failedWrites);
+    public int FailedWrites { get { lock (_sync) return _failedWrites; } }
 
     /// <summary>Writes applied so far.</summary>
     public int Writes => Volatile.Read(ref _writes);
@@ -32,11 +29,31 @@ public sealed class FaultInjectingStoreFile(IStoreFile inner) : IStoreFile
     {
         if (_failing)
         {
-            Interlocked.Increment(ref _failedWrites);
+            lock (_sync)
+            {
+                _failedWrites++;
+                Monitor.PulseAll(_sync);
+            }
             throw new IOException("injected fault: No space left on device");
         }
         inner.Write(ops, sync);
         Interlocked.Increment(ref _writes);
+    }
+
+    /// <summary>Blocks until at least <paramref name="count"/> writes have been refused; throws after
+    /// <paramref name="timeout"/> (30 s unless given).</summary>
+    public void WaitForFailedWrites(int count, TimeSpan? timeout = null)
+    {
+        lock (_sync)
+        {
+            var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+            while (_failedWrites < count)
+            {
+                var left = deadline - DateTime.UtcNow;
+                if (left <= TimeSpan.Zero || !Monitor.Wait(_sync, left))
+                    throw new TimeoutException($"only {_failedWrites} write(s) failed, expected {count}");
+            }
+        }
     }
 
     public IEnumerable<(byte[] Key, byte[] Value)> Scan(byte prefix) => inner.Scan(prefix);

@@ -1,12 +1,11 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
-using Holdfast.Interop.Tests.Infrastructure;
 
-namespace Holdfast.Tools.Tests.Infrastructure;
+namespace Holdfast.Testing;
 
-/// <summary>A broker the tools are tested against, as a child process on 127.0.0.1: `holdfast serve` or Debian's mosquitto.
-/// The test stops it (by its process id) when it disposes it.</summary>
+/// <summary>A broker as a child process on 127.0.0.1: `holdfast serve` (holdfast.dll, which a test project has in its output
+/// by referencing Holdfast.Cli) or Debian's mosquitto. The test stops it (by its process id) when it disposes it.</summary>
 public sealed partial class BrokerProcess : IAsyncDisposable
 {
     private readonly string _directory;
@@ -26,6 +25,9 @@ public sealed partial class BrokerProcess : IAsyncDisposable
     public int Pid => Runner.Id;
     public string Log => Runner.Stdout + Runner.Stderr;
 
+    /// <summary>The `holdfast` command, to run with `dotnet`.</summary>
+    public static string HoldfastDll => Path.Combine(AppContext.BaseDirectory, "holdfast.dll");
+
     /// <summary>The brokers every tool must work with, for [Theory] data.</summary>
     public static TheoryData<string> Names => new() { "holdfast", "mosquitto" };
 
@@ -36,26 +38,30 @@ public sealed partial class BrokerProcess : IAsyncDisposable
         _ => throw new ArgumentException($"unknown broker {name}"),
     };
 
-    /// <summary>`holdfast serve -p 0` with a durable store in a temporary directory.</summary>
-    public static async Task<BrokerProcess> StartHoldfastAsync(string configText = "")
+    /// <summary>`holdfast serve -c FILE -p 0 [extraArgs]`, with <paramref name="configText"/> after a first listener on
+    /// 127.0.0.1. The durable store is on, in <paramref name="persistenceLocation"/> (kept, for restart tests) or else in the
+    /// temporary directory deleted with the process.</summary>
+    public static async Task<BrokerProcess> StartHoldfastAsync(string configText = "", string[]? extraArgs = null, string? persistenceLocation = null)
     {
-        string directory = Directory.CreateTempSubdirectory("holdfast-tools-").FullName;
+        string directory = Directory.CreateTempSubdirectory("holdfast-broker-").FullName;
         string config = Path.Combine(directory, "holdfast.conf");
+        // The config language refuses port 0; `-p 0` moves the first listener to an ephemeral port.
         await File.WriteAllTextAsync(config, $"listener 1883 127.0.0.1\nallow_anonymous true\nlog_dest stdout\n"
-            + $"persistence_location {directory}\n{configText}\n");
-        var runner = ProcessRunner.Start("dotnet", [HoldfastCli.Dll, "serve", "-c", config, "-p", "0"]);
+            + $"persistence_location {persistenceLocation ?? directory}\n{configText}\n");
+        var runner = ProcessRunner.Start("dotnet", [HoldfastDll, "serve", "-c", config, "-p", "0", .. extraArgs ?? []]);
         try
         {
             await runner.WaitForOutputAsync("running", TimeSpan.FromSeconds(30));
+            var match = HoldfastListenLine().Match(runner.Stdout);
+            if (!match.Success) throw new InvalidOperationException($"no listen line in:\n{runner.Stdout}");
+            return new BrokerProcess("holdfast", runner, int.Parse(match.Groups[1].Value), directory);
         }
         catch
         {
             await runner.DisposeAsync();
+            Directory.Delete(directory, recursive: true);
             throw;
         }
-        var match = HoldfastListenLine().Match(runner.Stdout);
-        if (!match.Success) throw new InvalidOperationException($"no listen line in:\n{runner.Stdout}");
-        return new BrokerProcess("holdfast", runner, int.Parse(match.Groups[1].Value), directory);
     }
 
     /// <summary>Debian's mosquitto on a free port (it has no ephemeral-port option: a taken port is retried with another).</summary>
@@ -94,6 +100,9 @@ public sealed partial class BrokerProcess : IAsyncDisposable
         probe.Start();
         return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
+
+    /// <summary>SIGKILL: the broker gets no chance to write anything more.</summary>
+    public void Kill() => Runner.Kill();
 
     [GeneratedRegex(@"listen socket on 127\.0\.0\.1:(\d+)")]
     private static partial Regex HoldfastListenLine();

@@ -1,4 +1,4 @@
-namespace Holdfast.Interop.Tests.Infrastructure;
+namespace Holdfast.Testing;
 
 /// <summary>Real peers from Debian's packages. In CI (CI=true) a missing tool fails the test; elsewhere it skips with the reason.</summary>
 public static class DebianTool

@@ -2,12 +2,12 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-namespace Holdfast.Tools.Tests.Clients;
+namespace Holdfast.Testing;
 
 /// <summary>A private CA, a server certificate for 127.0.0.1/localhost issued through an intermediate CA (the server file
 /// holds both, as real deployments do), and a client certificate, as PEM files in a temporary directory (deleted with this
 /// object).</summary>
-internal sealed class TestCertificates : IDisposable
+public sealed class TestCertificates : IDisposable
 {
     public TestCertificates()
     {

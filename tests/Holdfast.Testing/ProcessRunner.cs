@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace Holdfast.Interop.Tests.Infrastructure;
+namespace Holdfast.Testing;
 
 /// <summary>Runs peer tools (mosquitto_pub, python3) and background processes that the test stops by id.</summary>
 public sealed class ProcessRunner : IAsyncDisposable
