@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text;
 using Holdfast.Server.Configuration;
 using Holdfast.Server.Security;
+using Holdfast.Tools;
 
 namespace Holdfast.Cli;
 

@@ -16,16 +16,14 @@ public static class PacketTrace
     {
         ConnectPacket => "CONNECT",
         ConnAckPacket c => $"CONNACK ({(byte)c.ReasonCode})",
-        PublishPacket p => $"PUBLISH (d{B(p.Dup)}, q{(int)p.QoS}, r{B(p.Retain)}, m{p.PacketId}, '{p.Topic}', ... ({p.Payload.Length} bytes))",
-        PublishResponsePacket r => $"{r.Type.ToString().ToUpperInvariant()} (Mid: {r.PacketId}, RC:{(byte)r.ReasonCode})",
+        PublishPacket p => $"PUBLISH {PacketSummary.Publish(p)}",
+        PublishResponsePacket r => $"{PacketSummary.Name(r.Type)} (Mid: {r.PacketId}, RC:{(byte)r.ReasonCode})",
         SubscribePacket s => $"SUBSCRIBE (Mid: {s.PacketId}, "
             + string.Join(", ", s.Subscriptions.Select(t => $"Topic: {t.TopicFilter}, QoS: {(int)t.MaximumQoS}")) + ")",
         SubAckPacket s => $"SUBACK (Mid: {s.PacketId}, QoS: {string.Join(", ", s.ReasonCodes.Select(c => ((byte)c).ToString()))})",
         UnsubscribePacket u => $"UNSUBSCRIBE (Mid: {u.PacketId}, Topic: {string.Join(", ", u.TopicFilters)})",
         UnsubAckPacket u => $"UNSUBACK (Mid: {u.PacketId})",
         DisconnectPacket d => d.ReasonCode == ReasonCode.NormalDisconnection ? "DISCONNECT" : $"DISCONNECT ({(byte)d.ReasonCode})",
-        _ => packet.Type.ToString().ToUpperInvariant(),
+        _ => PacketSummary.Name(packet.Type),
     };
-
-    private static int B(bool value) => value ? 1 : 0;
 }

@@ -1,6 +1,5 @@
 using Holdfast.Broker;
 using Holdfast.Server.Configuration;
-using Holdfast.Tools.Tests.Clients;
 
 namespace Holdfast.Server.Tests;
 

@@ -53,9 +53,9 @@ public sealed class FaultTests : IDisposable
             store.RemoveQueued("c", beforeSequence, before.Message);
             store.AddQueued("c", Delivery("during-2"));
             long later = store.CommittedSequence;
-            int failures = fault.Failures;
+            int failures = fault.FailedWrites;
             await Assert.ThrowsAsync<StoreWriteException>(() => store.WhenDurable(later).Within());
-            Assert.True(fault.Failures > failures, "the failed batch should have been retried");
+            Assert.True(fault.FailedWrites > failures, "the failed batch should have been retried");
             Assert.False(store.IsDurable(during));
             Assert.False(store.IsDurable(later));
 
@@ -85,7 +85,7 @@ public sealed class FaultTests : IDisposable
         {
             store.SaveSession(new StoredSession("c", ProtocolVersion.V311, uint.MaxValue, []));
             long sequence = store.CommittedSequence;
-            fault.WaitForFailures(2);
+            fault.WaitForFailedWrites(2);
             Assert.False(store.IsDurable(sequence));
             // The second attempt began after the first failure was counted.
             Assert.True(store.FailedWrites >= 1);

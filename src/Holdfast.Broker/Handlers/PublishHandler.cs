@@ -227,7 +227,7 @@ internal sealed class PublishHandler(BrokerContext context, SessionTable session
     {
         Metrics.Drop(DropCause.NotAuthorized);
         if (Log.IsEnabled(LogType.Notice))
-            Log.Notice($"Denied PUBLISH from {client.ClientId} (d{(packet.Dup ? 1 : 0)}, q{(int)packet.QoS}, r{(packet.Retain ? 1 : 0)}, m{packet.PacketId}, '{topic}', ... ({packet.Payload.Length} bytes))");
+            Log.Notice($"Denied PUBLISH from {client.ClientId} {PacketSummary.Publish(packet, topic)}");
         if (client.IsV5) Acknowledge(op, client, packet, ReasonCode.NotAuthorized);
         else AcknowledgeUnrouted(op, client, packet);
     }

@@ -14,14 +14,14 @@ internal static class PacketTrace
             case ConnectPacket:
                 yield break;
             case PublishPacket p:
-                yield return $"Received PUBLISH from {clientId} {Publish(p)}";
+                yield return $"Received PUBLISH from {clientId} {PacketSummary.Publish(p)}";
                 break;
             case PubAckPacket or PubCompPacket:
                 var a = (PublishResponsePacket)packet;
-                yield return $"Received {Name(a.Type)} from {clientId} (Mid: {a.PacketId}, RC:{(byte)a.ReasonCode})";
+                yield return $"Received {PacketSummary.Name(a.Type)} from {clientId} (Mid: {a.PacketId}, RC:{(byte)a.ReasonCode})";
                 break;
             case PubRecPacket or PubRelPacket:
-                yield return $"Received {Name(packet.Type)} from {clientId} (Mid: {((PublishResponsePacket)packet).PacketId})";
+                yield return $"Received {PacketSummary.Name(packet.Type)} from {clientId} (Mid: {((PublishResponsePacket)packet).PacketId})";
                 break;
             case SubscribePacket s:
                 yield return $"Received SUBSCRIBE from {clientId}";
@@ -38,24 +38,19 @@ internal static class PacketTrace
                 yield return $"Received AUTH from {clientId} (rc{(byte)auth.ReasonCode})";
                 break;
             default:
-                yield return $"Received {Name(packet.Type)} from {clientId}";
+                yield return $"Received {PacketSummary.Name(packet.Type)} from {clientId}";
                 break;
         }
     }
 
     public static string Sending(MqttPacket packet, string clientId) => packet switch
     {
-        PublishPacket p => $"Sending PUBLISH to {clientId} {Publish(p)}",
-        PubAckPacket or PubRecPacket => $"Sending {Name(packet.Type)} to {clientId} (m{((PublishResponsePacket)packet).PacketId}, rc{(byte)((PublishResponsePacket)packet).ReasonCode})",
-        PubRelPacket or PubCompPacket => $"Sending {Name(packet.Type)} to {clientId} (m{((PublishResponsePacket)packet).PacketId})",
+        PublishPacket p => $"Sending PUBLISH to {clientId} {PacketSummary.Publish(p)}",
+        PubAckPacket or PubRecPacket => $"Sending {PacketSummary.Name(packet.Type)} to {clientId} (m{((PublishResponsePacket)packet).PacketId}, rc{(byte)((PublishResponsePacket)packet).ReasonCode})",
+        PubRelPacket or PubCompPacket => $"Sending {PacketSummary.Name(packet.Type)} to {clientId} (m{((PublishResponsePacket)packet).PacketId})",
         ConnAckPacket c => $"Sending CONNACK to {clientId} ({(c.SessionPresent ? 1 : 0)}, {(byte)c.ReasonCode})",
         DisconnectPacket d => $"Sending DISCONNECT to {clientId} (rc{(byte)d.ReasonCode})",
         AuthPacket a => $"Sending AUTH to {clientId} (rc{(byte)a.ReasonCode})",
-        _ => $"Sending {Name(packet.Type)} to {clientId}",
+        _ => $"Sending {PacketSummary.Name(packet.Type)} to {clientId}",
     };
-
-    private static string Publish(PublishPacket p) =>
-        $"(d{(p.Dup ? 1 : 0)}, q{(int)p.QoS}, r{(p.Retain ? 1 : 0)}, m{p.PacketId}, '{p.Topic}', ... ({p.Payload.Length} bytes))";
-
-    private static string Name(PacketType type) => type.ToString().ToUpperInvariant();
 }

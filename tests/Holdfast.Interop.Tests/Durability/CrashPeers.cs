@@ -59,7 +59,7 @@ public sealed class RestartingBroker : IAsyncDisposable
 
     private async Task StartIncarnationAsync()
     {
-        _current = await BrokerProcess.StartAsync(_configText, persistenceLocation: DataDirectory);
+        _current = await BrokerProcess.StartHoldfastAsync(_configText, persistenceLocation: DataDirectory);
         Volatile.Write(ref _endpoint, new BrokerEndpoint(_current.Port, (_endpoint?.Incarnation ?? 0) + 1));
     }
 

@@ -15,7 +15,7 @@ public sealed class RestartLocation : IDisposable
 
     /// <summary>`holdfast serve` on this location (a new ephemeral port each time).</summary>
     public Task<BrokerProcess> StartAsync(string configText = "", string[]? extraArgs = null) =>
-        BrokerProcess.StartAsync(configText, extraArgs, Path);
+        BrokerProcess.StartHoldfastAsync(configText, extraArgs, Path);
 
     public void Dispose()
     {

@@ -1,7 +1,6 @@
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Holdfast.Interop.Tests.Infrastructure;
-using Holdfast.Tools.Tests.Clients;
 using MQTTnet;
 using MQTTnet.Formatter;
 

@@ -18,7 +18,7 @@ public sealed class ServeProcessTests
     [InlineData("mqttv5")]
     public async Task Serve_with_a_config_file_carries_messages_between_mosquitto_clients(string version)
     {
-        await using var broker = await BrokerProcess.StartAsync("", ["-v"]);
+        await using var broker = await BrokerProcess.StartHoldfastAsync("", ["-v"]);
         string topic = Unique("serve") + "/t";
         await using var sub = await SubscribeAsync(broker, version, Unique("sub"), "-t", topic, "-q", "2", "-C", "3", "-F", "%q %p");
         // One id per publisher process: reusing an id at once would be a session takeover, and a QoS 0 PUBLISH the
@@ -32,7 +32,7 @@ public sealed class ServeProcessTests
     public async Task Verbose_flag_prints_the_mosquitto_style_packet_trace()
     {
         DebianTool.Require("mosquitto_pub");
-        await using var broker = await BrokerProcess.StartAsync("", ["-v"]);
+        await using var broker = await BrokerProcess.StartHoldfastAsync("", ["-v"]);
         // Each broker process is private to this test, so the fixed id c1 and topic a/b of the documented example are safe.
         await PublishAsync(broker.Port, "mqttv311", "c1", ["-t", "a/b", "-q", "1", "-m", "hello"]);
 
@@ -48,7 +48,7 @@ public sealed class ServeProcessTests
     public async Task Without_verbose_the_packet_trace_is_not_printed()
     {
         DebianTool.Require("mosquitto_pub");
-        await using var broker = await BrokerProcess.StartAsync();
+        await using var broker = await BrokerProcess.StartHoldfastAsync();
         string id = Unique("quiet");
         await PublishAsync(broker.Port, "mqttv311", id, ["-t", "a/b", "-q", "1", "-m", "hello"]);
         // The connection notice is printed (default log types), the trace is not.
@@ -167,7 +167,7 @@ public sealed class ServeProcessTests
         try
         {
             string id = Unique("filelog");
-            await using (var broker = await BrokerProcess.StartAsync($"log_dest file {logPath}\nlog_type all\n"))
+            await using (var broker = await BrokerProcess.StartHoldfastAsync($"log_dest file {logPath}\nlog_type all\n"))
             {
                 await PublishAsync(broker.Port, "mqttv5", id, ["-t", "file/log", "-q", "1", "-m", "hello"]);
                 // Lines are flushed as written, so the file shows them while the broker runs.
@@ -187,7 +187,7 @@ public sealed class ServeProcessTests
     [SkippableFact]
     public async Task Sigterm_sends_v5_clients_disconnect_0x8B_and_exits_0()
     {
-        var broker = await BrokerProcess.StartAsync();
+        var broker = await BrokerProcess.StartHoldfastAsync();
         await using var _ = broker;
         await using var raw = await RawByteClient.ConnectAsync(broker.Port);
         string id = Unique("shutdown");
@@ -210,7 +210,7 @@ public sealed class ServeProcessTests
     [Fact]
     public async Task Sigterm_closes_311_clients_without_a_disconnect_packet_and_exits_0()
     {
-        var broker = await BrokerProcess.StartAsync();
+        var broker = await BrokerProcess.StartHoldfastAsync();
         await using var _ = broker;
         await using var v311 = await RawByteClient.ConnectAsync(broker.Port);
         await using var v5 = await RawByteClient.ConnectAsync(broker.Port);

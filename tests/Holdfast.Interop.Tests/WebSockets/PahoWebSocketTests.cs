@@ -1,5 +1,4 @@
 using Holdfast.Interop.Tests.Infrastructure;
-using Holdfast.Tools.Tests.Clients;
 using static Holdfast.Interop.Tests.DebianPeers.Mosquitto;
 
 namespace Holdfast.Interop.Tests.WebSockets;

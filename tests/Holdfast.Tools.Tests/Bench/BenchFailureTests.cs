@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Holdfast.Client;
-using Holdfast.Interop.Tests.Infrastructure;
 using Holdfast.Protocol;
 using Holdfast.Tools.Tests.Infrastructure;
 

@@ -1,4 +1,3 @@
-using Holdfast.Interop.Tests.Infrastructure;
 using Holdfast.Tools.Tests.Infrastructure;
 
 namespace Holdfast.Tools.Tests.Bench;
@@ -17,7 +16,7 @@ public class CompareScriptTests
             UseShellExecute = false,
         };
         // The test's own build of holdfast (no Release build here), one scenario, one short round.
-        info.Environment["HOLDFAST_DLL"] = HoldfastCli.Dll;
+        info.Environment["HOLDFAST_DLL"] = BrokerProcess.HoldfastDll;
         info.Environment["ROUNDS"] = "1";
         info.Environment["DURATION"] = "1";
         info.Environment["WARMUP"] = "0.5";
@@ -55,7 +54,7 @@ public class CompareScriptTests
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        info.Environment["HOLDFAST_DLL"] = HoldfastCli.Dll;
+        info.Environment["HOLDFAST_DLL"] = BrokerProcess.HoldfastDll;
         info.Environment["SCENARIOS"] = scenarios;
         using var process = System.Diagnostics.Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
@@ -76,7 +75,7 @@ public class CompareScriptTests
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        info.Environment["HOLDFAST_DLL"] = HoldfastCli.Dll;
+        info.Environment["HOLDFAST_DLL"] = BrokerProcess.HoldfastDll;
         info.Environment["ROUNDS"] = "1";
         info.Environment["DURATION"] = "120";   // a run that would outlast the test by far
         info.Environment["SCENARIOS"] = "fan-in q0 | fan-in -q 0 --publishers 1 --rate 100";

@@ -1,4 +1,4 @@
-using Holdfast.Cli.Bench;
+using Holdfast.Tools.Bench;
 
 namespace Holdfast.Tools.Tests.Bench;
 

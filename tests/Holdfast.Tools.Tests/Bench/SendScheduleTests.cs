@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Holdfast.Cli.Bench;
+using Holdfast.Tools.Bench;
 
 namespace Holdfast.Tools.Tests.Bench;
 

@@ -83,7 +83,7 @@ public sealed class CheckEndToEndTests : IDisposable
     {
         string config = Path.Combine(_directory, "holdfast.conf");
         File.WriteAllText(config, $"listener {port} 127.0.0.1\nallow_anonymous true\n{storeSettings}\n");
-        return $"exec dotnet '{HoldfastCli.Dll}' serve -c '{config}'";
+        return $"exec dotnet '{BrokerProcess.HoldfastDll}' serve -c '{config}'";
     }
 
     [Fact]

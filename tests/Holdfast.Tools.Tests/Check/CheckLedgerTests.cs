@@ -1,5 +1,5 @@
 using System.Text;
-using Holdfast.Cli.Check;
+using Holdfast.Tools.Check;
 using Holdfast.Protocol;
 
 namespace Holdfast.Tools.Tests.Check;

@@ -1,7 +1,7 @@
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
-using Holdfast.Cli.Check;
+using Holdfast.Tools.Check;
 using Holdfast.Client;
 using Holdfast.Protocol;
 

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using Holdfast.Cli.Check;
+using Holdfast.Tools.Check;
 
 namespace Holdfast.Tools.Tests.Check;
 

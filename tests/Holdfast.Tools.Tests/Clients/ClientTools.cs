@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Holdfast.Interop.Tests.Infrastructure;
 using Holdfast.Tools.Tests.Infrastructure;
 
 namespace Holdfast.Tools.Tests.Clients;

@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using Holdfast.Interop.Tests.Infrastructure;
 using Holdfast.Server.Configuration;
 using Holdfast.Server.Security;
 using Holdfast.Tools.Tests.Infrastructure;

@@ -1,4 +1,3 @@
-using Holdfast.Interop.Tests.Infrastructure;
 using Holdfast.Tools.Tests.Infrastructure;
 
 namespace Holdfast.Tools.Tests.Serve;

@@ -1,6 +1,5 @@
 using System.Net.Sockets;
 using System.Text;
-using Holdfast.Interop.Tests.Infrastructure;
 using Holdfast.Tools.Tests.Infrastructure;
 
 namespace Holdfast.Tools.Tests.Serve;
@@ -26,7 +25,7 @@ public sealed class SystemdNotifyTests : IDisposable
         await File.WriteAllTextAsync(config, $"listener 1883 127.0.0.1\npersistence false\nlog_dest stdout\n");
 
         var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { HoldfastCli.Dll, "serve", "-c", config, "-p", "0" }) start.ArgumentList.Add(arg);
+        foreach (var arg in new[] { BrokerProcess.HoldfastDll, "serve", "-c", config, "-p", "0" }) start.ArgumentList.Add(arg);
         start.Environment["NOTIFY_SOCKET"] = socketPath;
         using var serve = System.Diagnostics.Process.Start(start)!;
         try
