@@ -14,7 +14,7 @@ public sealed class ConnectedClient
         Policy = policy;
     }
 
-    public Session Session { get; }
+    internal Session Session { get; }
     public IClientConnection Connection { get; }
     public ProtocolVersion Version { get; }
     public ListenerPolicy Policy { get; }

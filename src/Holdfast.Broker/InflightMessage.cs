@@ -17,7 +17,7 @@ public enum InflightState
 /// in the session's inflight order, and the session reuses it for a later message once its flow has completed (see
 /// <see cref="Session.StartInflight"/>): nothing outside the session keeps a reference to it, since queued packets and
 /// the store take copies of its fields.</summary>
-public sealed class InflightMessage
+internal sealed class InflightMessage
 {
     public InflightMessage(ushort packetId, Message message, QualityOfService qos, bool retain, List<uint>? subscriptionIds) =>
         Start(packetId, message, qos, retain, subscriptionIds);
@@ -74,4 +74,4 @@ public sealed class InflightMessage
 
 /// <summary>A message waiting behind the inflight window (or for an offline session). <paramref name="Sequence"/> is its
 /// place in the session's queue, given by <see cref="Session.Enqueue"/>: its key in the store.</summary>
-public readonly record struct QueuedMessage(Message Message, QualityOfService QoS, bool Retain, List<uint>? SubscriptionIds, long Sequence = 0);
+internal readonly record struct QueuedMessage(Message Message, QualityOfService QoS, bool Retain, List<uint>? SubscriptionIds, long Sequence = 0);

@@ -9,7 +9,7 @@ namespace Holdfast.Broker;
 /// queues or takes part in a QoS 1/2 flow carries none of them. Messages are added and removed only through its methods,
 /// which keep the broker's <see cref="SessionTotals"/> while the session is counted there (see <see cref="CountIn"/>).
 /// </summary>
-public sealed class Session(string clientId)
+internal sealed class Session(string clientId)
 {
     // Inflight messages by packet id, and in the order they were sent (an intrusive list through the messages themselves).
     private Dictionary<ushort, InflightMessage>? _inflightById;

@@ -81,7 +81,14 @@ public sealed partial class HoldfastServer : IAsyncDisposable
     public static string Version { get; } =
         typeof(HoldfastServer).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
 
-    public MqttBroker Broker { get; }
+    /// <summary>The engine; the server's own parts use it, embedders see its counters and status below.</summary>
+    internal MqttBroker Broker { get; }
+
+    /// <summary>What the broker has counted since it started (messages, drops by cause, ack timeouts...).</summary>
+    public BrokerMetrics Metrics => Broker.Metrics;
+
+    /// <summary>What the broker holds now (clients, sessions, inflight and queued messages, retained messages).</summary>
+    public BrokerStatus Status() => Broker.Status();
 
     /// <summary>The bound endpoints, in listener order (the actual port when a listener asked for port 0).</summary>
     public IReadOnlyList<IPEndPoint> Endpoints => _endpoints;

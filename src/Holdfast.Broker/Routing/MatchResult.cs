@@ -5,7 +5,7 @@ namespace Holdfast.Broker.Routing;
 /// <summary>What a topic matched at one generation of the tree: the plain subscriptions (one entry per matching
 /// filter, so a session may appear more than once) and the shared groups. Immutable: the match cache hands the same
 /// result to every thread that publishes to the topic.</summary>
-public sealed class MatchResult
+internal sealed class MatchResult
 {
     public static readonly MatchResult Empty = new([], []);
 

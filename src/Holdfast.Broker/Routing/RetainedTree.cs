@@ -6,7 +6,7 @@ namespace Holdfast.Broker.Routing;
 /// Safe for concurrent use: changes take the writer side of its own lock, matches the reader side; expired messages met
 /// by a match are removed after it, under the writer side.
 /// </summary>
-public sealed class RetainedTree
+internal sealed class RetainedTree
 {
     private sealed class Node
     {

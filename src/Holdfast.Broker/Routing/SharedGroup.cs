@@ -6,7 +6,7 @@ namespace Holdfast.Broker.Routing;
 /// <summary>The members of one <c>$share/group/filter</c>. Each message goes to one member.
 /// Safe to pick from on many threads at once: the member list is replaced whole (copy-on-write, under the tree's
 /// writer lock), so a picker reads one consistent list; the round-robin position moves by Interlocked.</summary>
-public sealed class SharedGroup(string name, string filter)
+internal sealed class SharedGroup(string name, string filter)
 {
     // Never changed once published: a change writes a new array.
     private KeyValuePair<Session, Subscription>[] _members = [];

@@ -41,7 +41,7 @@ public sealed class AckTimeoutTests
 
         var warning = await broker.Log.WaitForAsync($"Client {subscriberId} has not acknowledged message m{stuck.PacketId} on '{topic}'");
         Assert.Contains("no PUBACK", warning);
-        Assert.True(broker.Broker.Metrics.AckTimeouts > 0);
+        Assert.True(broker.Metrics.AckTimeouts > 0);
         await broker.Log.WaitForAsync($"Client {subscriberId} disconnected by the broker: ack timeout");
 
         await using var returning = await MqttNetPeer.ConnectPersistentAsync(broker.Port, version, subscriberId, manualAck: true);
@@ -78,7 +78,7 @@ public sealed class AckTimeoutTests
         var stuck = await subscriber.ReceiveAsync();
 
         await broker.Log.WaitForAsync($"Client {subscriberId} has not acknowledged message m{stuck.PacketId} on '{topic}'");
-        Assert.Equal(1, broker.Broker.Metrics.AckTimeouts);
+        Assert.Equal(1, broker.Metrics.AckTimeouts);
 
         // Still connected and served: a ping round-trips, no disconnect happened, nothing was resent live.
         await subscriber.Client.PingAsync(CancellationToken.None);
@@ -87,7 +87,7 @@ public sealed class AckTimeoutTests
         Assert.True(subscriber.Client.IsConnected);
         Assert.False(broker.Log.Contains($"Client {subscriberId} disconnected"));
         // Reported once per message, not once per timer tick.
-        Assert.Equal(1, broker.Broker.Metrics.AckTimeouts);
+        Assert.Equal(1, broker.Metrics.AckTimeouts);
 
         await stuck.AckAsync();
         await publisher.PublishAsync(topic, "next");

@@ -47,6 +47,6 @@ public sealed class OfflineQueueTests
         Assert.All(received, m => Assert.Equal(qos, m.QoS));
         Assert.All(received, m => Assert.False(m.Dup));
         await returning.AssertNothingReceivedAsync();
-        Assert.Equal(0, broker.Broker.Metrics.DroppedTotal);
+        Assert.Equal(0, broker.Metrics.DroppedTotal);
     }
 }

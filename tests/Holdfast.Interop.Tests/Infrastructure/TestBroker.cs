@@ -18,7 +18,8 @@ public sealed class TestBroker : IAsyncDisposable
     }
 
     public CapturingLog Log { get; }
-    public MqttBroker Broker => _server.Broker;
+    public BrokerMetrics Metrics => _server.Metrics;
+    public BrokerStatus Status() => _server.Status();
     public int Port => _server.Endpoints[0].Port;
     public HoldfastServer Server => _server;
 

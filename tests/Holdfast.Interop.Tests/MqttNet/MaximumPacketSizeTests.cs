@@ -30,7 +30,7 @@ public sealed class MaximumPacketSizeTests
         Assert.Equal([1000, 4], (await large.ReceiveAsync(2)).Select(m => m.Payload.Length));
         Assert.Equal("fits", (await small.ReceiveAsync()).Text);
         await small.AssertNothingReceivedAsync();
-        Assert.Equal(1, broker.Broker.Metrics.Dropped(DropCause.PacketTooLarge));
+        Assert.Equal(1, broker.Metrics.Dropped(DropCause.PacketTooLarge));
         await broker.Log.WaitForAsync($"for client mps-small-{qos}: larger than the client's maximum packet size");
     }
 
@@ -83,6 +83,6 @@ public sealed class MaximumPacketSizeTests
         }
         Assert.Equal(100, (await subscriber.ReceiveAsync()).Payload.Length);
         await subscriber.AssertNothingReceivedAsync();
-        Assert.Equal(1, broker.Broker.Metrics.Dropped(DropCause.PacketTooLarge));
+        Assert.Equal(1, broker.Metrics.Dropped(DropCause.PacketTooLarge));
     }
 }

@@ -64,14 +64,14 @@ public sealed class MessageExpiryTests
         var retained = new MqttApplicationMessageBuilder().WithTopic("expiry/retained").WithPayload("short-lived retained")
             .WithRetainFlag().WithMessageExpiryInterval(1).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build();
         await publisher.PublishAsync(retained);
-        Assert.Equal(1, broker.Broker.RetainedCount);
+        Assert.Equal(1, broker.Status().RetainedMessages);
         // Time must pass for the one-second intervals to run out.
         await Task.Delay(TimeSpan.FromSeconds(1.5));
 
         await using var back = await MqttNetPeer.ConnectPersistentAsync(broker.Port, V5, "expired-sub");
         Assert.Equal("lasting", (await back.ReceiveAsync()).Text);
         await back.AssertNothingReceivedAsync();
-        Assert.Equal(1, broker.Broker.Metrics.Dropped(DropCause.Expired));
+        Assert.Equal(1, broker.Metrics.Dropped(DropCause.Expired));
         await broker.Log.WaitForAsync("for client expired-sub: message expired");
 
         // An expired retained message is not sent on subscribe either: the live marker is the first thing to arrive.

@@ -35,7 +35,7 @@ public sealed class QueueFullTests
             Assert.Equal(MqttClientPublishReasonCode.Success, (await publisher.PublishAsync("qfull/v5", i.ToString())).ReasonCode);
         var refused = await publisher.PublishAsync("qfull/v5", "6");
         Assert.Equal(MqttClientPublishReasonCode.QuotaExceeded, refused.ReasonCode);
-        Assert.Equal(1, broker.Broker.Metrics.PublishesRejected);
+        Assert.Equal(1, broker.Metrics.PublishesRejected);
         await broker.Log.WaitForAsync("Refused PUBLISH from qfull-v5-pub on 'qfull/v5'");
         Assert.True(publisher.Client.IsConnected);
 
@@ -43,7 +43,7 @@ public sealed class QueueFullTests
         await using var back = await MqttNetPeer.ConnectPersistentAsync(broker.Port, MqttProtocolVersion.V500, "qfull-v5-sub");
         Assert.Equal(["1", "2", "3", "4", "5"], (await back.ReceiveAsync(QueueLimit)).Select(m => m.Text));
         await back.AssertNothingReceivedAsync();
-        Assert.Equal(0, broker.Broker.Metrics.DroppedTotal);
+        Assert.Equal(0, broker.Metrics.DroppedTotal);
     }
 
     [Fact]
@@ -65,7 +65,7 @@ public sealed class QueueFullTests
         Assert.True((await held.Within(what: "the held-back publish to be accepted")).IsSuccess);
         Assert.Equal(["1", "2", "3", "4", "5", "6"], (await back.ReceiveAsync(QueueLimit + 1)).Select(m => m.Text));
         await back.AssertNothingReceivedAsync();
-        Assert.Equal(0, broker.Broker.Metrics.DroppedTotal);
+        Assert.Equal(0, broker.Metrics.DroppedTotal);
     }
 
     [Theory]
@@ -81,8 +81,8 @@ public sealed class QueueFullTests
         // The opt-in policies accept every publish.
         for (int i = 1; i <= QueueLimit + 2; i++)
             Assert.Equal(MqttClientPublishReasonCode.Success, (await publisher.PublishAsync("qdrop/t", i.ToString())).ReasonCode);
-        Assert.Equal(2, broker.Broker.Metrics.Dropped(DropCause.QueueFull));
-        Assert.Equal(0, broker.Broker.Metrics.PublishesRejected);
+        Assert.Equal(2, broker.Metrics.Dropped(DropCause.QueueFull));
+        Assert.Equal(0, broker.Metrics.PublishesRejected);
         await broker.Log.WaitForCountAsync($"for client {id}: queue full", 2);
 
         await using var back = await MqttNetPeer.ConnectPersistentAsync(broker.Port, MqttProtocolVersion.V500, id);

@@ -41,6 +41,6 @@ public sealed class QueueQos0Tests
         Assert.All(received.Where(m => m.Topic == "q0/zero"), m => Assert.Equal(MqttQualityOfServiceLevel.AtMostOnce, m.QoS));
         await back.AssertNothingReceivedAsync();
         // Not queued is still counted: nothing the broker does not deliver goes unrecorded.
-        Assert.Equal(queueQos0 ? 0 : 2, broker.Broker.Metrics.Dropped(DropCause.Qos0NotQueued));
+        Assert.Equal(queueQos0 ? 0 : 2, broker.Metrics.Dropped(DropCause.Qos0NotQueued));
     }
 }

@@ -28,12 +28,12 @@ public sealed class RetainedMessageTests
 
         await publisher.PublishAsync(topic, "v2", retain: true);
         Assert.Equal("v2", await RetainedSeenByNewSubscriber(broker, version, topic, "2"));
-        Assert.Equal(1, broker.Broker.RetainedCount);
+        Assert.Equal(1, broker.Status().RetainedMessages);
 
         // An empty retained payload clears the topic [MQTT-3.3.1-6/7 (3.1.1), MQTT-3.3.1-6].
         await publisher.PublishAsync(topic, "", retain: true);
         Assert.Null(await RetainedSeenByNewSubscriber(broker, version, topic, "3"));
-        Assert.Equal(0, broker.Broker.RetainedCount);
+        Assert.Equal(0, broker.Status().RetainedMessages);
     }
 
     /// <summary>Subscribes a fresh client, then publishes a live marker: returns the retained payload that came before
@@ -76,7 +76,7 @@ public sealed class RetainedMessageTests
         var disconnected = await client.Disconnected.Within(what: "the broker to disconnect a client publishing a retained message");
         if (version == MqttProtocolVersion.V500)
             Assert.Equal(MqttClientDisconnectReason.RetainNotSupported, disconnected.Reason);
-        Assert.Equal(0, broker.Broker.RetainedCount);
+        Assert.Equal(0, broker.Status().RetainedMessages);
     }
 
     [Fact]

@@ -99,7 +99,7 @@ public sealed class SysTopicsTests
         Assert.Equal("control/x", (await sys.ReceiveAsync()).Topic);
 
         await sys.AssertNothingReceivedAsync(TimeSpan.FromSeconds(2));
-        Assert.Equal(0, broker.Broker.RetainedCount);
+        Assert.Equal(0, broker.Status().RetainedMessages);
     }
 
     [Fact]

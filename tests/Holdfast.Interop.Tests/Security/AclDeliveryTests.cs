@@ -64,7 +64,7 @@ public sealed class AclDeliveryTests : IDisposable
                 Assert.Equal(q2.PacketId, (await anonymous.ReceiveAsync<PubRelPacket>()).PacketId);
                 await anonymous.SendAsync(new PubCompPacket { PacketId = q2.PacketId });
                 await anonymous.AssertNothingReceivedAsync();
-                Assert.Equal(1, broker.Broker.Metrics.Dropped(DropCause.NotAuthorized));
+                Assert.Equal(1, broker.Metrics.Dropped(DropCause.NotAuthorized));
 
                 // The dropped flow is finished: nothing is resent on the next resume either, and its packet id is free.
                 anonymous.Drop();
@@ -99,6 +99,6 @@ public sealed class AclDeliveryTests : IDisposable
         Assert.Equal("open job", (await anonymous.ReceiveAsync()).Text);
         await alice.AssertNothingReceivedAsync();
         anonymous.AssertNothingPending();
-        Assert.Equal(0, broker.Broker.Metrics.Dropped(DropCause.NotAuthorized));
+        Assert.Equal(0, broker.Metrics.Dropped(DropCause.NotAuthorized));
     }
 }

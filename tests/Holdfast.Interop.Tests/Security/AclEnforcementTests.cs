@@ -63,7 +63,7 @@ public sealed class AclEnforcementTests : IDisposable
         Assert.Equal(MqttClientPublishReasonCode.Success, (await alice.PublishAsync("plant/temp", "alice")).ReasonCode);
         Assert.Equal("alice", (await watcher.ReceiveAsync()).Text);
         await watcher.AssertNothingReceivedAsync();
-        Assert.Equal(3, broker.Broker.Metrics.Dropped(DropCause.NotAuthorized));
+        Assert.Equal(3, broker.Metrics.Dropped(DropCause.NotAuthorized));
     }
 
     [Theory]
@@ -122,7 +122,7 @@ public sealed class AclEnforcementTests : IDisposable
         device.AssertNothingPending();
         // plant/secret/key: alice may not even write it (1 drop); devices/dev1/state: alice may not read it (1); plant/temp:
         // dev1 may not read it (1).
-        Assert.Equal(3, broker.Broker.Metrics.Dropped(DropCause.NotAuthorized));
+        Assert.Equal(3, broker.Metrics.Dropped(DropCause.NotAuthorized));
         Assert.Contains(broker.Log.Lines, l => l.Contains("Denied PUBLISH from acl-wide") && l.Contains("'plant/secret/key'"));
     }
 
@@ -153,7 +153,7 @@ public sealed class AclEnforcementTests : IDisposable
             await alice.PublishAsync("plant/secret/x", "hidden", retain: true);
             await alice.PublishAsync("plant/temp", "seen", retain: true);
         }
-        Assert.Equal(1, broker.Broker.RetainedCount);   // the deny stopped alice's own write too
+        Assert.Equal(1, broker.Status().RetainedMessages);   // the deny stopped alice's own write too
 
         await using var device = await MqttNetPeer.ConnectAsync(broker.Port, MqttProtocolVersion.V500, "dev4");
         await device.SubscribeAsync("#");
@@ -197,6 +197,6 @@ public sealed class AclEnforcementTests : IDisposable
         await client.SubscribeAsync("#");
         Assert.Equal(MqttClientPublishReasonCode.Success, (await client.PublishAsync("plant/secret/x", "x")).ReasonCode);
         Assert.Equal("x", (await client.ReceiveAsync()).Text);
-        Assert.Equal(0, broker.Broker.Metrics.Dropped(DropCause.NotAuthorized));
+        Assert.Equal(0, broker.Metrics.Dropped(DropCause.NotAuthorized));
     }
 }

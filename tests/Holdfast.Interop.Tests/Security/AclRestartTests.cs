@@ -74,7 +74,7 @@ public sealed class AclRestartTests : IDisposable
         await second.Log.WaitForAsync("Will of will-anon on 'plant/will/will-anon' not published: not authorized.");
         Assert.False(second.Log.Contains("Publishing will of will-anon"));
         // Only alice's will was retained.
-        Assert.Equal(1, second.Broker.RetainedCount);
+        Assert.Equal(1, second.Status().RetainedMessages);
     }
 
     [Fact]
@@ -100,6 +100,6 @@ public sealed class AclRestartTests : IDisposable
         Assert.True(back.ConnectResult.IsSessionPresent);
         Assert.Equal("readable", (await back.ReceiveAsync()).Text);
         await back.AssertNothingReceivedAsync();
-        Assert.Equal(5, second.Broker.Metrics.Dropped(DropCause.NotAuthorized));
+        Assert.Equal(5, second.Metrics.Dropped(DropCause.NotAuthorized));
     }
 }

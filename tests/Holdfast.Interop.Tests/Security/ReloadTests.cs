@@ -58,7 +58,7 @@ public sealed class ReloadTests : IDisposable
         await using var back = await MqttNetPeer.ConnectPersistentAsync(broker.Port, MqttProtocolVersion.V500, "reload-queued");
         Assert.Equal("readable", (await back.ReceiveAsync()).Text);
         await back.AssertNothingReceivedAsync();
-        Assert.Equal(1, broker.Broker.Metrics.Dropped(DropCause.NotAuthorized));
+        Assert.Equal(1, broker.Metrics.Dropped(DropCause.NotAuthorized));
     }
 
     [Fact]
