@@ -22,7 +22,10 @@ internal sealed class SessionTable
 
     /// <summary>The shard of a client id. Also of a retained topic: a retained publish takes its topic's shard lock too, so
     /// two publishes to one topic set its retained message and record it in the same order.</summary>
-    public SessionShard ShardOf(string name) => _shards[StringComparer.Ordinal.GetHashCode(name) & (ShardCount - 1)];
+    public SessionShard ShardOf(string name) => _shards[ShardIndexOf(name)];
+
+    /// <summary>Which shard a client id (or retained topic) lives in, in this process (string hashes differ between runs).</summary>
+    internal static int ShardIndexOf(string name) => StringComparer.Ordinal.GetHashCode(name) & (ShardCount - 1);
 
     /// <summary>The session with this client id, if any; takes its shard's lock to look.</summary>
     public Session? Find(string clientId)
