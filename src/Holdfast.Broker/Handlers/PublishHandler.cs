@@ -6,10 +6,9 @@ namespace Holdfast.Broker;
 
 /// <summary>
 /// PUBLISH from a client: topic aliases, limits, QoS 1/2 acknowledgement, retained messages, routing (MQTT 5.0 §3.3,
-/// §4.3). Two steps: the packet is checked under the publisher's own shard lock; then its subscribers are matched
-/// (no session lock) and it is routed and acknowledged under the locks of the publisher's and the subscribers' shards
-/// (<see cref="Distributor"/>). A publisher's messages are handled one after another, so they reach each subscriber in
-/// the order sent.
+/// §4.3). Its subscribers are matched first (no session lock); then the packet is checked, routed and acknowledged in
+/// one operation under the locks of the publisher's and the subscribers' shards (<see cref="Distributor"/>). A
+/// publisher's messages are handled one after another, so they reach each subscriber in the order sent.
 /// </summary>
 internal sealed class PublishHandler(BrokerContext context, SessionTable sessions, Distributor distributor, SessionLifecycle lifecycle, RoomSignal room)
 {
@@ -25,28 +24,49 @@ internal sealed class PublishHandler(BrokerContext context, SessionTable session
     public PublishReceipt Handle(ConnectedClient client, PublishPacket packet)
     {
         Message? message;
-        using (var scope = new OperationScope(sessions, ShardSet.Of(client.Session.Shard), lifecycle))
+        Task? wait;
+        // Nearly always the topic is the packet's own: matched first, then checked, routed and acknowledged in one
+        // operation. A topic alias is resolved under the publisher's lock first (the alias map is the connection's).
+        if (packet.Properties?.TopicAlias is null)
         {
+            var match = distributor.Match(packet.Topic);
+            var shards = ShardSet.Of(client.Session.Shard);
+            distributor.AddShards(ref shards, match, packet.Topic, packet.Retain);
+            using var scope = new OperationScope(sessions, shards, lifecycle);
             if (client.Closed) return PublishReceipt.Done;
-            if (client.Held is { } held)
-            {
-                held.Add(packet);
-                return new PublishReceipt(true, held.Count >= HeldPublishes.Limit ? held.Released : Task.CompletedTask);
-            }
+            if (client.Held is { } held) return Hold(held, packet);
             message = Accept(scope.Operation, client, packet);
+            if (message is null) return PublishReceipt.Done;
+            wait = TryRoute(scope.Operation, client, packet, message, match, shards);
+            if (wait is not null) client.Held = new HeldPublishes();
         }
-        if (message is null) return PublishReceipt.Done;
-        var wait = RouteAndAcknowledge(client, packet, message, out var held2);
+        else
+        {
+            using (var scope = new OperationScope(sessions, ShardSet.Of(client.Session.Shard), lifecycle))
+            {
+                if (client.Closed) return PublishReceipt.Done;
+                if (client.Held is { } held) return Hold(held, packet);
+                message = Accept(scope.Operation, client, packet);
+            }
+            if (message is null) return PublishReceipt.Done;
+            wait = RouteAndAcknowledge(client, packet, message);
+        }
         if (wait is null) return PublishReceipt.Done;
-        _ = RouteWhenRoomAsync(client, held2!, packet, message, wait);
+        _ = RouteWhenRoomAsync(client, client.Held!, packet, message, wait);
         return new PublishReceipt(true, Task.CompletedTask);
     }
 
-    /// <summary>Routes an accepted message and acknowledges it, under the shards its routing needs. Returns a task to wait
-    /// on when a 3.1.1 publisher must be held back (and then the client's <see cref="HeldPublishes"/>).</summary>
-    private Task? RouteAndAcknowledge(ConnectedClient client, PublishPacket packet, Message message, out HeldPublishes? held)
+    /// <summary>A publish behind one held back: it waits its turn, and past the limit the connection stops reading.</summary>
+    private static PublishReceipt Hold(HeldPublishes held, PublishPacket packet)
     {
-        held = null;
+        held.Add(packet);
+        return new PublishReceipt(true, held.Count >= HeldPublishes.Limit ? held.Released : Task.CompletedTask);
+    }
+
+    /// <summary>Routes an accepted message and acknowledges it, under the shards its routing needs. Returns a task to wait
+    /// on when a 3.1.1 publisher must be held back (its <see cref="HeldPublishes"/> made by then).</summary>
+    private Task? RouteAndAcknowledge(ConnectedClient client, PublishPacket packet, Message message)
+    {
         var match = distributor.Match(message.Topic);
         var shards = ShardSet.Of(client.Session.Shard);
         distributor.AddShards(ref shards, match, message.Topic, message.Retain);
@@ -54,7 +74,7 @@ internal sealed class PublishHandler(BrokerContext context, SessionTable session
         // Gone since it was checked: never acknowledged, so the publisher still owns the message.
         if (client.Closed) return null;
         var wait = TryRoute(scope.Operation, client, packet, message, match, shards);
-        if (wait is not null) held = client.Held ??= new HeldPublishes();
+        if (wait is not null) client.Held ??= new HeldPublishes();
         return wait;
     }
 
@@ -72,7 +92,7 @@ internal sealed class PublishHandler(BrokerContext context, SessionTable session
                     // Also woken when the connection ends: what is held was never acknowledged, so nothing is lost.
                     await Task.WhenAny(wait, held.Released).ConfigureAwait(false);
                     if (client.Closed) return;
-                    wait = RouteAndAcknowledge(client, packet, message, out _);
+                    wait = RouteAndAcknowledge(client, packet, message);
                 }
                 while (true)
                 {
@@ -90,7 +110,7 @@ internal sealed class PublishHandler(BrokerContext context, SessionTable session
                     }
                     if (next is null) continue;
                     message = next;
-                    wait = RouteAndAcknowledge(client, packet, message, out _);
+                    wait = RouteAndAcknowledge(client, packet, message);
                     if (wait is not null) break;
                 }
             }
