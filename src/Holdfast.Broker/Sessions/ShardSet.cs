@@ -35,7 +35,11 @@ internal struct ShardSet
 
     public readonly void Exit(SessionTable table)
     {
-        for (int i = SessionTable.ShardCount - 1; i >= 0; i--)
-            if ((_shards & (1UL << i)) != 0) table.Shard(i).Lock.Exit();
+        for (ulong rest = _shards; rest != 0;)
+        {
+            int highest = System.Numerics.BitOperations.Log2(rest);
+            table.Shard(highest).Lock.Exit();
+            rest &= ~(1UL << highest);
+        }
     }
 }
