@@ -11,6 +11,7 @@ namespace Holdfast.Broker.Routing;
 /// walks the trie under the reader side, so many publishers match at once. Every add and remove bumps a generation that
 /// the cached results carry, so a result from before a change is never returned.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "Its ReaderWriterLockSlim lives as long as the broker; Dispose would only free lazily made, finalizable wait events.")]
 internal sealed class SubscriptionTree
 {
     /// <summary>As NATS's slCacheMax: enough for the topics a broker publishes to most, small enough to bound memory.</summary>
