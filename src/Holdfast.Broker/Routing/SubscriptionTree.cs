@@ -40,7 +40,7 @@ internal sealed class SubscriptionTree
         public readonly List<SharedGroup> SharedGroups = [];
     }
 
-    [ThreadStatic] private static Scratch? t_scratch;
+    [ThreadStatic] private static Scratch? _scratch;
 
     private readonly Node _root = new();
     private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
@@ -142,7 +142,7 @@ internal sealed class SubscriptionTree
     {
         if (_cache is not null && _cache.TryGet(topic, Volatile.Read(ref _generation), out var cached)) return cached;
 
-        var scratch = t_scratch ??= new Scratch();
+        var scratch = _scratch ??= new Scratch();
         long generation;
         MatchResult result;
         _lock.EnterReadLock();
