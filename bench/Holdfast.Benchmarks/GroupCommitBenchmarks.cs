@@ -51,6 +51,6 @@ public class GroupCommitBenchmarks
         _ops.Clear();
         for (int i = 0; i < changes; i++) _ops.Add(new StoreOp(_keys[i], _value));
         long sequence = _commit.Append(_ops);
-        _commit.WhenDurable(sequence).GetAwaiter().GetResult();
+        _commit.WhenDurable(sequence).AsTask().GetAwaiter().GetResult();
     }
 }

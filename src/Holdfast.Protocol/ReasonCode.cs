@@ -2,6 +2,7 @@ namespace Holdfast.Protocol;
 
 /// <summary>MQTT 5 reason codes (MQTT 5.0 §2.4). MQTT 3.1.1 CONNACK return codes and SUBACK return codes are
 /// mapped onto these by the writer.</summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1069:Enums values should not be duplicated", Justification = "MQTT 5.0 §2.4 gives 0x00 a name per packet: Success, Normal disconnection, Granted QoS 0.")]
 public enum ReasonCode : byte
 {
     Success = 0x00,

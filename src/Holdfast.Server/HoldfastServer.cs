@@ -131,7 +131,7 @@ public sealed partial class HoldfastServer : IAsyncDisposable
                         if (websockets) WebSocketTransport.Listen(lo, context); else lo.Protocols = HttpProtocols.None;
                         if (tls is not null) TlsHandshake.Use(lo, tls, _log);
                         if (!websockets)
-                            lo.Run(connection => RunConnectionAsync(context.Transport(connection.Transport, connection.RemoteEndPoint,
+                            lo.Run(connection => RunConnectionAsync(ListenerContext.Transport(connection.Transport, connection.RemoteEndPoint,
                                 (connection.LocalEndPoint as IPEndPoint)?.Port ?? listener.Port, connection.Abort,
                                 connection.Features.Get<ITlsConnectionFeature>()?.ClientCertificate), context));
                     });
@@ -185,7 +185,7 @@ public sealed partial class HoldfastServer : IAsyncDisposable
         }
     }
 
-    private static IEnumerable<IPAddress> BindAddresses(ListenerConfig listener)
+    private static IPAddress[] BindAddresses(ListenerConfig listener)
     {
         // Hosts with IPv6 disabled still get their IPv4 listeners.
         bool ipv6 = System.Net.Sockets.Socket.OSSupportsIPv6;

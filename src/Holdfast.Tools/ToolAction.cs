@@ -11,15 +11,15 @@ public sealed class ToolAction(Func<ParseResult, CancellationToken, Task<int>> r
 
     public override bool ClearsParseErrors => true;
 
-    public override async Task<int> InvokeAsync(ParseResult parse, CancellationToken cancellationToken = default)
+    public override async Task<int> InvokeAsync(ParseResult parseResult, CancellationToken cancellationToken = default)
     {
         // Unmatched tokens are checked by hand: taking over the parse errors also takes over reporting them.
-        if (parse.Errors.Count > 0 || parse.UnmatchedTokens.Count > 0)
+        if (parseResult.Errors.Count > 0 || parseResult.UnmatchedTokens.Count > 0)
         {
-            foreach (var error in parse.Errors) Console.Error.WriteLine($"Error: {error.Message}");
-            foreach (var token in parse.UnmatchedTokens) Console.Error.WriteLine($"Error: unknown option or argument '{token}'");
+            foreach (var error in parseResult.Errors) Console.Error.WriteLine($"Error: {error.Message}");
+            foreach (var token in parseResult.UnmatchedTokens) Console.Error.WriteLine($"Error: unknown option or argument '{token}'");
             return UsageError;
         }
-        return await run(parse, cancellationToken);
+        return await run(parseResult, cancellationToken);
     }
 }

@@ -258,7 +258,7 @@ public class StatusTotalsTests
                     pastAckTimeout++;
             }
             var snapshot = broker.Status();
-            return (new BrokerStatus(connected, total, inflight, queued, bytes, retained.All.Count(), retained.All.Sum(m => (long)m.Size),
+            return (new BrokerStatus(connected, total, inflight, queued, bytes, retained.All.Count, retained.All.Sum(m => (long)m.Size),
                 snapshot.Subscriptions, pastAckTimeout), snapshot);
         });
         Assert.True(walked == status, $"after {after}:\n walked   {walked}\n snapshot {status}");

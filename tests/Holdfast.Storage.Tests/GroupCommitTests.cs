@@ -150,7 +150,7 @@ public sealed class GroupCommitTests : IDisposable
         using var store = new RocksDbStore(gate, durability);
         Assert.Equal(0, store.CommittedSequence);
         Assert.True(store.IsDurable(0));
-        Assert.True(store.WhenDurable(0).IsCompletedSuccessfully);
+        Assert.True(store.WhenDurable(0).AsTask().IsCompletedSuccessfully);
 
         store.SaveSession(Session("c"));
         long first = store.CommittedSequence;
@@ -179,7 +179,7 @@ public sealed class GroupCommitTests : IDisposable
         await secondDurable.Within();
         await secondAgain.Within();
         Assert.True(store.IsDurable(second));
-        Assert.True(store.WhenDurable(second).IsCompletedSuccessfully);
+        Assert.True(store.WhenDurable(second).AsTask().IsCompletedSuccessfully);
     }
 
     [Fact]
@@ -195,7 +195,7 @@ public sealed class GroupCommitTests : IDisposable
 
         // The write is held at the gate, yet the acknowledgement may go out.
         Assert.True(store.IsDurable(sequence));
-        Assert.True(store.WhenDurable(sequence).IsCompletedSuccessfully);
+        Assert.True(store.WhenDurable(sequence).AsTask().IsCompletedSuccessfully);
         Assert.Empty(file.Scan((byte)'q'));
 
         // Flush waits for the write whatever the level.

@@ -6,6 +6,7 @@ namespace Holdfast.Broker.Routing;
 /// Safe for concurrent use: changes take the writer side of its own lock, matches the reader side; expired messages met
 /// by a match are removed after it, under the writer side.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "Its ReaderWriterLockSlim lives as long as the broker; Dispose would only free lazily made, finalizable wait events.")]
 internal sealed class RetainedTree
 {
     private sealed class Node

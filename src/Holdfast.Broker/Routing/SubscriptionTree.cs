@@ -11,6 +11,7 @@ namespace Holdfast.Broker.Routing;
 /// walks the trie under the reader side, so many publishers match at once. Every add and remove bumps a generation that
 /// the cached results carry, so a result from before a change is never returned.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "Its ReaderWriterLockSlim lives as long as the broker; Dispose would only free lazily made, finalizable wait events.")]
 internal sealed class SubscriptionTree
 {
     /// <summary>As NATS's slCacheMax: enough for the topics a broker publishes to most, small enough to bound memory.</summary>
@@ -39,7 +40,7 @@ internal sealed class SubscriptionTree
         public readonly List<SharedGroup> SharedGroups = [];
     }
 
-    [ThreadStatic] private static Scratch? t_scratch;
+    [ThreadStatic] private static Scratch? _scratch;
 
     private readonly Node _root = new();
     private readonly ReaderWriterLockSlim _lock = new(LockRecursionPolicy.NoRecursion);
@@ -141,7 +142,7 @@ internal sealed class SubscriptionTree
     {
         if (_cache is not null && _cache.TryGet(topic, Volatile.Read(ref _generation), out var cached)) return cached;
 
-        var scratch = t_scratch ??= new Scratch();
+        var scratch = _scratch ??= new Scratch();
         long generation;
         MatchResult result;
         _lock.EnterReadLock();

@@ -6,6 +6,7 @@ namespace Holdfast.Broker;
 /// it and each session's connection state is guarded by <see cref="Lock"/>. Adding and removing go through here, so a
 /// session's messages and connection are counted in <see cref="Totals"/> exactly while it is in the shard.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "The reused operation is disposed at the end of every use (BeginOperation); there is nothing left to dispose after it.")]
 internal sealed class SessionShard(int index, Storage.IBrokerStore store)
 {
     private readonly Dictionary<string, Session> _sessions = new(StringComparer.Ordinal);

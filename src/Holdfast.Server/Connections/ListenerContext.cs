@@ -9,7 +9,7 @@ namespace Holdfast.Server.Connections;
 /// <summary>One configured listener at run time: what each of its connections needs, whatever the transport.</summary>
 internal sealed record ListenerContext(ListenerPolicy Policy, ConnectionLimit Connections, ListenerTls? Tls)
 {
-    public ClientTransport Transport(IDuplexPipe pipe, EndPoint? remote, int localPort, Action abort, X509Certificate2? clientCertificate) =>
+    public static ClientTransport Transport(IDuplexPipe pipe, EndPoint? remote, int localPort, Action abort, X509Certificate2? clientCertificate) =>
         new(pipe, remote?.ToString() ?? "unknown", localPort, abort)
         {
             Identity = clientCertificate is null ? TransportIdentity.None : new TransportIdentity(ListenerTls.CommonName(clientCertificate)),

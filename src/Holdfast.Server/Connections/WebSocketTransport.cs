@@ -84,7 +84,7 @@ internal sealed class WebSocketTransport : IDuplexPipe
         }
         using var socket = await http.WebSockets.AcceptWebSocketAsync(subProtocol);
         var transport = new WebSocketTransport(socket);
-        var client = listener.Transport(transport, remote, http.Connection.LocalPort, () => { socket.Abort(); http.Abort(); },
+        var client = ListenerContext.Transport(transport, remote, http.Connection.LocalPort, () => { socket.Abort(); http.Abort(); },
             http.Connection.ClientCertificate);
         await transport.RunAsync(() => runConnection(client, listener), log, client.RemoteAddress);
     }

@@ -128,9 +128,9 @@ internal sealed class ListenerTls
     private static SslProtocols MinimumVersion(string? tlsVersion) => tlsVersion switch
     {
         "tlsv1.3" => SslProtocols.Tls13,
-#pragma warning disable SYSLIB0039 // TLS 1.1 is obsolete; offered only when the operator asks for it by name.
+#pragma warning disable SYSLIB0039, CA5397 // TLS 1.1 is obsolete; offered only when the operator asks for it by name.
         "tlsv1.1" => SslProtocols.Tls11 | SslProtocols.Tls12 | SslProtocols.Tls13,
-#pragma warning restore SYSLIB0039
+#pragma warning restore SYSLIB0039, CA5397
         _ => SslProtocols.Tls12 | SslProtocols.Tls13,
     };
 

@@ -38,7 +38,7 @@ internal sealed class Pacer : IDisposable
             long next = now + MaxSleepTicks;
             foreach (var publisher in _publishers) next = Math.Min(next, publisher.WakeIfDue(now));
             long micros = (next - now) * 1_000_000 / Stopwatch.Frequency;
-            if (micros > 0) usleep((uint)micros);
+            if (micros > 0) _ = usleep((uint)micros);
         }
     }
 

@@ -152,7 +152,7 @@ internal sealed class BrokerRestarter : IAsyncDisposable
     {
         if (_broker is not { } broker) return true;
         int group = broker.Id;
-        Kill(-group, signal);
+        _ = Kill(-group, signal); // whether it worked, the loop below finds out
         var waited = Stopwatch.StartNew();
         while (waited.Elapsed < wait)
         {

@@ -14,6 +14,7 @@ namespace Holdfast.Tools.Check;
 /// not acknowledged until a resend is. A reason code of 0x80 or more is a refusal: counted, never acknowledged, never
 /// resent (the sequence number is not reused, so ordering stays checkable).</para>
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "A SemaphoreSlim whose AvailableWaitHandle is never read holds no OS handle; disposing it could race a late Release.")]
 internal sealed class CheckPublisher
 {
     private readonly int _index;

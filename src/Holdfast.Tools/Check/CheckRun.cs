@@ -119,7 +119,7 @@ internal sealed class CheckRun(CheckOptions options)
             if (!runFailed)
             {
                 while (drain.Elapsed < options.DrainTimeout && !(publishing.All(p => p.IsCompleted) && ledger.Missing == 0))
-                    await Task.Delay(50);
+                    await Task.Delay(50, CancellationToken.None);
             }
             drainComplete = !runFailed && publishing.All(p => p.IsCompleted) && ledger.Missing == 0;
             awaited = ledger.Missing;

@@ -6,6 +6,7 @@ namespace Holdfast.Tools.Check;
 /// between half and one and a half times its mean; each cut or stall hits every connection or one chosen at random
 /// (even odds), so some clients lose their connection while their peers carry on. The schedule comes from the seed.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "A CancellationTokenSource without a timer holds no OS resources; disposing it could race a late Cancel.")]
 internal sealed class FaultInjector(FaultProxy proxy, BrokerRestarter? restarter, CheckOptions options)
 {
     private readonly Lock _gate = new();

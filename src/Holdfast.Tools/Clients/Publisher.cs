@@ -5,6 +5,7 @@ using Holdfast.Protocol;
 namespace Holdfast.Tools.Clients;
 
 /// <summary>Sends the messages over one connection, up to a window of unacknowledged ones, and runs their QoS flows.</summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "A SemaphoreSlim whose AvailableWaitHandle is never read holds no OS handle; disposing it could race a late Release.")]
 internal sealed class Publisher(MqttClientOptions options, PublishPacket template, int maxInflight, bool json)
 {
     private readonly PacketIdPool _ids = new();

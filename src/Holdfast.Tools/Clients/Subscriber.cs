@@ -28,6 +28,7 @@ internal sealed record SubscriberSettings
 /// arrived, as MQTT requires, whichever mode sends them. It is a compliant QoS 2 receiver: a resent PUBLISH whose PUBREC was
 /// already sent is answered again, not printed again; that packet-id state lives as long as the session.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "A SemaphoreSlim whose AvailableWaitHandle is never read holds no OS handle; disposing it could race a late Release.")]
 internal sealed class Subscriber(SubscriberSettings settings)
 {
     /// <summary>mosquitto_sub's exit code when -W expires.</summary>

@@ -129,6 +129,7 @@ public abstract class CrashClient(RestartingBroker broker) : IAsyncDisposable
         catch (Exception) { /* the broker may be gone */ }
         _client.Dispose();
         _stop.Dispose();
+        GC.SuppressFinalize(this);
     }
 }
 

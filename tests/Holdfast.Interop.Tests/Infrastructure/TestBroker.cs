@@ -56,6 +56,7 @@ public sealed class TestBroker : IAsyncDisposable
 }
 
 /// <summary>Keeps every log line; tests wait for lines instead of sleeping.</summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "A SemaphoreSlim whose AvailableWaitHandle is never read holds no OS handle; disposing it could race a late Release.")]
 public sealed class CapturingLog : IBrokerLog
 {
     private readonly ConcurrentQueue<string> _lines = new();

@@ -144,6 +144,7 @@ public sealed class LossyBroker : IAsyncDisposable
     }
 
     /// <summary>One socket and the lock that keeps packets written to it whole.</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable", Justification = "A SemaphoreSlim whose AvailableWaitHandle is never read holds no OS handle; disposing it could race a late Release.")]
     private sealed class Side(Socket socket)
     {
         private readonly SemaphoreSlim _writing = new(1, 1);

@@ -111,7 +111,7 @@ public class AckControlTests
         while (!sub.Stdout.Contains("reading 2"))
         {
             Assert.True(DateTime.UtcNow < deadline, $"reading 2 never came. stdout:\n{sub.Stdout}\nstderr:\n{sub.Stderr}");
-            int prompts = System.Text.RegularExpressions.Regex.Matches(sub.Stderr, "press Enter").Count;
+            int prompts = System.Text.RegularExpressions.Regex.Count(sub.Stderr, "press Enter");
             if (prompts > answered) { answered = prompts; await sub.WriteInputLineAsync(""); }
             await Task.Delay(50);
         }

@@ -30,13 +30,13 @@ public sealed class SecuringWalkthroughTests : IDisposable
         pattern readwrite clients/%c/#
         """;
 
-    private async Task OpensslAsync(params string[] args)
+    private static async Task OpensslAsync(params string[] args)
     {
         var (exit, _, stderr) = await ProcessRunner.RunAsync(DebianTool.Require("openssl"), args, PeerTimeout);
         Assert.True(exit == 0, $"openssl {string.Join(' ', args)}: {stderr}");
     }
 
-    private async Task<(int ExitCode, string Stderr)> PubAsync(BrokerProcess broker, params string[] args)
+    private static async Task<(int ExitCode, string Stderr)> PubAsync(BrokerProcess broker, params string[] args)
     {
         var (exit, _, stderr) = await ProcessRunner.RunAsync(DebianTool.Require("mosquitto_pub"),
             ["-h", "127.0.0.1", "-p", broker.Port.ToString(), .. args], PeerTimeout);
