@@ -14,35 +14,46 @@ public enum DropCause
     ClientTooSlow,
 }
 
-/// <summary>Counters the broker keeps; read by $SYS and /metrics. Updated with Interlocked.</summary>
+/// <summary>Counters the broker keeps; read by $SYS and /metrics. The per-message ones are striped per processor
+/// (<see cref="StripedCounters"/>), so that publishers on different cores do not contend for them; the rest are updated
+/// with Interlocked.</summary>
 public sealed class BrokerMetrics
 {
+    // Per message or per read/write, from every connection at once: QoS 0-2 received (0-2) and sent (3-5), then the
+    // publish payload bytes received and sent. The wire counters: packets and bytes read and written.
+    private const int PublishSentBase = 3, PublishBytesReceivedIndex = 6, PublishBytesSentIndex = 7;
+    private const int PacketsReceivedIndex = 0, PacketsSentIndex = 1, BytesReceivedIndex = 2, BytesSentIndex = 3;
+    private readonly StripedCounters _messages = new(8);
+    private readonly StripedCounters _wire = new(4);
     private readonly long[] _dropped = new long[Enum.GetValues<DropCause>().Length];
-    // PUBLISH messages and their payload bytes by QoS (0, 1, 2). The broker's own $SYS messages are not counted.
-    private readonly long[] _publishReceived = new long[3], _publishSent = new long[3];
-    private long _publishBytesReceived, _publishBytesSent, _ackTimeouts, _publishesRejected;
-    // Counted by the server's connections: every MQTT packet and byte on the wire, sockets accepted.
-    private long _packetsReceived, _packetsSent, _bytesReceived, _bytesSent, _socketsOpened;
-    private long _clientsConnected, _sessionsExpired;
+    private long _ackTimeouts, _publishesRejected, _socketsOpened, _clientsConnected, _sessionsExpired;
 
     /// <summary>PUBLISH messages accepted from clients, all QoS.</summary>
-    public long MessagesReceived => Sum(_publishReceived);
+    public long MessagesReceived => PublishReceived(QualityOfService.AtMostOnce) + PublishReceived(QualityOfService.AtLeastOnce) + PublishReceived(QualityOfService.ExactlyOnce);
     /// <summary>PUBLISH messages sent to clients (resends included), all QoS.</summary>
-    public long MessagesSent => Sum(_publishSent);
-    public long PublishReceived(QualityOfService qos) => Interlocked.Read(ref _publishReceived[(int)qos]);
-    public long PublishSent(QualityOfService qos) => Interlocked.Read(ref _publishSent[(int)qos]);
-    public long PublishBytesReceived => Interlocked.Read(ref _publishBytesReceived);
-    public long PublishBytesSent => Interlocked.Read(ref _publishBytesSent);
+    public long MessagesSent => PublishSent(QualityOfService.AtMostOnce) + PublishSent(QualityOfService.AtLeastOnce) + PublishSent(QualityOfService.ExactlyOnce);
+    public long PublishReceived(QualityOfService qos) => _messages.Read((int)qos);
+    public long PublishSent(QualityOfService qos) => _messages.Read(PublishSentBase + (int)qos);
+    public long PublishBytesReceived => _messages.Read(PublishBytesReceivedIndex);
+    public long PublishBytesSent => _messages.Read(PublishBytesSentIndex);
     public long AckTimeouts => Interlocked.Read(ref _ackTimeouts);
     /// <summary>MQTT 5 publishes refused with 0x97 because a subscriber's queue was full (never acknowledged, so not lost).</summary>
     public long PublishesRejected => Interlocked.Read(ref _publishesRejected);
     public long Dropped(DropCause cause) => Interlocked.Read(ref _dropped[(int)cause]);
-    public long DroppedTotal => Sum(_dropped);
+    public long DroppedTotal
+    {
+        get
+        {
+            long sum = 0;
+            for (int i = 0; i < _dropped.Length; i++) sum += Interlocked.Read(ref _dropped[i]);
+            return sum;
+        }
+    }
     /// <summary>MQTT packets of every type read from and written to clients (Mosquitto's messages/received and /sent).</summary>
-    public long PacketsReceived => Interlocked.Read(ref _packetsReceived);
-    public long PacketsSent => Interlocked.Read(ref _packetsSent);
-    public long BytesReceived => Interlocked.Read(ref _bytesReceived);
-    public long BytesSent => Interlocked.Read(ref _bytesSent);
+    public long PacketsReceived => _wire.Read(PacketsReceivedIndex);
+    public long PacketsSent => _wire.Read(PacketsSentIndex);
+    public long BytesReceived => _wire.Read(BytesReceivedIndex);
+    public long BytesSent => _wire.Read(BytesSentIndex);
     /// <summary>Network connections accepted, whether or not they became MQTT clients.</summary>
     public long SocketsOpened => Interlocked.Read(ref _socketsOpened);
     /// <summary>CONNECTs accepted.</summary>
@@ -52,15 +63,15 @@ public sealed class BrokerMetrics
 
     internal void MessageReceived(QualityOfService qos, int payloadBytes)
     {
-        Interlocked.Increment(ref _publishReceived[(int)qos]);
-        Interlocked.Add(ref _publishBytesReceived, payloadBytes);
+        _messages.Add((int)qos, 1);
+        _messages.Add(PublishBytesReceivedIndex, payloadBytes);
     }
 
     internal void MessageSent(Message message, QualityOfService qos)
     {
         if (message.FromBroker) return;
-        Interlocked.Increment(ref _publishSent[(int)qos]);
-        Interlocked.Add(ref _publishBytesSent, message.Payload.Length);
+        _messages.Add(PublishSentBase + (int)qos, 1);
+        _messages.Add(PublishBytesSentIndex, message.Payload.Length);
     }
 
     internal void AckTimeout() => Interlocked.Increment(ref _ackTimeouts);
@@ -72,23 +83,16 @@ public sealed class BrokerMetrics
     /// <summary>A connection read <paramref name="packets"/> packets in <paramref name="bytes"/> bytes (one call per read, not per packet).</summary>
     public void Received(int packets, long bytes)
     {
-        if (packets > 0) Interlocked.Add(ref _packetsReceived, packets);
-        if (bytes > 0) Interlocked.Add(ref _bytesReceived, bytes);
+        if (packets > 0) _wire.Add(PacketsReceivedIndex, packets);
+        if (bytes > 0) _wire.Add(BytesReceivedIndex, bytes);
     }
 
     /// <summary>A connection wrote <paramref name="packets"/> packets in <paramref name="bytes"/> bytes (one call per flush).</summary>
     public void Sent(int packets, long bytes)
     {
-        if (packets > 0) Interlocked.Add(ref _packetsSent, packets);
-        if (bytes > 0) Interlocked.Add(ref _bytesSent, bytes);
+        if (packets > 0) _wire.Add(PacketsSentIndex, packets);
+        if (bytes > 0) _wire.Add(BytesSentIndex, bytes);
     }
 
     public void SocketOpened() => Interlocked.Increment(ref _socketsOpened);
-
-    private static long Sum(long[] counters)
-    {
-        long sum = 0;
-        for (int i = 0; i < counters.Length; i++) sum += Interlocked.Read(ref counters[i]);
-        return sum;
-    }
 }

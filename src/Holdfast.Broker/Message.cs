@@ -6,11 +6,19 @@ namespace Holdfast.Broker;
 /// every session it is routed to (the payload is never copied per subscriber).</summary>
 public sealed class Message : IApplicationMessage
 {
+    // Ids are handed out to each thread in blocks, so publishers on different cores do not contend for one counter at every
+    // message. _lastId is the end of the last block given out; a new numbering (ContinueIdsAfter) starts a new epoch, and
+    // a thread's block from an older epoch is dropped unused.
+    private const int IdBlock = 256;
+    private static readonly Lock IdLock = new();
     private static long _lastId;
+    private static int _idEpoch;
+    [ThreadStatic] private static long _nextId, _endOfBlock;
+    [ThreadStatic] private static int _blockEpoch;
 
     public Message(string topic, ReadOnlyMemory<byte> payload, QualityOfService qos, bool retain,
         MqttProperties? properties, string? publisherClientId, long receivedAt)
-        : this(Interlocked.Increment(ref _lastId), topic, payload, qos, retain, properties, publisherClientId, receivedAt)
+        : this(NextId(), topic, payload, qos, retain, properties, publisherClientId, receivedAt)
     {
     }
 
@@ -38,8 +46,26 @@ public sealed class Message : IApplicationMessage
     /// new message takes the id of one still stored. Never moves the numbering back.</summary>
     public static void ContinueIdsAfter(long id)
     {
-        long last;
-        while ((last = Volatile.Read(ref _lastId)) < id && Interlocked.CompareExchange(ref _lastId, id, last) != last) { }
+        lock (IdLock)
+        {
+            if (_lastId < id) _lastId = id;
+            Volatile.Write(ref _idEpoch, _idEpoch + 1);
+        }
+    }
+
+    private static long NextId()
+    {
+        if (_nextId == _endOfBlock || _blockEpoch != Volatile.Read(ref _idEpoch))
+        {
+            lock (IdLock)
+            {
+                _nextId = _lastId + 1;
+                _lastId += IdBlock;
+                _endOfBlock = _lastId + 1;
+                _blockEpoch = _idEpoch;
+            }
+        }
+        return _nextId++;
     }
     public string Topic { get; }
     public ReadOnlyMemory<byte> Payload { get; }
