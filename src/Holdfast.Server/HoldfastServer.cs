@@ -34,20 +34,20 @@ public sealed partial class HoldfastServer : IAsyncDisposable
     private WebApplication? _app;
     private readonly List<IPEndPoint> _endpoints = [];
 
-    /// <param name="openStoreFile">Opens the data directory's key-value file (default: RocksDB). Tests wrap it to inject faults.</param>
     private volatile SecurityFiles _security;
     /// <summary>Each listener's policy, in listener order.</summary>
     private readonly List<ListenerPolicy> _policies;
     private readonly Dictionary<ListenerConfig, ListenerTls> _tls = [];
 
-    /// <param name="time">The clock of the broker, its store and the connections' deadlines (tests pass a fake one).</param>
+    /// <param name="openStoreFile">Opens the data directory's key-value file (default: RocksDB). Tests wrap it to inject faults.</param>
+    /// <param name="time">The clock of the broker, its store, the connections' deadlines and the log (tests pass a fake one).</param>
     public HoldfastServer(HoldfastConfig config, IBrokerLog? log = null, Func<string, IStoreFile>? openStoreFile = null, TimeProvider? time = null)
     {
         _config = config;
         var clock = time is null ? BrokerClock.System : new BrokerClock(time);
         if (log is null)
         {
-            _ownedLog = new MosquittoLog(config.LogTypes, config.LogDestinations, config.LogTimestamp, config.LogTimestampFormat);
+            _ownedLog = new MosquittoLog(config.LogTypes, config.LogDestinations, config.LogTimestamp, config.LogTimestampFormat, time);
             log = _ownedLog;
         }
         _log = log;
