@@ -200,8 +200,9 @@ public sealed class MqttBroker : IDisposable
         int connected = 0, total = 0, pastAckTimeout = 0;
         long inflight = 0, queued = 0, held = 0;
         long now = Clock.Now;
-        foreach (var shard in _sessions.Shards)
+        for (int i = 0; i < SessionTable.ShardCount; i++)
         {
+            var shard = _sessions.Shard(i);
             lock (shard.Lock)
             {
                 var totals = shard.Totals;

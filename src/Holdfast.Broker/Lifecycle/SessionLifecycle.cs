@@ -153,8 +153,10 @@ internal sealed class SessionLifecycle(BrokerContext context, SessionTable sessi
     /// <summary>Runs the timer work that is due, shard by shard. Called every <see cref="MqttBroker.TickInterval"/>.</summary>
     public void RunDueTimers()
     {
-        foreach (var shard in sessions.Shards)
+        // By index: enumerating the shards' list would allocate at every tick.
+        for (int i = 0; i < SessionTable.ShardCount; i++)
         {
+            var shard = sessions.Shard(i);
             using var scope = new OperationScope(sessions, ShardSet.Of(shard), this);
             long now = context.Now;
             while (shard.Deadlines.TryTakeDue(now, out var session))
