@@ -3,7 +3,7 @@ using Holdfast.Protocol;
 namespace Holdfast.Broker;
 
 /// <summary>A live connection attached to a session: the connection-scoped state MQTT defines
-/// (topic aliases, the client's limits, the negotiated keep-alive). Guarded by the broker's lock.</summary>
+/// (topic aliases, the client's limits, the negotiated keep-alive). Guarded by the lock of its session's shard.</summary>
 public sealed class ConnectedClient
 {
     internal ConnectedClient(Session session, IClientConnection connection, ProtocolVersion version, ListenerPolicy policy)

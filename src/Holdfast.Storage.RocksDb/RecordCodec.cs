@@ -5,7 +5,7 @@ using System.Text;
 namespace Holdfast.Storage.RocksDb;
 
 /// <summary>Appends big-endian fields to a reusable buffer; <see cref="ToArray"/> takes the record and starts the next.
-/// Used by one thread at a time (the broker calls the store under its lock).</summary>
+/// Used by one thread at a time (each change set has its own).</summary>
 internal sealed class RecordWriter
 {
     private readonly ArrayBufferWriter<byte> _buffer = new(256);

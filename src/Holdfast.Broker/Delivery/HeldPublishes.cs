@@ -16,7 +16,7 @@ public readonly record struct PublishReceipt(bool PacketKept, Task ReadingResume
 /// <summary>An MQTT 3.1.1 client's publishes held back while a subscriber queue is full (queue_full_policy block): the
 /// first waits for room, later ones wait behind it in order. Acknowledgements, PINGREQ and DISCONNECT are still read and
 /// handled meanwhile, so a client can never block itself (or its peers) by not being able to deliver its own PUBACKs.
-/// Guarded by the broker's lock.</summary>
+/// Guarded by the lock of the client's session shard.</summary>
 internal sealed class HeldPublishes
 {
     /// <summary>Publishes held at once before the broker stops taking more (the connection stops reading).</summary>

@@ -26,7 +26,7 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>
     private Outbound[] _spare = [];
     private bool _completed;
     private bool _waiting;
-    // Continuations run on the thread pool: a producer adds under the broker's lock and must never run the write loop there.
+    // Continuations run on the thread pool: a producer adds under a session shard's lock and must never run the write loop there.
     private ManualResetValueTaskSourceCore<bool> _wakeUp = new() { RunContinuationsAsynchronously = true };
 
     /// <summary>Queues a packet; false once <see cref="Complete"/> was called (the packet is not queued).</summary>
