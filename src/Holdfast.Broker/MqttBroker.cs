@@ -232,7 +232,7 @@ public sealed class MqttBroker : IDisposable
     /// a check can add them up the long way and compare with <see cref="Status"/>.</summary>
     internal T Inspect<T>(Func<IReadOnlyList<SessionShard>, RetainedTree, T> inspect)
     {
-        var all = SessionTable.All;
+        var all = ShardSet.Every;
         all.Enter(_sessions);
         try { return inspect(_sessions.Shards, _retained); }
         finally { all.Exit(_sessions); }

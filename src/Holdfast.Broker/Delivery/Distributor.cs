@@ -6,8 +6,8 @@ namespace Holdfast.Broker;
 
 /// <summary>
 /// Routes a message to the sessions whose subscriptions match it (each gets it through its <see cref="Outbox"/>) and
-/// keeps a retained message. The match is made before any session lock is taken (the subscription tree has its own lock
-/// and cache); <see cref="AddShards"/> then names the session shards the routing needs, the caller locks them in order
+/// keeps a retained message. <see cref="Match"/> is called before any session lock is taken (the subscription tree has its
+/// own lock and cache) and names the session shards the routing needs; the caller locks them in order
 /// (<see cref="OperationScope"/>), and <see cref="Route"/> delivers under them. For the block policy that makes "room in
 /// every queue" and "delivered to every queue" one step: nothing can fill a queue between the check and the delivery.
 /// </summary>
@@ -16,22 +16,27 @@ internal sealed class Distributor(BrokerContext context, SessionTable sessions, 
     private const int MaxIdentifierLists = 4096;
     private readonly ConcurrentDictionary<uint, List<uint>> _identifierLists = new();
 
-    public MatchResult Match(string topic) => subscriptions.Match(topic);
-
-    /// <summary>Adds the shards routing <paramref name="topic"/> to <paramref name="match"/> needs: its subscribers', every
-    /// member of its shared groups (one is picked under the locks), and, for a retained message, the topic's own (see
+    /// <summary>Matches <paramref name="topic"/> and names the shards routing it needs: <paramref name="alsoLocked"/> (the
+    /// publisher's, or a will's session's, when the same operation changes it), its subscribers', every member of its
+    /// shared groups (one is picked under the locks), and, for a retained message, the topic's own (see
     /// <see cref="SessionTable.ShardOf"/>).</summary>
-    public void AddShards(ref ShardSet shards, MatchResult match, string topic, bool retain)
+    public MatchResult Match(string topic, bool retain, SessionShard? alsoLocked, out ShardSet shards)
     {
+        var match = subscriptions.Match(topic);
+        shards = new ShardSet();
+        if (alsoLocked is not null) shards.Add(alsoLocked);
         foreach (var (session, _) in match.Subscribers) if (session.Shard is { } shard) shards.Add(shard);
         foreach (var group in match.SharedGroups)
             foreach (var (member, _) in group.Members) if (member.Shard is { } shard) shards.Add(shard);
         if (retain && context.Options.RetainAvailable) shards.Add(sessions.ShardOf(topic));
+        // At least one lock: the operation (and its change set) belongs to a shard.
+        if (shards.IsEmpty) shards.Add(sessions.ShardOf(topic));
+        return match;
     }
 
     /// <summary>
     /// Routes a message to every session of <paramref name="match"/>, under the locks of the shards
-    /// <see cref="AddShards"/> named. With <paramref name="blockWhenFull"/> (the default queue_full_policy for QoS 1/2
+    /// <see cref="Match"/> named. With <paramref name="blockWhenFull"/> (the default queue_full_policy for QoS 1/2
     /// publishes) nothing is delivered anywhere when one target's queue is full, so the publisher can be refused or held
     /// back without a partial delivery.
     /// </summary>
@@ -105,7 +110,7 @@ internal sealed class Distributor(BrokerContext context, SessionTable sessions, 
     }
 
     /// <summary>A message published with RETAIN (when retained messages are available) sets, replaces or clears its topic's
-    /// retained message; under its topic's shard lock (see <see cref="AddShards"/>), so the store records the same order.</summary>
+    /// retained message; under its topic's shard lock (see <see cref="Match"/>), so the store records the same order.</summary>
     public void KeepIfRetained(BrokerOperation op, Message message)
     {
         if (!message.Retain || !context.Options.RetainAvailable) return;
@@ -127,11 +132,7 @@ internal sealed class Distributor(BrokerContext context, SessionTable sessions, 
     /// a full queue drops it, counted.</summary>
     public void Publish(Message message, SessionLifecycle lifecycle)
     {
-        var match = Match(message.Topic);
-        var shards = new ShardSet();
-        AddShards(ref shards, match, message.Topic, message.Retain);
-        // At least one lock: the operation (and its change set) belongs to a shard.
-        if (shards.IsEmpty) shards.Add(sessions.ShardOf(message.Topic));
+        var match = Match(message.Topic, message.Retain, alsoLocked: null, out var shards);
         using var scope = new OperationScope(sessions, shards, lifecycle);
         // A $SYS value describes this run of the broker: retained in memory only, never stored.
         if (message.FromBroker) retained.Set(message);

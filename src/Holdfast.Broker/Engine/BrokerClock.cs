@@ -24,10 +24,4 @@ public sealed class BrokerClock
     /// coarse millisecond tick count: read for every message delivered, and a few nanoseconds against a Stopwatch read
     /// and a division.</summary>
     public long Now => _system ? Environment.TickCount64 : Time.GetTimestamp() / _ticksPerMillisecond;
-
-    /// <summary>A monotonic reading as Unix milliseconds, for what must outlive this process (a store record).</summary>
-    public long ToUnix(long monotonic) => Time.GetUtcNow().ToUnixTimeMilliseconds() - (Now - monotonic);
-
-    /// <summary>Unix milliseconds read back from a store, as a monotonic reading of this process.</summary>
-    public long ToMonotonic(long unix) => Now - (Time.GetUtcNow().ToUnixTimeMilliseconds() - unix);
 }

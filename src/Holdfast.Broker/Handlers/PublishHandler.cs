@@ -29,9 +29,7 @@ internal sealed class PublishHandler(BrokerContext context, SessionTable session
         // operation. A topic alias is resolved under the publisher's lock first (the alias map is the connection's).
         if (packet.Properties?.TopicAlias is null)
         {
-            var match = distributor.Match(packet.Topic);
-            var shards = ShardSet.Of(client.Session.Shard);
-            distributor.AddShards(ref shards, match, packet.Topic, packet.Retain);
+            var match = distributor.Match(packet.Topic, packet.Retain, client.Session.Shard, out var shards);
             using var scope = new OperationScope(sessions, shards, lifecycle);
             if (client.Closed) return PublishReceipt.Done;
             if (client.Held is { } held) return Hold(held, packet);
@@ -67,9 +65,7 @@ internal sealed class PublishHandler(BrokerContext context, SessionTable session
     /// on when a 3.1.1 publisher must be held back (its <see cref="HeldPublishes"/> made by then).</summary>
     private Task? RouteAndAcknowledge(ConnectedClient client, PublishPacket packet, Message message)
     {
-        var match = distributor.Match(message.Topic);
-        var shards = ShardSet.Of(client.Session.Shard);
-        distributor.AddShards(ref shards, match, message.Topic, message.Retain);
+        var match = distributor.Match(message.Topic, message.Retain, client.Session.Shard, out var shards);
         using var scope = new OperationScope(sessions, shards, lifecycle);
         // Gone since it was checked: never acknowledged, so the publisher still owns the message.
         if (client.Closed) return null;

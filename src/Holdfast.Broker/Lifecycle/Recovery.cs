@@ -21,7 +21,7 @@ internal sealed class Recovery(BrokerContext context, SessionTable sessions, Sub
         Message.ContinueIdsAfter(state.LastMessageId);
         long now = context.Now;
         // Before any client: every shard at once, one operation.
-        using var scope = new OperationScope(sessions, SessionTable.All, lifecycle);
+        using var scope = new OperationScope(sessions, ShardSet.Every, lifecycle);
         var op = scope.Operation;
         var recovered = new List<(Session Session, bool WasConnected)>();
         foreach (var stored in state.Sessions)

@@ -113,9 +113,7 @@ internal sealed class SessionLifecycle(BrokerContext context, SessionTable sessi
         foreach (var (session, will, pending) in wills)
         {
             var message = WillToMessage(will, session.ClientId);
-            var match = distributor.Match(message.Topic);
-            var shards = ShardSet.Of(session.Shard);
-            distributor.AddShards(ref shards, match, message.Topic, message.Retain);
+            var match = distributor.Match(message.Topic, message.Retain, session.Shard, out var shards);
             using var scope = new OperationScope(sessions, shards, this);
             var op = scope.Operation;
             if (pending is not null)

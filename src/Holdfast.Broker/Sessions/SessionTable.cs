@@ -26,14 +26,4 @@ internal sealed class SessionTable
 
     /// <summary>Which shard a client id (or retained topic) lives in, in this process (string hashes differ between runs).</summary>
     internal static int ShardIndexOf(string name) => StringComparer.Ordinal.GetHashCode(name) & (ShardCount - 1);
-
-    /// <summary>The session with this client id, if any; takes its shard's lock to look.</summary>
-    public Session? Find(string clientId)
-    {
-        var shard = ShardOf(clientId);
-        lock (shard.Lock) return shard.GetValueOrDefault(clientId);
-    }
-
-    /// <summary>All shards, for the few operations that look at every session (shutdown, a reload, recovery).</summary>
-    public static ShardSet All => ShardSet.Every;
 }
