@@ -23,8 +23,14 @@ public sealed class ServeProcessTests
         await using var sub = await SubscribeAsync(broker, version, Unique("sub"), "-t", topic, "-q", "2", "-C", "3", "-F", "%q %p");
         // One id per publisher process: reusing an id at once would be a session takeover, and a QoS 0 PUBLISH the
         // old connection had sent but the broker had not yet read may then be discarded with that connection.
+        // mosquitto_pub exits as soon as a QoS 0 PUBLISH and its DISCONNECT are written, so the next publisher could be
+        // read first: each publisher's DISCONNECT is awaited in the trace, which orders the three messages.
         for (int qos = 0; qos <= 2; qos++)
-            await PublishAsync(broker.Port, version, Unique("pub"), ["-t", topic, "-q", qos.ToString(), "-m", $"hello-q{qos}"]);
+        {
+            string publisher = Unique("pub");
+            await PublishAsync(broker.Port, version, publisher, ["-t", topic, "-q", qos.ToString(), "-m", $"hello-q{qos}"]);
+            await broker.Runner.WaitForOutputAsync($"Received DISCONNECT from {publisher}", StartTimeout);
+        }
         Assert.Equal(["0 hello-q0", "1 hello-q1", "2 hello-q2"], await LinesAfterExitAsync(sub));
     }
 
