@@ -12,6 +12,8 @@ public enum DropCause
     SessionExpired,
     Qos0NotQueued,
     ClientTooSlow,
+    /// <summary>Held by a session the broker ended because its queue was full (queue_full_policy end_session).</summary>
+    SessionEndedQueueFull,
 }
 
 /// <summary>Counters the broker keeps; read by $SYS and /metrics. The per-message ones are striped per processor
@@ -26,7 +28,7 @@ public sealed class BrokerMetrics
     private readonly StripedCounters _messages = new(8);
     private readonly StripedCounters _wire = new(4);
     private readonly long[] _dropped = new long[Enum.GetValues<DropCause>().Length];
-    private long _ackTimeouts, _publishesRejected, _socketsOpened, _clientsConnected, _sessionsExpired;
+    private long _ackTimeouts, _publishesRejected, _socketsOpened, _clientsConnected, _sessionsExpired, _sessionsEndedQueueFull;
 
     /// <summary>PUBLISH messages accepted from clients, all QoS.</summary>
     public long MessagesReceived => PublishReceived(QualityOfService.AtMostOnce) + PublishReceived(QualityOfService.AtLeastOnce) + PublishReceived(QualityOfService.ExactlyOnce);
@@ -60,6 +62,8 @@ public sealed class BrokerMetrics
     public long ClientsConnected => Interlocked.Read(ref _clientsConnected);
     /// <summary>Sessions removed because they stayed offline past their expiry.</summary>
     public long SessionsExpired => Interlocked.Read(ref _sessionsExpired);
+    /// <summary>Offline sessions ended because their queue was full (queue_full_policy end_session).</summary>
+    public long SessionsEndedQueueFull => Interlocked.Read(ref _sessionsEndedQueueFull);
 
     internal void MessageReceived(QualityOfService qos, int payloadBytes)
     {
@@ -79,6 +83,7 @@ public sealed class BrokerMetrics
     internal void Drop(DropCause cause, long count = 1) => Interlocked.Add(ref _dropped[(int)cause], count);
     internal void ClientConnected() => Interlocked.Increment(ref _clientsConnected);
     internal void SessionExpired() => Interlocked.Increment(ref _sessionsExpired);
+    internal void SessionEndedQueueFull() => Interlocked.Increment(ref _sessionsEndedQueueFull);
 
     /// <summary>A connection read <paramref name="packets"/> packets in <paramref name="bytes"/> bytes (one call per read, not per packet).</summary>
     public void Received(int packets, long bytes)

@@ -1,11 +1,15 @@
 namespace Holdfast.Broker;
 
-/// <summary>What to do with a QoS 1/2 message when a subscriber's queue is full.</summary>
+/// <summary>What to do with a QoS 1/2 message when a subscriber's queue is full (see docs/configuration.md).</summary>
 public enum QueueFullPolicy
 {
-    /// <summary>Default: never drop. MQTT 5 publishers get 0x97 Quota exceeded (the message was never
-    /// acknowledged, so nothing is lost); MQTT 3.1.1 publishers are back-pressured (their socket is not
-    /// read until there is room).</summary>
+    /// <summary>Default: a connected subscriber's publishers are held back (<see cref="Block"/>: it is slow, or stuck
+    /// until the ack timeout disconnects it); an offline session whose queue is full is ended, as if it had expired, so
+    /// its client learns on return (session present 0) that messages were lost. One dead session never stops the others.</summary>
+    EndSession,
+    /// <summary>Never drop, for connected and offline sessions alike. MQTT 5 publishers get 0x97 Quota exceeded (the
+    /// message was never acknowledged, so nothing is lost); MQTT 3.1.1 publishers are back-pressured (their socket is
+    /// not read until there is room). An offline session that never returns stops its publishers.</summary>
     Block,
     /// <summary>Opt-in: the new message is dropped for that subscriber, counted and logged.</summary>
     DropNew,
@@ -25,8 +29,12 @@ public sealed class BrokerOptions
     /// <summary>max_queued_bytes: payload bytes held beyond the inflight window per client (0 = unlimited).</summary>
     public long MaxQueuedBytes { get; set; }
 
+    /// <summary>max_queued_bytes_total (Holdfast): payload bytes all sessions' queues may hold together (0 = unlimited).
+    /// A message that would pass it is treated as if its session's own queue were full.</summary>
+    public long MaxQueuedBytesTotal { get; set; }
+
     /// <summary>queue_full_policy (Holdfast): what happens when a queue is full.</summary>
-    public QueueFullPolicy QueueFullPolicy { get; set; } = QueueFullPolicy.Block;
+    public QueueFullPolicy QueueFullPolicy { get; set; } = QueueFullPolicy.EndSession;
 
     /// <summary>queue_qos0_messages: queue QoS 0 messages for offline persistent sessions.</summary>
     public bool QueueQos0Messages { get; set; }

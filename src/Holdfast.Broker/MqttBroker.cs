@@ -49,9 +49,10 @@ public sealed class MqttBroker : IDisposable
         var access = new AccessRules(listeners ?? []);
         var room = new RoomSignal();
         var timers = new SessionTimers(_context);
-        var outbox = new Outbox(_context, timers, room);
+        var ending = new SessionEnding(_context, _subscriptions, room);
+        var outbox = new Outbox(_context, _sessions, timers, room, ending);
         _distributor = new Distributor(_context, _sessions, _subscriptions, _retained, outbox);
-        _lifecycle = new SessionLifecycle(_context, _sessions, _subscriptions, outbox, timers, access, _distributor, room);
+        _lifecycle = new SessionLifecycle(_context, _sessions, ending, outbox, timers, access, _distributor);
         _connect = new ConnectHandler(_context, _sessions, _lifecycle, outbox);
         _publish = new PublishHandler(_context, _sessions, _distributor, _lifecycle, room);
         _publishAcks = new PublishAckHandler(_context, _sessions, _lifecycle, outbox, timers);

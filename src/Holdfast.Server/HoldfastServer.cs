@@ -44,6 +44,7 @@ public sealed partial class HoldfastServer : IAsyncDisposable
     public HoldfastServer(HoldfastConfig config, IBrokerLog? log = null, Func<string, IStoreFile>? openStoreFile = null, TimeProvider? time = null)
     {
         _config = config;
+        config.QueueLimits();
         var clock = time is null ? BrokerClock.System : new BrokerClock(time);
         if (log is null)
         {
@@ -100,6 +101,16 @@ public sealed partial class HoldfastServer : IAsyncDisposable
     {
         if (!_config.Persistence)
             _log.Notice("Persistence off (persistence false): sessions and messages do not survive a restart.");
+        if (_config.Broker.PersistentClientExpiration is null)
+        {
+            var b = _config.Broker;
+            if (b.MaxQueuedMessages == 0 && b.MaxQueuedBytes == 0)
+                _log.Warning("Persistent sessions never expire and their queues have no limit (max_queued_messages 0, max_queued_bytes 0): "
+                    + "a client that never returns keeps everything sent to it. Set persistent_client_expiration (e.g. 14d) or a queue limit.");
+            else if (b.QueueFullPolicy == QueueFullPolicy.Block)
+                _log.Warning("Persistent sessions never expire and queue_full_policy is block: a client that never returns will hold back "
+                    + "everyone publishing to its topics once its queue is full. Set persistent_client_expiration (e.g. 14d) or use end_session.");
+        }
         if (_config.User is { } user)
             _log.Warning($"user {user}: Holdfast does not change user; run it under the account you want (e.g. systemd User=).");
         if (_config.PidFile is { } pidFile)

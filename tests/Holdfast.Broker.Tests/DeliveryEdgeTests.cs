@@ -27,7 +27,7 @@ public class DeliveryEdgeTests
     [Fact]
     public void Expired_messages_do_not_keep_an_offline_queue_full()
     {
-        using var broker = TestBroker.New(new BrokerOptions { MaxQueuedMessages = 2 });
+        using var broker = TestBroker.New(new BrokerOptions { MaxQueuedMessages = 2, QueueFullPolicy = QueueFullPolicy.Block });
         var sub = broker.ConnectPersistent("sub");
         sub.Subscribe("t", QualityOfService.AtLeastOnce);
         sub.Lost();

@@ -139,7 +139,7 @@ public class RegressionTests
     [Fact]
     public async Task Held_back_v311_publish_for_an_offline_subscriber_goes_out_when_it_reconnects()
     {
-        using var broker = TestBroker.New(new BrokerOptions { MaxQueuedMessages = 0, MaxQueuedBytes = 10 });
+        using var broker = TestBroker.New(new BrokerOptions { MaxQueuedMessages = 0, MaxQueuedBytes = 10, QueueFullPolicy = QueueFullPolicy.Block });
         var sub = broker.ConnectPersistent("sub", ProtocolVersion.V311);
         sub.Subscribe("t");
         sub.Lost();

@@ -82,7 +82,7 @@ public class ConfigErrorTests
     [InlineData("persistence yes", "persistence: 'yes' is not true or false")]
     [InlineData("allow_anonymous True", "allow_anonymous: 'True' is not true or false")]
     [InlineData("protocol mqtts", "protocol: 'mqtts' is not one of mqtt, websockets")]
-    [InlineData("queue_full_policy drop", "queue_full_policy: 'drop' is not one of block, drop_new, drop_oldest")]
+    [InlineData("queue_full_policy drop", "queue_full_policy: 'drop' is not one of end_session, block, drop_new, drop_oldest")]
     [InlineData("ack_timeout_action kill", "ack_timeout_action: 'kill' is not one of log, disconnect")]
     [InlineData("tls_version tlsv1", "tls_version: 'tlsv1' is not one of tlsv1.3, tlsv1.2, tlsv1.1")]
     [InlineData("log_type verbose", "log_type: 'verbose' is not one of debug, error, warning, notice, information, subscribe, unsubscribe, websockets, none, all")]

@@ -40,7 +40,30 @@ public class ConfigParserTests
         Assert.Null(config.AllowAnonymous);
         Assert.Equal(20, config.Broker.MaxInflightMessages);
         Assert.Equal(1000, config.Broker.MaxQueuedMessages);
-        Assert.Equal(QueueFullPolicy.Block, config.Broker.QueueFullPolicy);
+        Assert.Equal(QueueFullPolicy.EndSession, config.Broker.QueueFullPolicy);
+        Assert.Equal(TimeSpan.FromSeconds(60), listener.AckTimeout);
+        Assert.True(listener.AckTimeoutDisconnect);
+        // With the store on (the default), queues are bounded in bytes on disk once the server applies the defaults.
+        config.QueueLimits();
+        Assert.Equal(0, config.Broker.MaxQueuedMessages);
+        Assert.Equal(HoldfastConfig.DefaultQueuedBytes, config.Broker.MaxQueuedBytes);
+        Assert.Equal(HoldfastConfig.DefaultQueuedBytesTotal, config.Broker.MaxQueuedBytesTotal);
+    }
+
+    [Fact]
+    public void Queue_limits_keep_Mosquittos_defaults_without_persistence_and_what_the_file_set()
+    {
+        var memory = Parse("persistence false\n");
+        memory.QueueLimits();
+        Assert.Equal(1000, memory.Broker.MaxQueuedMessages);
+        Assert.Equal(0, memory.Broker.MaxQueuedBytes);
+        Assert.Equal(0, memory.Broker.MaxQueuedBytesTotal);
+
+        var set = Parse("max_queued_messages 500\nmax_queued_bytes_total 1000000\n");
+        set.QueueLimits();
+        Assert.Equal(500, set.Broker.MaxQueuedMessages);
+        Assert.Equal(0, set.Broker.MaxQueuedBytes);
+        Assert.Equal(1000000, set.Broker.MaxQueuedBytesTotal);
     }
 
     [Fact]
@@ -99,8 +122,8 @@ public class ConfigParserTests
         Assert.False(listener.LocalOnly);
         Assert.Equal("mqtt", listener.Protocol);
         Assert.Equal(-1, listener.MaxConnections);
-        Assert.Null(listener.AckTimeout);
-        Assert.False(listener.AckTimeoutDisconnect);
+        Assert.Equal(HoldfastConfig.DefaultAckTimeout, listener.AckTimeout);
+        Assert.True(listener.AckTimeoutDisconnect);
         Assert.False(config.EffectiveAllowAnonymous(listener));
     }
 

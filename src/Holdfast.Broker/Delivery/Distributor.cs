@@ -38,7 +38,7 @@ internal sealed class Distributor(BrokerContext context, SessionTable sessions, 
     /// Routes a message to every session of <paramref name="match"/>, under the locks of the shards
     /// <see cref="Match"/> named. With <paramref name="blockWhenFull"/> (the default queue_full_policy for QoS 1/2
     /// publishes) nothing is delivered anywhere when one target's queue is full, so the publisher can be refused or held
-    /// back without a partial delivery.
+    /// back without a partial delivery (<see cref="RouteScratch.FullSession"/> names the session that was full).
     /// </summary>
     public RouteResult Route(BrokerOperation op, Message message, MatchResult match, ShardSet held, bool blockWhenFull)
     {
@@ -90,9 +90,15 @@ internal sealed class Distributor(BrokerContext context, SessionTable sessions, 
 
         if (blockWhenFull)
             foreach (var (session, t) in deliveries)
-                // A subscriber that may not read the message will not get it, so its full queue holds nothing back.
-                if (t.QoS > 0 && Outbox.MustQueue(session) && outbox.IsQueueFull(op, session, message) && AccessRules.MayRead(session, message.Topic))
+                // Only a session whose policy now is to block holds the message back (an offline one under end_session is
+                // ended instead, see Outbox.Deliver). A subscriber that may not read the message will not get it, so its
+                // full queue holds nothing back.
+                if (t.QoS > 0 && Outbox.MustQueue(session) && outbox.PolicyFor(session) == QueueFullPolicy.Block
+                    && outbox.IsQueueFull(op, session, message) && AccessRules.MayRead(session, message.Topic))
+                {
+                    scratch.FullSession = session;
                     return RouteResult.QueueFull;
+                }
 
         foreach (var (session, t) in deliveries)
             outbox.Deliver(op, session, message, t.QoS, message.Retain && t.RetainAsPublished, t.SubscriptionIds);

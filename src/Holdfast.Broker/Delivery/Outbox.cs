@@ -8,7 +8,7 @@ namespace Holdfast.Broker;
 /// queue), fills the inflight window from the queue as acknowledgements arrive, and resends inflight messages on a new
 /// connection. Every call is made under the session's shard lock, inside an operation that records what changed.
 /// </summary>
-internal sealed class Outbox(BrokerContext context, SessionTimers timers, RoomSignal room)
+internal sealed class Outbox(BrokerContext context, SessionTable sessions, SessionTimers timers, RoomSignal room, SessionEnding ending)
 {
     /// <summary>Bytes a connection may have waiting to be written before QoS 0 messages to it are dropped.</summary>
     private const long SlowClientLimit = 8 * 1024 * 1024;
@@ -21,6 +21,11 @@ internal sealed class Outbox(BrokerContext context, SessionTimers timers, RoomSi
     public static bool MustQueue(Session s) =>
         s.Client is null || s.QueuedCount > 0 || s.UnsentInflight > 0 || !s.HasInflightRoom;
 
+    /// <summary>What a full queue means for this session now: under end_session a connected subscriber holds its
+    /// publishers back (it is slow, or stuck until the ack timeout disconnects it) and an offline one is ended.</summary>
+    public QueueFullPolicy PolicyFor(Session s) =>
+        Options.QueueFullPolicy == QueueFullPolicy.EndSession && s.Client is not null ? QueueFullPolicy.Block : Options.QueueFullPolicy;
+
     public bool IsQueueFull(BrokerOperation op, Session s, Message message)
     {
         if (!WouldOverflow(s, message)) return false;
@@ -30,7 +35,8 @@ internal sealed class Outbox(BrokerContext context, SessionTimers timers, RoomSi
 
     private bool WouldOverflow(Session s, Message message) =>
         (Options.MaxQueuedMessages > 0 && s.QueuedCount >= Options.MaxQueuedMessages)
-        || (Options.MaxQueuedBytes > 0 && s.QueuedBytes + message.Size > Options.MaxQueuedBytes);
+        || (Options.MaxQueuedBytes > 0 && s.QueuedBytes + message.Size > Options.MaxQueuedBytes)
+        || (Options.MaxQueuedBytesTotal > 0 && sessions.QueuedBytesTotal() + message.Size > Options.MaxQueuedBytesTotal);
 
     /// <summary>Drops expired messages from the head of a queue (counted and logged); returns how many.</summary>
     public int PurgeExpiredHead(BrokerOperation op, Session s, long now)
@@ -90,15 +96,18 @@ internal sealed class Outbox(BrokerContext context, SessionTimers timers, RoomSi
         }
         if (!retainedOnSubscribe && IsQueueFull(op, session, message))
         {
-            if (Options.QueueFullPolicy == QueueFullPolicy.DropOldest && session.QueuedCount > 0)
+            switch (PolicyFor(session))
             {
-                CountDrop(session, Dequeue(op, session).Message, DropCause.QueueFull);
-            }
-            else
-            {
-                // DropNew, or Block where blocking was not possible (will messages, retained-on-subscribe).
-                CountDrop(session, message, DropCause.QueueFull);
-                return;
+                case QueueFullPolicy.DropOldest when session.QueuedCount > 0:
+                    CountDrop(session, Dequeue(op, session).Message, DropCause.QueueFull);
+                    break;
+                case QueueFullPolicy.EndSession:
+                    EndFullSession(op, session, message);
+                    return;
+                default:
+                    // DropNew, or Block where blocking was not possible (a will, a $SYS-free broker message).
+                    CountDrop(session, message, DropCause.QueueFull);
+                    return;
             }
         }
         Enqueue(op, session, queued);
@@ -111,11 +120,31 @@ internal sealed class Outbox(BrokerContext context, SessionTimers timers, RoomSi
         if (session.Client is null) timers.Schedule(session);
     }
 
+    /// <summary>An offline session whose queue is full is ended as if it had expired (queue_full_policy end_session): the
+    /// client finds session present 0 on return instead of a queue with a silent hole. Its will is published.</summary>
+    private void EndFullSession(BrokerOperation op, Session session, Message message)
+    {
+        Metrics.SessionEndedQueueFull();
+        Log.Warning($"Ending the session of {session.ClientId}: its queue is full ({DescribeQueue(session, context.Now)}) and a message on "
+            + $"'{message.Topic}' arrived; queue_full_policy end_session. The client will find no session (session present 0).");
+        ending.End(op, session, "queue full", DropCause.SessionEndedQueueFull);
+    }
+
     public void CountDrop(Session session, Message message, DropCause cause)
     {
         Metrics.Drop(cause);
-        if (Log.IsEnabled(LogType.Warning))
-            Log.Warning($"Dropped message {message.Id} on '{message.Topic}' (q{(int)message.QoS}) for client {session.ClientId}: {DropReason(cause)}.");
+        session.CountDrop(cause);
+        if (!Log.IsEnabled(LogType.Warning)) return;
+        string state = cause == DropCause.QueueFull ? $" ({DescribeQueue(session, context.Now)})" : "";
+        Log.Warning($"Dropped message {message.Id} on '{message.Topic}' (q{(int)message.QoS}) for client {session.ClientId}: {DropReason(cause)}{state}.");
+    }
+
+    /// <summary>Who a queue belongs to and how full it is, for the lines that name a full session: connected or offline
+    /// for how long, depth and bytes.</summary>
+    public static string DescribeQueue(Session session, long now)
+    {
+        string state = session.IsConnected ? "connected" : $"offline for {Durations.Describe(now - session.DisconnectedAt)}";
+        return $"{state}, {session.QueuedCount} queued, {Durations.Bytes(session.QueuedBytes)}, {session.InflightCount} inflight";
     }
 
     private static string DropReason(DropCause cause) => cause switch
@@ -127,6 +156,7 @@ internal sealed class Outbox(BrokerContext context, SessionTimers timers, RoomSi
         DropCause.SessionExpired => "session expired",
         DropCause.Qos0NotQueued => "QoS 0 not queued for offline client",
         DropCause.ClientTooSlow => "client too slow",
+        DropCause.SessionEndedQueueFull => "session ended, its queue was full",
         _ => cause.ToString(),
     };
 

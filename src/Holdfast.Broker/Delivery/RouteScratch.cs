@@ -17,11 +17,14 @@ internal sealed class RouteScratch
 {
     public Dictionary<Session, DeliveryTarget> Targets { get; } = [];
     public List<(Session Session, DeliveryTarget Target)> Deliveries { get; } = [];
+    /// <summary>After <see cref="RouteResult.QueueFull"/>: the session whose full queue held the message back.</summary>
+    public Session? FullSession { get; set; }
 
     public void Clear()
     {
         Targets.Clear();
         Deliveries.Clear();
+        FullSession = null;
     }
 }
 

@@ -81,8 +81,6 @@ internal sealed class PublishHandler(BrokerContext context, SessionTable session
         {
             while (true)
             {
-                if (Log.IsEnabled(LogType.Notice))
-                    Log.Notice($"Client {client.ClientId} held back: a subscriber queue for '{message.Topic}' is full (queue_full_policy block).");
                 while (wait is not null)
                 {
                     // Also woken when the connection ends: what is held was never acknowledged, so nothing is lost.
@@ -201,19 +199,24 @@ internal sealed class PublishHandler(BrokerContext context, SessionTable session
     /// <summary>Routes an accepted message and acknowledges it. Returns a task to wait on when a 3.1.1 publisher must be held back.</summary>
     private Task? TryRoute(BrokerOperation op, ConnectedClient client, PublishPacket packet, Message message, MatchResult match, ShardSet shards)
     {
-        bool block = packet.QoS > 0 && Options.QueueFullPolicy == QueueFullPolicy.Block;
+        bool block = packet.QoS > 0 && Options.QueueFullPolicy is QueueFullPolicy.Block or QueueFullPolicy.EndSession;
         var result = distributor.Route(op, message, match, shards, block);
         if (result == RouteResult.QueueFull)
         {
+            var full = op.Routing.FullSession!;
             if (client.IsV5)
             {
                 // Refused, so never acknowledged: the publisher still owns the message.
                 Metrics.PublishRejected();
                 if (Log.IsEnabled(LogType.Warning))
-                    Log.Warning($"Refused PUBLISH from {client.ClientId} on '{message.Topic}' (m{packet.PacketId}): a subscriber queue is full (0x97).");
+                    Log.Warning($"Refused PUBLISH from {client.ClientId} on '{message.Topic}' (m{packet.PacketId}) with 0x97: the queue of client "
+                        + $"{full.ClientId} is full ({Outbox.DescribeQueue(full, context.Now)}).");
                 Acknowledge(op, client, packet, ReasonCode.QuotaExceeded);
                 return null;
             }
+            if (!client.HeldBack && Log.IsEnabled(LogType.Notice))
+                Log.Notice($"Client {client.ClientId} held back on '{message.Topic}': the queue of client {full.ClientId} is full "
+                    + $"({Outbox.DescribeQueue(full, context.Now)}).");
             if (packet.QoS > 0 && !client.HeldBack) client.InboundUnacknowledged++;
             client.HeldBack = true;
             // Under the full queues' locks: room made in them is signalled after this.

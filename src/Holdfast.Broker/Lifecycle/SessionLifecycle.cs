@@ -10,8 +10,8 @@ namespace Holdfast.Broker;
 /// expiry, message expiry, ack timeout, the 3.1.1 retry) run from each shard's deadline queue. All under the session's
 /// shard lock, inside an operation; a will is published after the operation, as an operation of its own.
 /// </summary>
-internal sealed class SessionLifecycle(BrokerContext context, SessionTable sessions, SubscriptionTree subscriptions, Outbox outbox,
-    SessionTimers timers, AccessRules access, Distributor distributor, RoomSignal room)
+internal sealed class SessionLifecycle(BrokerContext context, SessionTable sessions, SessionEnding ending, Outbox outbox,
+    SessionTimers timers, AccessRules access, Distributor distributor)
 {
     private IBrokerLog Log => context.Log;
     private BrokerMetrics Metrics => context.Metrics;
@@ -77,33 +77,8 @@ internal sealed class SessionLifecycle(BrokerContext context, SessionTable sessi
         }
     }
 
-    /// <summary>Ends a session: its subscriptions go, undelivered messages are counted as dropped, a pending will is published.</summary>
-    public void EndSession(BrokerOperation op, Session session, string why)
-    {
-        if (session.SubscriptionCount > 0)
-        {
-            foreach (var sub in session.Subscriptions.Values) subscriptions.Remove(session, sub);
-            session.Subscriptions.Clear();
-        }
-        int undelivered = session.InflightCount + session.QueuedCount;
-        if (undelivered > 0)
-        {
-            Metrics.Drop(DropCause.SessionExpired, undelivered);
-            Log.Warning($"Session of {session.ClientId} ended ({why}) with {undelivered} undelivered message(s); they are dropped.");
-        }
-        bool hadQueue = session.QueuedCount > 0;
-        // Everything the session holds leaves the store with it, in this operation's change set.
-        Unrecord(op, session);
-        session.ClearMessages();
-        session.Shard.Remove(session);
-        if (session.PendingWill is { } will)
-        {
-            // The store already forgot it with the session.
-            session.PendingWill = null;
-            op.PublishWillAfter(session, will.Will, null);
-        }
-        if (hadQueue) room.Signal();
-    }
+    /// <summary>Ends a session (see <see cref="SessionEnding"/>).</summary>
+    public void EndSession(BrokerOperation op, Session session, string why) => ending.End(op, session, why);
 
     /// <summary>Publishes the wills an operation decided on, each as an operation of its own over its session's shard and
     /// the shards its routing needs. A will still kept as pending (<paramref name="wills"/>' third element) is published

@@ -39,6 +39,13 @@ internal sealed class Session(string clientId)
     /// <summary>Seconds the session outlives its connection; uint.MaxValue = never expires.</summary>
     public uint ExpiryInterval { get; set; }
 
+    private long[]? _drops;
+
+    /// <summary>Messages dropped for this session, by cause (the broker-wide counts are in <see cref="BrokerMetrics"/>).</summary>
+    public long Dropped(DropCause cause) => _drops?[(int)cause] ?? 0;
+
+    public void CountDrop(DropCause cause, long count = 1) => (_drops ??= new long[Enum.GetValues<DropCause>().Length])[(int)cause] += count;
+
     private Dictionary<string, Subscription>? _subscriptions;
     private HashSet<ushort>? _inboundQoS2;
     private Queue<QueuedMessage>? _queue;
@@ -86,6 +93,7 @@ internal sealed class Session(string clientId)
         {
             totals.QueuedMessages++;
             totals.HeldBytes += queued.Message.Size;
+            totals.QueuedBytes += queued.Message.Size;
         }
     }
 
@@ -98,6 +106,7 @@ internal sealed class Session(string clientId)
         {
             totals.QueuedMessages--;
             totals.HeldBytes -= next.Message.Size;
+            totals.QueuedBytes -= next.Message.Size;
         }
         return next;
     }
@@ -279,6 +288,7 @@ internal sealed class Session(string clientId)
         totals.InflightMessages += sign * InflightCount;
         totals.QueuedMessages += sign * QueuedCount;
         totals.HeldBytes += sign * (_inflightBytes + QueuedBytes);
+        totals.QueuedBytes += sign * QueuedBytes;
         if (InflightCount == 0) return;
         if (sign > 0) totals.AddWithInflight(this);
         else totals.RemoveWithInflight(this);

@@ -20,6 +20,15 @@ internal sealed class SessionTable
 
     public SessionShard Shard(int index) => _shards[index];
 
+    /// <summary>Queued bytes of every session, summed without the shards' locks: each shard's count is read whole (a
+    /// 64-bit read), so the sum is at most a few messages stale, which a quota can bear.</summary>
+    public long QueuedBytesTotal()
+    {
+        long sum = 0;
+        foreach (var shard in _shards) sum += Volatile.Read(ref shard.Totals.QueuedBytes);
+        return sum;
+    }
+
     /// <summary>The shard of a client id. Also of a retained topic: a retained publish takes its topic's shard lock too, so
     /// two publishes to one topic set its retained message and record it in the same order.</summary>
     public SessionShard ShardOf(string name) => _shards[ShardIndexOf(name)];

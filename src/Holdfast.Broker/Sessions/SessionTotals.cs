@@ -12,6 +12,9 @@ internal sealed class SessionTotals
     public long QueuedMessages;
     /// <summary>Bytes of queued messages plus payload bytes of inflight ones (<see cref="Message.Size"/>).</summary>
     public long HeldBytes;
+    /// <summary>Bytes of queued messages (<see cref="Message.Size"/>): what max_queued_bytes_total bounds. Read without
+    /// the shard's lock by <see cref="SessionTable.QueuedBytesTotal"/>.</summary>
+    public long QueuedBytes;
     /// <summary>The first of the sessions with at least one inflight message (the only ones that can be past their ack
     /// timeout), linked through <see cref="Session.NextWithInflight"/>: joining and leaving cost no hashing on the
     /// per-message path, where a QoS 1 flow to an idle subscriber enters and leaves at every message.</summary>

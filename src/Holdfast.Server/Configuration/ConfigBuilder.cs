@@ -72,8 +72,9 @@ internal sealed class ConfigBuilder
 
             // Delivery limits
             case "max_inflight_messages": _config.Broker.MaxInflightMessages = line.Int(0, 65535); break;
-            case "max_queued_messages": _config.Broker.MaxQueuedMessages = line.Int(0, int.MaxValue); break;
-            case "max_queued_bytes": _config.Broker.MaxQueuedBytes = line.Long(0, long.MaxValue); break;
+            case "max_queued_messages": _config.Broker.MaxQueuedMessages = line.Int(0, int.MaxValue); _config.QueueLimitsSet = true; break;
+            case "max_queued_bytes": _config.Broker.MaxQueuedBytes = line.Long(0, long.MaxValue); _config.QueueLimitsSet = true; break;
+            case "max_queued_bytes_total": _config.Broker.MaxQueuedBytesTotal = line.Long(0, long.MaxValue); _config.QueuedBytesTotalSet = true; break;
             case "queue_qos0_messages": _config.Broker.QueueQos0Messages = line.Bool(); break;
             case "queue_full_policy": _config.Broker.QueueFullPolicy = QueueFullPolicyValue(line); break;
             case "max_keepalive": _config.Broker.MaxKeepAlive = (ushort)line.Int(0, 65535); break;
@@ -251,11 +252,12 @@ internal sealed class ConfigBuilder
         onListener(CurrentListener);
     }
 
-    private static QueueFullPolicy QueueFullPolicyValue(ConfigLine line) => line.Choice("block", "drop_new", "drop_oldest") switch
+    private static QueueFullPolicy QueueFullPolicyValue(ConfigLine line) => line.Choice("end_session", "block", "drop_new", "drop_oldest") switch
     {
+        "block" => QueueFullPolicy.Block,
         "drop_new" => QueueFullPolicy.DropNew,
         "drop_oldest" => QueueFullPolicy.DropOldest,
-        _ => QueueFullPolicy.Block,
+        _ => QueueFullPolicy.EndSession,
     };
 
     private void AddLogType(ConfigLine line)

@@ -71,11 +71,43 @@ public sealed class HoldfastConfig
     /// <summary>Global acl_file (per_listener_settings false); see Security/SecurityFiles.</summary>
     public string? AclFile { get; set; }
 
-    /// <summary>ack_timeout given before any listener: the default for listeners that do not set their own.</summary>
-    public TimeSpan? AckTimeout { get; set; }
+    /// <summary>ack_timeout given before any listener: the default for listeners that do not set their own. On by
+    /// default: a subscriber that stops acknowledging holds its publishers back only this long (queue_full_policy).</summary>
+    public TimeSpan? AckTimeout { get; set; } = DefaultAckTimeout;
 
-    /// <summary>ack_timeout_action given before any listener: the default for listeners that do not set their own.</summary>
-    public bool AckTimeoutDisconnect { get; set; }
+    public static readonly TimeSpan DefaultAckTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>ack_timeout_action given before any listener: the default for listeners that do not set their own.
+    /// Disconnect by default: the stuck session goes offline, where its full queue no longer holds anyone back.</summary>
+    public bool AckTimeoutDisconnect { get; set; } = true;
+
+    /// <summary>Whether max_queued_messages or max_queued_bytes was set. When neither was and the store is on, a
+    /// session's queue is bounded by <see cref="DefaultQueuedBytes"/> on disk rather than by Mosquitto's 1,000 messages
+    /// (see <see cref="QueueLimits"/>).</summary>
+    public bool QueueLimitsSet { get; set; }
+
+    /// <summary>max_queued_bytes with the store on and no limit configured: hours of a busy subscription's traffic
+    /// (docs/configuration.md has the arithmetic).</summary>
+    public const long DefaultQueuedBytes = 1L << 30;
+
+    /// <summary>max_queued_bytes_total with the store on, when not set: what all queues together may hold.</summary>
+    public const long DefaultQueuedBytesTotal = 16L << 30;
+
+    /// <summary>Whether max_queued_bytes_total was set.</summary>
+    public bool QueuedBytesTotalSet { get; set; }
+
+    /// <summary>Applies the queue bounds that depend on persistence, where the file set none: with the store on, queues
+    /// live on disk and are bounded in bytes; without it they are in memory, bounded as Mosquitto bounds them.</summary>
+    public void QueueLimits()
+    {
+        if (!Persistence) return;
+        if (!QueueLimitsSet)
+        {
+            Broker.MaxQueuedMessages = 0;
+            Broker.MaxQueuedBytes = DefaultQueuedBytes;
+        }
+        if (!QueuedBytesTotalSet) Broker.MaxQueuedBytesTotal = DefaultQueuedBytesTotal;
+    }
 
     /// <summary>user: stored; dropping privileges is the service manager's job on .NET.</summary>
     public string? User { get; set; }

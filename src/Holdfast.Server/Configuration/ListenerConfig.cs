@@ -34,11 +34,11 @@ public sealed class ListenerConfig
 
     /// <summary>ack_timeout (Holdfast): how long a QoS 1/2 delivery may wait for PUBACK/PUBREC/PUBCOMP before the
     /// broker reacts. Null = off. Inherits the global ack_timeout when the block does not set one.</summary>
-    public TimeSpan? AckTimeout { get; set; }
+    public TimeSpan? AckTimeout { get; set; } = HoldfastConfig.DefaultAckTimeout;
 
-    /// <summary>ack_timeout_action (Holdfast): false = log and count (default); true = also disconnect the client so
+    /// <summary>ack_timeout_action (Holdfast): false = log and count; true (default) = also disconnect the client so
     /// that the reconnect-and-redeliver path runs.</summary>
-    public bool AckTimeoutDisconnect { get; set; }
+    public bool AckTimeoutDisconnect { get; set; } = true;
 
     // TLS (Tls/ListenerTls.cs): a listener with certfile and keyfile serves TLS.
     public string? CertFile { get; set; }
