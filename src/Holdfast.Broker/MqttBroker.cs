@@ -43,8 +43,8 @@ public sealed class MqttBroker : IDisposable
         TimeProvider? time = null)
     {
         Clock = time is null ? BrokerClock.System : new BrokerClock(time);
-        _context = new BrokerContext(options ?? new BrokerOptions(), Clock, log ?? NullBrokerLog.Instance, Metrics);
         _store = store ?? UnrecordedStore.Instance;
+        _context = new BrokerContext(options ?? new BrokerOptions(), Clock, log ?? NullBrokerLog.Instance, Metrics, _store);
         _sessions = new SessionTable(_store);
         var access = new AccessRules(listeners ?? []);
         var room = new RoomSignal();
@@ -67,6 +67,9 @@ public sealed class MqttBroker : IDisposable
 
     /// <summary>How often due timer work (will delay, session expiry, ack timeout, 3.1.1 retry) is looked for.</summary>
     public static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Queued messages a stored session keeps in memory; the rest of its queue is read back from the store.</summary>
+    public const int QueueHeadLimit = Outbox.HeadLimit;
 
     public BrokerClock Clock { get; }
     public BrokerOptions Options => _context.Options;

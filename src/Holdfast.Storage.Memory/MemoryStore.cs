@@ -12,7 +12,7 @@ public sealed class MemoryStore : IBrokerStore
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, StoredSession> _sessions = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, SortedDictionary<long, StoredDelivery>> _queues = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SortedDictionary<long, (StoredDelivery Delivery, bool OwnsBody)>> _queues = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Dictionary<ushort, StoredInflight>> _inflight = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HashSet<ushort>> _inboundQoS2 = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _retained = new(StringComparer.Ordinal);
@@ -40,14 +40,31 @@ public sealed class MemoryStore : IBrokerStore
     // Nothing to wait for: a committed change set is as durable as this store gets.
     public bool IsDurable(long sequence) => true;
     public ValueTask WhenDurable(long sequence) => ValueTask.CompletedTask;
+    public bool ReadsQueues => true;
+    public long CommittedSequence { get { lock (_lock) return _sequence; } }
 
-    public StoredState Load()
+    public IReadOnlyList<StoredQueued> ReadQueued(string clientId, long fromSequence, int maxCount)
+    {
+        lock (_lock)
+        {
+            if (!_queues.TryGetValue(clientId, out var queue)) return [];
+            return [.. queue.Where(q => q.Key >= fromSequence).Take(maxCount).Select(q => new StoredQueued(q.Key, q.Value.Delivery, q.Value.OwnsBody))];
+        }
+    }
+
+    public StoredState Load(int queueHead = int.MaxValue)
     {
         lock (_lock)
         {
             var state = new StoredState();
             state.Sessions.AddRange(_sessions.Values);
-            foreach (var (id, queue) in _queues) state.Queues[id] = [.. queue.Select(q => new StoredQueued(q.Key, q.Value))];
+            foreach (var (id, queue) in _queues)
+            {
+                state.Queues[id] = [.. queue.Take(queueHead).Select(q => new StoredQueued(q.Key, q.Value.Delivery, q.Value.OwnsBody))];
+                var tail = queue.Skip(queueHead).ToList();
+                if (tail.Count > 0)
+                    state.QueueTails[id] = new StoredQueueTail(tail[0].Key, tail.Count, tail.Sum(q => (long)q.Value.Delivery.Message.Size), tail[^1].Key);
+            }
             foreach (var (id, flows) in _inflight) state.Inflight[id] = [.. flows.Values.OrderBy(f => f.Order)];
             foreach (var (id, ids) in _inboundQoS2) state.InboundQoS2[id] = [.. ids];
             state.Retained.AddRange(_retained.Values.Select(id => _bodies[id].Message));
@@ -95,8 +112,15 @@ public sealed class MemoryStore : IBrokerStore
         public void SaveSession(StoredSession session, long expectedEpoch) => _changes.Add(s => s._sessions[session.ClientId] = session);
         public void RemoveSession(string clientId, long expectedEpoch) => _changes.Add(s => s._sessions.Remove(clientId));
 
-        public void AddQueued(string clientId, long sequence, StoredDelivery delivery) =>
-            _changes.Add(s => Of(s._queues, clientId)[sequence] = delivery);
+        public void AddQueued(string clientId, long sequence, StoredDelivery delivery, bool ownsBody) =>
+            _changes.Add(s => Of(s._queues, clientId)[sequence] = (delivery, ownsBody));
+
+        public void RemoveQueuedFrom(string clientId, long fromSequence) => _changes.Add(s =>
+        {
+            if (!s._queues.TryGetValue(clientId, out var queue)) return;
+            foreach (long sequence in queue.Keys.Where(k => k >= fromSequence).ToList()) queue.Remove(sequence);
+            if (queue.Count == 0) s._queues.Remove(clientId);
+        });
 
         public void RemoveQueued(string clientId, long sequence) => _changes.Add(s =>
         {

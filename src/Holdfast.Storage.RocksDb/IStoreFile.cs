@@ -1,7 +1,8 @@
 namespace Holdfast.Storage.RocksDb;
 
-/// <summary>One change to the key-value file: a put, or a delete when <see cref="Value"/> is null.</summary>
-public readonly record struct StoreOp(byte[] Key, byte[]? Value);
+/// <summary>One change to the key-value file: a put, or a delete when <see cref="Value"/> is null; with
+/// <see cref="RangeEnd"/>, a delete of every key from <see cref="Key"/> up to (not including) it.</summary>
+public readonly record struct StoreOp(byte[] Key, byte[]? Value, byte[]? RangeEnd = null);
 
 /// <summary>
 /// The ordered key-value file under the store: RocksDB in production (<see cref="RocksDbFile"/>); tests wrap it
@@ -15,4 +16,11 @@ public interface IStoreFile : IDisposable
 
     /// <summary>Every key starting with <paramref name="prefix"/>, in key order.</summary>
     IEnumerable<(byte[] Key, byte[] Value)> Scan(byte prefix);
+
+    /// <summary>Keys from <paramref name="from"/> on that share its first <paramref name="prefixLength"/> bytes, in key
+    /// order. Sees every write that returned.</summary>
+    IEnumerable<(byte[] Key, byte[] Value)> Scan(byte[] from, int prefixLength);
+
+    /// <summary>The value of <paramref name="key"/>, or null.</summary>
+    byte[]? Read(byte[] key);
 }

@@ -27,10 +27,13 @@ internal sealed class RocksDbChanges(RocksDbStore store) : IChangeSet
 
     public void RemoveSession(string clientId, long expectedEpoch) => Delete(StoreKeys.ForName(StoreKeys.Session, clientId));
 
-    public void AddQueued(string clientId, long sequence, StoredDelivery delivery) =>
-        Put(StoreKeys.ForQueued(clientId, sequence), StoreRecords.Delivery(_writer, delivery));
+    public void AddQueued(string clientId, long sequence, StoredDelivery delivery, bool ownsBody) =>
+        Put(StoreKeys.ForQueued(clientId, sequence), StoreRecords.Queued(_writer, delivery, ownsBody, new StoreRecords.Clock(store.Clock)));
 
     public void RemoveQueued(string clientId, long sequence) => Delete(StoreKeys.ForQueued(clientId, sequence));
+
+    public void RemoveQueuedFrom(string clientId, long fromSequence) =>
+        Ops.Add(new StoreOp(StoreKeys.ForQueued(clientId, fromSequence), null, StoreKeys.ForQueued(clientId, long.MaxValue)));
 
     public void SaveInflight(string clientId, StoredInflight inflight) =>
         Put(StoreKeys.ForPacketId(StoreKeys.Inflight, clientId, inflight.PacketId), StoreRecords.Inflight(_writer, inflight));

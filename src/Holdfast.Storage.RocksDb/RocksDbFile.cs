@@ -114,6 +114,7 @@ public sealed class RocksDbFile : IStoreFile
         foreach (var op in ops)
         {
             if (op.Value is { } value) batch.Put(op.Key, value);
+            else if (op.RangeEnd is { } end) batch.DeleteRange(op.Key, (ulong)op.Key.Length, end, (ulong)end.Length);
             else batch.Delete(op.Key);
         }
         try
@@ -127,13 +128,15 @@ public sealed class RocksDbFile : IStoreFile
         }
     }
 
-    public IEnumerable<(byte[] Key, byte[] Value)> Scan(byte prefix)
+    public IEnumerable<(byte[] Key, byte[] Value)> Scan(byte prefix) => Scan([prefix], 1);
+
+    public IEnumerable<(byte[] Key, byte[] Value)> Scan(byte[] from, int prefixLength)
     {
         using var it = _db!.NewIterator();
-        for (it.Seek([prefix]); it.Valid(); it.Next())
+        for (it.Seek(from); it.Valid(); it.Next())
         {
             var key = it.Key();
-            if (key.Length == 0 || key[0] != prefix) yield break;
+            if (key.Length < prefixLength || !key.AsSpan(0, prefixLength).SequenceEqual(from.AsSpan(0, prefixLength))) yield break;
             yield return (key, it.Value());
         }
         // An iterator that stopped on a read error is merely not Valid(): ask, or a damaged block ends the scan early.
@@ -146,6 +149,8 @@ public sealed class RocksDbFile : IStoreFile
             throw new StoreOpenException($"data directory {_path} cannot be read: {e.Message}", e);
         }
     }
+
+    public byte[]? Read(byte[] key) => _db!.Get(key);
 
     /// <summary>Flushes the in-memory tables to disk first, so that the next start reads sorted files instead of replaying
     /// the write-ahead log (a crash replays it; a clean stop should not have to).</summary>

@@ -90,10 +90,34 @@ public sealed class RocksDbStore : IBrokerStore, IDisposable
         }
     }
 
-    public StoredState Load() => new StoreLoader(_file, this).Load();
+    public StoredState Load(int queueHead = int.MaxValue) => new StoreLoader(_file, this, queueHead).Load();
 
-    /// <summary>Reads the whole store back, rebuilding the reference counts as it goes.</summary>
-    private sealed class StoreLoader(IStoreFile file, RocksDbStore store)
+    public bool ReadsQueues => true;
+
+    public IReadOnlyList<StoredQueued> ReadQueued(string clientId, long fromSequence, int maxCount)
+    {
+        var from = StoreKeys.ForQueued(clientId, fromSequence);
+        var clock = new StoreRecords.Clock(Clock);
+        var read = new List<StoredQueued>(Math.Min(maxCount, 256));
+        if (maxCount <= 0) return read;
+        // The session's queue keys share everything but the sequence, its last 8 bytes.
+        foreach (var (key, value) in _file.Scan(from, from.Length - 8))
+        {
+            var (_, sequence) = StoreKeys.ClientAndNumber(key);
+            var r = new RecordReader(value);
+            var (ownsBody, _, body) = StoreRecords.ReadQueuedHeader(ref r);
+            var (messageId, qos, retain, ids) = StoreRecords.ReadDelivery(ref r);
+            body ??= _file.Read(StoreKeys.ForBody(messageId))
+                ?? throw new InvalidOperationException($"queued message {sequence} of {clientId} refers to message body {messageId}, which is missing");
+            read.Add(new StoredQueued(sequence, new StoredDelivery(StoreRecords.ReadBody(messageId, body, clock), qos, retain, ids), ownsBody));
+            if (read.Count == maxCount) break;
+        }
+        return read;
+    }
+
+    /// <summary>Reads the store back, rebuilding the reference counts as it goes; of each queue only the head, the rest
+    /// counted (its records carry their sizes).</summary>
+    private sealed class StoreLoader(IStoreFile file, RocksDbStore store, int queueHead)
     {
         private readonly StoreRecords.Clock _clock = new(store.Clock);
         private readonly StoredState _state = new();
@@ -115,7 +139,9 @@ public sealed class RocksDbStore : IBrokerStore, IDisposable
                     });
             });
 
-            var queued = new List<(string ClientId, long Sequence, long MessageId, QualityOfService QoS, bool Retain, List<uint>? Ids)>();
+            var queued = new List<(string ClientId, long Sequence, long MessageId, QualityOfService QoS, bool Retain, List<uint>? Ids, byte[]? Body)>();
+            var tailReferences = new List<(string ClientId, long Sequence, long MessageId)>();
+            long lastOwnedId = 0;
             try
             {
                 foreach (var (key, value) in file.Scan(StoreKeys.Session))
@@ -127,16 +153,30 @@ public sealed class RocksDbStore : IBrokerStore, IDisposable
                     });
 
                 string? lastClientId = null;
+                int headCount = 0;
                 foreach (var (key, value) in file.Scan(StoreKeys.Queued))
                     Read(key, () =>
                     {
                         var (clientId, sequence) = StoreKeys.ClientAndNumber(key);
                         // A queue's records are adjacent: share one string per client id rather than one per message.
                         if (clientId == lastClientId) clientId = lastClientId;
+                        else headCount = 0;
                         lastClientId = clientId;
                         var r = new RecordReader(value);
+                        var (ownsBody, size, body) = StoreRecords.ReadQueuedHeader(ref r);
                         var (messageId, qos, retain, ids) = StoreRecords.ReadDelivery(ref r);
-                        queued.Add((clientId, sequence, messageId, qos, retain, ids));
+                        if (ownsBody) lastOwnedId = Math.Max(lastOwnedId, messageId);
+                        if (headCount++ < queueHead)
+                        {
+                            queued.Add((clientId, sequence, messageId, qos, retain, ids, body));
+                            return;
+                        }
+                        // The tail stays on disk: counted here, read when the head drains.
+                        CheckSession(clientId);
+                        var tail = _state.QueueTails.GetValueOrDefault(clientId);
+                        _state.QueueTails[clientId] = tail is null ? new StoredQueueTail(sequence, 1, size, sequence)
+                            : tail with { Count = tail.Count + 1, Bytes = tail.Bytes + size, LastSequence = sequence };
+                        if (!ownsBody) tailReferences.Add((clientId, sequence, messageId));
                     });
             }
             finally
@@ -145,13 +185,26 @@ public sealed class RocksDbStore : IBrokerStore, IDisposable
                 ((IAsyncResult)bodies).AsyncWaitHandle.WaitOne();
             }
             bodies.GetAwaiter().GetResult();
-            foreach (var (clientId, sequence, messageId, qos, retain, ids) in queued)
+            _state.LastMessageId = Math.Max(_state.LastMessageId, lastOwnedId);
+            foreach (var (clientId, sequence, messageId, qos, retain, ids, body) in queued)
             {
                 try
                 {
                     CheckSession(clientId);
                     // In key order: by client id, then by queue sequence, which is queue order.
-                    ListOf(_state.Queues, clientId).Add(new StoredQueued(sequence, new StoredDelivery(Reference(messageId), qos, retain, ids)));
+                    var message = body is null ? Reference(messageId) : StoreRecords.ReadBody(messageId, body, _clock);
+                    ListOf(_state.Queues, clientId).Add(new StoredQueued(sequence, new StoredDelivery(message, qos, retain, ids), body is not null));
+                }
+                catch (FormatException e)
+                {
+                    throw new StoreOpenException($"corrupt store record '{Describe(StoreKeys.ForQueued(clientId, sequence))}': {e.Message}", e);
+                }
+            }
+            foreach (var (clientId, sequence, messageId) in tailReferences)
+            {
+                try
+                {
+                    Reference(messageId);
                 }
                 catch (FormatException e)
                 {

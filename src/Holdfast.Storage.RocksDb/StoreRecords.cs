@@ -90,6 +90,26 @@ internal static class StoreRecords
         return w.ToArray();
     }
 
+    /// <summary>A queued delivery: whether it carries its own body, the message's size (so a queue's bytes are known
+    /// without reading the bodies), the body when it carries one, then the delivery.</summary>
+    public static byte[] Queued(RecordWriter w, StoredDelivery d, bool ownsBody, Clock clock)
+    {
+        byte[]? body = ownsBody ? Body(w, d.Message, clock) : null;
+        w.Bool(ownsBody).UInt32((uint)d.Message.Size);
+        if (body is not null) w.Bytes(body);
+        return Delivery(w, d);
+    }
+
+    /// <summary>The size and the body (when the record carries one) of a queued delivery; <paramref name="r"/> is left at
+    /// the delivery (<see cref="ReadDelivery"/>).</summary>
+    public static (bool OwnsBody, int Size, byte[]? Body) ReadQueuedHeader(ref RecordReader r)
+    {
+        bool ownsBody = r.Bool();
+        int size = checked((int)r.UInt32());
+        byte[]? body = ownsBody ? r.Bytes().ToArray() : null;
+        return (ownsBody, size, body);
+    }
+
     public static byte[] Inflight(RecordWriter w, StoredInflight f)
     {
         w.Int64(f.Order).Byte((byte)f.State);

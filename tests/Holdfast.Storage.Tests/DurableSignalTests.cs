@@ -42,6 +42,8 @@ public sealed class DurableSignalTests
     {
         public void Write(IReadOnlyList<StoreOp> ops, bool sync) => Thread.SpinWait(2000);
         public IEnumerable<(byte[] Key, byte[] Value)> Scan(byte prefix) => [];
+        public IEnumerable<(byte[] Key, byte[] Value)> Scan(byte[] from, int prefixLength) => [];
+        public byte[]? Read(byte[] key) => null;
         public void Dispose() { }
     }
 }

@@ -57,6 +57,8 @@ public sealed class FaultInjectingStoreFile(IStoreFile inner) : IStoreFile
     }
 
     public IEnumerable<(byte[] Key, byte[] Value)> Scan(byte prefix) => inner.Scan(prefix);
+    public IEnumerable<(byte[] Key, byte[] Value)> Scan(byte[] from, int prefixLength) => inner.Scan(from, prefixLength);
+    public byte[]? Read(byte[] key) => inner.Read(key);
 
     public void Dispose() => inner.Dispose();
 }

@@ -13,6 +13,10 @@ internal sealed class Outbox(BrokerContext context, SessionTable sessions, Sessi
     /// <summary>Bytes a connection may have waiting to be written before QoS 0 messages to it are dropped.</summary>
     private const long SlowClientLimit = 8 * 1024 * 1024;
 
+    /// <summary>Queued messages a stored session keeps in memory: the rest of its queue (the tail) is on disk only and read
+    /// back in batches as the head drains, so an offline session's queue of millions costs memory for this many.</summary>
+    public const int HeadLimit = 256;
+
     private BrokerOptions Options => context.Options;
     private BrokerMetrics Metrics => context.Metrics;
     private IBrokerLog Log => context.Log;
@@ -42,7 +46,7 @@ internal sealed class Outbox(BrokerContext context, SessionTable sessions, Sessi
     public int PurgeExpiredHead(BrokerOperation op, Session s, long now)
     {
         int purged = 0;
-        while (s.QueuedCount > 0 && s.PeekQueued().Message.IsExpired(now))
+        while (s.HeadCount > 0 && s.PeekQueued().Message.IsExpired(now))
         {
             CountDrop(s, Dequeue(op, s).Message, DropCause.Expired);
             purged++;
@@ -51,12 +55,32 @@ internal sealed class Outbox(BrokerContext context, SessionTable sessions, Sessi
         return purged;
     }
 
-    private static QueuedMessage Dequeue(BrokerOperation op, Session session)
+    private QueuedMessage Dequeue(BrokerOperation op, Session session)
     {
+        if (session.HeadCount == 0) ReadTail(session);
         var next = session.Dequeue();
         RecordDequeued(op, session, next);
         return next;
     }
+
+    /// <summary>Moves the next messages of the queue's tail from the store into its head, up to <see cref="HeadLimit"/>.
+    /// The store sees only what it has written, so right after a commit a read may come back short: the timers look again
+    /// (see <see cref="SessionTimers"/>) while the head is empty.</summary>
+    private void ReadTail(Session session)
+    {
+        int wanted = Math.Min(HeadLimit - session.HeadCount, session.TailCount);
+        if (wanted <= 0) return;
+        foreach (var r in context.Store.ReadQueued(session.ClientId, session.TailFrom, wanted))
+        {
+            var d = r.Delivery;
+            session.TakeFromTail(new QueuedMessage(d.Message, d.QoS, d.Retain, d.SubscriptionIds as List<uint> ?? d.SubscriptionIds?.ToList(), r.Sequence, r.OwnsBody));
+        }
+    }
+
+    /// <summary>Whether a new message for this session goes to the tail on disk: once the head is full, and after that for
+    /// as long as there is a tail (queue order). Only a stored session's, and only when the store can read it back.</summary>
+    private bool GoesToTail(Session session) =>
+        session.TailCount > 0 || (session.HeadCount >= HeadLimit && session.IsStored && context.Store.ReadsQueues);
 
     /// <summary>Hands one message to one session: straight out if the window has room, else into its queue.</summary>
     /// <param name="retainedOnSubscribe">Retained messages sent for a new subscription: they are all owed to the
@@ -115,7 +139,7 @@ internal sealed class Outbox(BrokerContext context, SessionTable sessions, Sessi
 
     private void Enqueue(BrokerOperation op, Session session, QueuedMessage queued)
     {
-        RecordQueued(op, session, session.Enqueue(queued));
+        RecordQueued(op, session, session.Enqueue(queued, GoesToTail(session)));
         // Its expiry may now be the offline session's next timer work.
         if (session.Client is null) timers.Schedule(session);
     }
@@ -314,8 +338,10 @@ internal sealed class Outbox(BrokerContext context, SessionTable sessions, Sessi
             if (windowFull) return;
         }
         bool dequeued = false;
-        while (session.QueuedCount > 0 && (session.PeekQueued().QoS == 0 || session.HasInflightRoom))
+        while (session.QueuedCount > 0)
         {
+            if (session.TailCount > 0 && session.HeadCount < HeadLimit / 2) ReadTail(session);
+            if (session.HeadCount == 0 || (session.PeekQueued().QoS != 0 && !session.HasInflightRoom)) break;
             // Made inflight before it leaves the queue: referenced by the flow before the queue entry releases it.
             var next = session.PeekQueued();
             // Judged again on the way out: the ACL may have been reloaded, or the session recovered with no identity.

@@ -17,7 +17,7 @@ internal sealed class Recovery(BrokerContext context, SessionTable sessions, Sub
     {
         var log = context.Log;
         var started = System.Diagnostics.Stopwatch.StartNew();
-        var state = store.Load();
+        var state = store.Load(Outbox.HeadLimit);
         Message.ContinueIdsAfter(state.LastMessageId);
         long now = context.Now;
         // Before any client: every shard at once, one operation.
@@ -58,11 +58,14 @@ internal sealed class Recovery(BrokerContext context, SessionTable sessions, Sub
             session.UnsentInflight = session.InflightCount;
             session.SkipPacketIdsInUse();
             if (state.Queues.TryGetValue(stored.ClientId, out var queue))
-                foreach (var (sequence, d) in queue)
+                foreach (var (sequence, d, ownsBody) in queue)
                 {
                     // Straight into the queue, under its stored sequence: it is already recorded.
-                    session.RestoreQueued(new QueuedMessage(d.Message, d.QoS, d.Retain, d.SubscriptionIds?.ToList(), sequence));
+                    session.RestoreQueued(new QueuedMessage(d.Message, d.QoS, d.Retain, d.SubscriptionIds?.ToList(), sequence, ownsBody));
                 }
+            // The rest stays on disk until the head drains.
+            if (state.QueueTails.TryGetValue(stored.ClientId, out var tail))
+                session.RestoreTail(tail.FromSequence, checked((int)tail.Count), tail.Bytes, tail.LastSequence);
             if (state.InboundQoS2.TryGetValue(stored.ClientId, out var ids))
                 session.InboundQoS2.UnionWith(ids);
             recovered.Add((session, stored.DisconnectedAt is null));

@@ -74,4 +74,5 @@ internal sealed class InflightMessage
 
 /// <summary>A message waiting behind the inflight window (or for an offline session). <paramref name="Sequence"/> is its
 /// place in the session's queue, given by <see cref="Session.Enqueue"/>: its key in the store.</summary>
-internal readonly record struct QueuedMessage(Message Message, QualityOfService QoS, bool Retain, List<uint>? SubscriptionIds, long Sequence = 0);
+internal readonly record struct QueuedMessage(Message Message, QualityOfService QoS, bool Retain, List<uint>? SubscriptionIds, long Sequence = 0,
+    bool OwnsBody = false);

@@ -58,23 +58,71 @@ internal sealed class Session(string clientId)
     public int InboundQoS2Count => _inboundQoS2?.Count ?? 0;
     public bool AwaitsPubRel(ushort packetId) => _inboundQoS2?.Contains(packetId) == true;
 
-    public int QueuedCount => _queue?.Count ?? 0;
-    public long QueuedBytes { get; private set; }
-    /// <summary>QoS 0 messages in the queue: while there are any, new QoS 0 messages queue behind them.</summary>
+    // The queue is a head in memory (_queue) and, behind it, a tail kept on disk only: messages the store holds and gives
+    // back when the head runs low (see Outbox), so that a long queue costs disk, not memory.
+    private int _tailCount;
+    private long _tailFrom, _tailBytes, _headBytes;
+
+    /// <summary>Queued messages, the head and the tail on disk.</summary>
+    public int QueuedCount => HeadCount + _tailCount;
+    /// <summary>Queued messages in memory.</summary>
+    public int HeadCount => _queue?.Count ?? 0;
+    /// <summary>Queued messages on disk only, after the head; their sequences start at <see cref="TailFrom"/>.</summary>
+    public int TailCount => _tailCount;
+    public long TailFrom => _tailFrom;
+    public long QueuedBytes => _headBytes + _tailBytes;
+    /// <summary>QoS 0 messages in the head: while there are any, new QoS 0 messages queue behind them.</summary>
     public int QueuedQoS0 { get; private set; }
 
-    /// <summary>The oldest queued message; call only when <see cref="QueuedCount"/> is not 0.</summary>
+    /// <summary>The oldest queued message; call only when <see cref="HeadCount"/> is not 0.</summary>
     public QueuedMessage PeekQueued() => _queue!.Peek();
 
-    /// <summary>Queued messages, oldest first.</summary>
+    /// <summary>Queued messages in memory, oldest first.</summary>
     public IEnumerable<QueuedMessage> Queued => _queue ?? Enumerable.Empty<QueuedMessage>();
 
-    /// <summary>Appends a message under the next queue sequence; returns it with that sequence.</summary>
-    public QueuedMessage Enqueue(QueuedMessage queued)
+    /// <summary>Appends a message under the next queue sequence, to the head, or with <paramref name="toTail"/> to the tail on
+    /// disk (not kept here: the caller records it, body and all); returns it with that sequence.</summary>
+    public QueuedMessage Enqueue(QueuedMessage queued, bool toTail = false)
     {
-        queued = queued with { Sequence = ++_lastQueueSequence };
-        Append(queued);
+        queued = queued with { Sequence = ++_lastQueueSequence, OwnsBody = toTail };
+        if (!toTail) { Append(queued); return queued; }
+        if (_tailCount == 0) _tailFrom = queued.Sequence;
+        _tailCount++;
+        _tailBytes += queued.Message.Size;
+        if (_totals is { } totals)
+        {
+            totals.QueuedMessages++;
+            totals.QueuedBytes += queued.Message.Size;
+        }
         return queued;
+    }
+
+    /// <summary>A message of the tail, read back from the store, moves into the head (it is the tail's first).</summary>
+    public void TakeFromTail(QueuedMessage queued)
+    {
+        _tailCount--;
+        _tailBytes -= queued.Message.Size;
+        _tailFrom = queued.Sequence + 1;
+        if (_totals is { } totals)
+        {
+            totals.QueuedMessages--;
+            totals.QueuedBytes -= queued.Message.Size;
+        }
+        Append(queued);
+    }
+
+    /// <summary>The tail of a queue recovered from the store (after its head, <see cref="RestoreQueued"/>).</summary>
+    public void RestoreTail(long from, int count, long bytes, long lastSequence)
+    {
+        _lastQueueSequence = Math.Max(_lastQueueSequence, lastSequence);
+        _tailFrom = from;
+        _tailCount = count;
+        _tailBytes = bytes;
+        if (_totals is { } totals)
+        {
+            totals.QueuedMessages += count;
+            totals.QueuedBytes += bytes;
+        }
     }
 
     /// <summary>Appends a message recovered from the store, keeping its sequence.</summary>
@@ -87,7 +135,7 @@ internal sealed class Session(string clientId)
     private void Append(QueuedMessage queued)
     {
         (_queue ??= new()).Enqueue(queued);
-        QueuedBytes += queued.Message.Size;
+        _headBytes += queued.Message.Size;
         if (queued.QoS == QualityOfService.AtMostOnce) QueuedQoS0++;
         if (_totals is { } totals)
         {
@@ -100,7 +148,7 @@ internal sealed class Session(string clientId)
     public QueuedMessage Dequeue()
     {
         var next = _queue!.Dequeue();
-        QueuedBytes -= next.Message.Size;
+        _headBytes -= next.Message.Size;
         if (next.QoS == QualityOfService.AtMostOnce) QueuedQoS0--;
         if (_totals is { } totals)
         {
@@ -267,7 +315,8 @@ internal sealed class Session(string clientId)
         _inflightBytes = 0;
         UnsentInflight = 0;
         _queue = null;
-        QueuedBytes = 0;
+        _headBytes = _tailBytes = _tailFrom = 0;
+        _tailCount = 0;
         QueuedQoS0 = 0;
         _inboundQoS2 = null;
         CountIn(totals);
@@ -287,7 +336,7 @@ internal sealed class Session(string clientId)
         if (_client is not null) totals.ClientsConnected += sign;
         totals.InflightMessages += sign * InflightCount;
         totals.QueuedMessages += sign * QueuedCount;
-        totals.HeldBytes += sign * (_inflightBytes + QueuedBytes);
+        totals.HeldBytes += sign * (_inflightBytes + _headBytes);
         totals.QueuedBytes += sign * QueuedBytes;
         if (InflightCount == 0) return;
         if (sign > 0) totals.AddWithInflight(this);

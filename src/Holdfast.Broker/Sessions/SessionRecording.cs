@@ -28,8 +28,10 @@ internal static class SessionRecording
         foreach (var q in s.Queued)
         {
             changes.RemoveQueued(s.ClientId, q.Sequence);
-            changes.Release(q.Message.Id);
+            if (!q.OwnsBody) changes.Release(q.Message.Id);
         }
+        // The tail's records carry their own bodies: no release to count, one range to remove.
+        if (s.TailCount > 0) changes.RemoveQueuedFrom(s.ClientId, s.TailFrom);
         foreach (var m in s.Inflight)
         {
             changes.RemoveInflight(s.ClientId, m.PacketId);
@@ -53,15 +55,15 @@ internal static class SessionRecording
     public static void RecordQueued(BrokerOperation op, Session s, QueuedMessage q)
     {
         if (!s.IsStored) return;
-        op.Changes.Reference(q.Message);
-        op.Changes.AddQueued(s.ClientId, q.Sequence, new StoredDelivery(q.Message, q.QoS, q.Retain, q.SubscriptionIds));
+        if (!q.OwnsBody) op.Changes.Reference(q.Message);
+        op.Changes.AddQueued(s.ClientId, q.Sequence, new StoredDelivery(q.Message, q.QoS, q.Retain, q.SubscriptionIds), q.OwnsBody);
     }
 
     public static void RecordDequeued(BrokerOperation op, Session s, QueuedMessage q)
     {
         if (!s.IsStored) return;
         op.Changes.RemoveQueued(s.ClientId, q.Sequence);
-        op.Changes.Release(q.Message.Id);
+        if (!q.OwnsBody) op.Changes.Release(q.Message.Id);
     }
 
     /// <summary>Records a new inflight flow (<paramref name="started"/>: it refers to its message from now on) or its new state.</summary>

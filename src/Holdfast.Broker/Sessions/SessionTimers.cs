@@ -22,6 +22,8 @@ internal sealed class SessionTimers(BrokerContext context)
         long due = long.MaxValue;
         if (session.Client is { } client)
         {
+            // A head emptied before the store had written the tail it should be refilled from: look again soon.
+            if (session.HeadCount == 0 && session.TailCount > 0) return context.Now + 1;
             if (session.OldestInflight is not { } oldest) return due;
             if (client.Policy.AckTimeout is { } timeout && oldest.Sent && !oldest.AckTimeoutReported)
                 due = oldest.SentAt + (long)timeout.TotalMilliseconds;
@@ -32,7 +34,7 @@ internal sealed class SessionTimers(BrokerContext context)
         }
         if (session.PendingWill is { } will) due = will.PublishAt;
         due = Math.Min(due, ExpiresAt(session));
-        if (session.QueuedCount > 0 && session.PeekQueued().Message.ExpiresAt is { } messageExpires) due = Math.Min(due, messageExpires);
+        if (session.HeadCount > 0 && session.PeekQueued().Message.ExpiresAt is { } messageExpires) due = Math.Min(due, messageExpires);
         return due;
     }
 

@@ -10,9 +10,9 @@ internal sealed class SessionTotals
     public int ClientsConnected;
     public long InflightMessages;
     public long QueuedMessages;
-    /// <summary>Bytes of queued messages plus payload bytes of inflight ones (<see cref="Message.Size"/>).</summary>
+    /// <summary>Bytes in memory: queued messages of the queues' heads plus inflight ones (<see cref="Message.Size"/>).</summary>
     public long HeldBytes;
-    /// <summary>Bytes of queued messages (<see cref="Message.Size"/>): what max_queued_bytes_total bounds. Read without
+    /// <summary>Bytes of queued messages, heads and tails (<see cref="Message.Size"/>): what max_queued_bytes_total bounds. Read without
     /// the shard's lock by <see cref="SessionTable.QueuedBytesTotal"/>.</summary>
     public long QueuedBytes;
     /// <summary>The first of the sessions with at least one inflight message (the only ones that can be past their ack

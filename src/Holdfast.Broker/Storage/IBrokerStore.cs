@@ -30,6 +30,20 @@ public interface IBrokerStore
     /// <see cref="StoreWriteException"/> when the write holding it failed (it is retried, but whoever waited is told).</summary>
     ValueTask WhenDurable(long sequence);
 
-    /// <summary>Everything stored, for recovery at startup.</summary>
-    StoredState Load();
+    /// <summary>Everything stored, for recovery at startup; of each session's queue only the first
+    /// <paramref name="queueHead"/> deliveries, the rest summed up (<see cref="StoredState.QueueTails"/>).</summary>
+    StoredState Load(int queueHead);
+
+    /// <summary>Whether <see cref="ReadQueued"/> gives queued deliveries back while the broker runs: a session's queue then
+    /// keeps only its head in memory and its tail on disk. False for a store that records nothing.</summary>
+    bool ReadsQueues { get; }
+
+    /// <summary>The sequence of the last change set committed (0: none yet). Thread-safe.</summary>
+    long CommittedSequence { get; }
+
+    /// <summary>Up to <paramref name="maxCount"/> deliveries queued for <paramref name="clientId"/> from
+    /// <paramref name="fromSequence"/> on, in queue order. Sees what committed change sets wrote once the store has written
+    /// it: one committed but not yet written may be missing (wait on <see cref="WhenDurable"/> of
+    /// <see cref="CommittedSequence"/> and ask again). Thread-safe.</summary>
+    IReadOnlyList<StoredQueued> ReadQueued(string clientId, long fromSequence, int maxCount);
 }

@@ -24,11 +24,17 @@ public interface ISessionChanges
     /// <summary>A session ended.</summary>
     void RemoveSession(string clientId, long expectedEpoch);
 
-    /// <summary>A message was appended to a session's queue under <paramref name="sequence"/> (increasing within the session).</summary>
-    void AddQueued(string clientId, long sequence, StoredDelivery delivery);
+    /// <summary>A message was appended to a session's queue under <paramref name="sequence"/> (increasing within the
+    /// session). With <paramref name="ownsBody"/> the record carries the message itself instead of a reference into the
+    /// message log: the tail of a long queue, kept on disk only, which the broker neither references nor releases.</summary>
+    void AddQueued(string clientId, long sequence, StoredDelivery delivery, bool ownsBody = false);
 
     /// <summary>A message left a session's queue (sent, expired or dropped).</summary>
     void RemoveQueued(string clientId, long sequence);
+
+    /// <summary>Every queued record of the session from <paramref name="fromSequence"/> on goes (the tail of a session
+    /// that ended, whose records own their bodies).</summary>
+    void RemoveQueuedFrom(string clientId, long fromSequence);
 
     /// <summary>An inflight flow was created or changed state (PUBREC received).</summary>
     void SaveInflight(string clientId, StoredInflight inflight);

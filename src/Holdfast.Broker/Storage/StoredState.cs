@@ -4,8 +4,10 @@ namespace Holdfast.Broker.Storage;
 public sealed class StoredState
 {
     public List<StoredSession> Sessions { get; } = [];
-    /// <summary>Per session, in queue order.</summary>
+    /// <summary>Per session, the head of its queue in queue order.</summary>
     public Dictionary<string, List<StoredQueued>> Queues { get; } = [];
+    /// <summary>Per session whose queue is longer than the head read, the rest.</summary>
+    public Dictionary<string, StoredQueueTail> QueueTails { get; } = [];
     /// <summary>Per session, in the order the messages were first sent (the resend order).</summary>
     public Dictionary<string, List<StoredInflight>> Inflight { get; } = [];
     public Dictionary<string, HashSet<ushort>> InboundQoS2 { get; } = [];

@@ -7,7 +7,10 @@ internal sealed class UnrecordedStore : IBrokerStore
     public IChangeSet BeginChanges() => NoChanges.Instance;
     public bool IsDurable(long sequence) => true;
     public ValueTask WhenDurable(long sequence) => ValueTask.CompletedTask;
-    public StoredState Load() => new();
+    public StoredState Load(int queueHead) => new();
+    public bool ReadsQueues => false;
+    public long CommittedSequence => 0;
+    public IReadOnlyList<StoredQueued> ReadQueued(string clientId, long fromSequence, int maxCount) => [];
 
     /// <summary>Keeps nothing, so one instance serves every operation.</summary>
     private sealed class NoChanges : IChangeSet
@@ -17,8 +20,9 @@ internal sealed class UnrecordedStore : IBrokerStore
         public void Release(long messageId) { }
         public void SaveSession(StoredSession session, long expectedEpoch) { }
         public void RemoveSession(string clientId, long expectedEpoch) { }
-        public void AddQueued(string clientId, long sequence, StoredDelivery delivery) { }
+        public void AddQueued(string clientId, long sequence, StoredDelivery delivery, bool ownsBody) { }
         public void RemoveQueued(string clientId, long sequence) { }
+        public void RemoveQueuedFrom(string clientId, long fromSequence) { }
         public void SaveInflight(string clientId, StoredInflight inflight) { }
         public void RemoveInflight(string clientId, ushort packetId) { }
         public void SetInboundQoS2(string clientId, ushort packetId, bool awaitingPubRel) { }

@@ -18,6 +18,8 @@ public sealed class CountingStoreFile(IStoreFile inner) : IStoreFile
     }
 
     public IEnumerable<(byte[] Key, byte[] Value)> Scan(byte prefix) => inner.Scan(prefix);
+    public IEnumerable<(byte[] Key, byte[] Value)> Scan(byte[] from, int prefixLength) => inner.Scan(from, prefixLength);
+    public byte[]? Read(byte[] key) => inner.Read(key);
 
     public void Dispose() => inner.Dispose();
 }

@@ -80,6 +80,8 @@ public sealed class GatedStoreFile(IStoreFile inner, bool open = false) : IStore
     }
 
     public IEnumerable<(byte[] Key, byte[] Value)> Scan(byte prefix) => inner.Scan(prefix);
+    public IEnumerable<(byte[] Key, byte[] Value)> Scan(byte[] from, int prefixLength) => inner.Scan(from, prefixLength);
+    public byte[]? Read(byte[] key) => inner.Read(key);
 
     /// <summary>Opens the gate first, so that a store being disposed can finish its last write.</summary>
     public void Dispose()
