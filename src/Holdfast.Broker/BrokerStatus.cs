@@ -14,4 +14,5 @@ public readonly record struct BrokerStatus(
     int RetainedMessages,
     long RetainedBytes,
     int Subscriptions,
-    int ClientsPastAckTimeout);
+    int ClientsPastAckTimeout,
+    long QueuedBytes = 0);

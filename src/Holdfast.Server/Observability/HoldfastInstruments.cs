@@ -24,6 +24,11 @@ internal sealed class HoldfastInstruments : IDisposable
     private readonly Lock _statusLock = new();
     private BrokerStatus _status;
     private long _statusTakenAt;
+    private SessionRanking? _ranking;
+    private long _rankingTakenAt;
+
+    /// <summary>Sessions named in the per-session series: few enough to keep the series count bounded.</summary>
+    public const int TopCount = 10;
 
     public HoldfastInstruments(MqttBroker broker, string version)
     {
@@ -56,6 +61,17 @@ internal sealed class HoldfastInstruments : IDisposable
         Meter.CreateObservableCounter("holdfast_bytes_sent_total", () => m.BytesSent, "By",
             "Bytes written to client connections.");
         Meter.CreateObservableCounter("holdfast_connections_total", () => m.ClientsConnected, description: "CONNECTs accepted.");
+        Meter.CreateObservableGauge("holdfast_queued_bytes", () => Status().QueuedBytes, "By",
+            description: "Payload bytes queued over all sessions, in memory and on disk (what max_queued_bytes_total bounds).");
+        Meter.CreateObservableCounter("holdfast_sessions_ended_queue_full_total", () => m.SessionsEndedQueueFull,
+            description: "Offline sessions ended because their queue was full (queue_full_policy end_session).");
+        Meter.CreateObservableGauge("holdfast_session_queued_messages", () => PerSession(r => r.ByQueued, s => s.Queued),
+            description: $"Messages queued for the {TopCount} sessions with the deepest queues, by client id.");
+        Meter.CreateObservableGauge("holdfast_session_queued_bytes", () => PerSession(r => r.ByQueued, s => s.QueuedBytes), "By",
+            description: $"Payload bytes queued for the {TopCount} sessions with the deepest queues, by client id.");
+        Meter.CreateObservableGauge("holdfast_session_oldest_unacknowledged_seconds",
+            () => PerSession(r => r.ByOldestUnacknowledged, s => s.OldestUnacknowledgedMs / 1000.0), "s",
+            description: $"How long the oldest unacknowledged message has waited, for the {TopCount} sessions waiting longest, by client id.");
 
         _commitBatchSize = Meter.CreateHistogram("holdfast_store_commit_batch_size", null,
             "Changes written by one group-commit write of the durable store.", null,
@@ -86,6 +102,24 @@ internal sealed class HoldfastInstruments : IDisposable
             return _status;
         }
     }
+
+    private SessionRanking Ranking()
+    {
+        lock (_statusLock)
+        {
+            if (_ranking is null || Stopwatch.GetElapsedTime(_rankingTakenAt) > StatusMaxAge)
+            {
+                _ranking = _broker.TopSessions(TopCount);
+                _rankingTakenAt = Stopwatch.GetTimestamp();
+            }
+            return _ranking;
+        }
+    }
+
+    private IEnumerable<Measurement<T>> PerSession<T>(Func<SessionRanking, IReadOnlyList<SessionSummary>> list, Func<SessionSummary, T> value)
+        where T : struct =>
+        list(Ranking()).Select(s => new Measurement<T>(value(s), new KeyValuePair<string, object?>("client_id", s.ClientId),
+            new KeyValuePair<string, object?>("state", s.Connected ? "connected" : "offline")));
 
     private static IEnumerable<Measurement<long>> ByQoS(Func<QualityOfService, long> read) =>
         [

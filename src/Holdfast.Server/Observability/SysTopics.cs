@@ -113,6 +113,11 @@ internal sealed class SysTopics : IDisposable
         Set("holdfast/ack_timeouts", metrics.AckTimeouts);
         Set("holdfast/clients/past_ack_timeout", status.ClientsPastAckTimeout);
         Set("holdfast/publish/rejected", metrics.PublishesRejected);
+        Set("holdfast/messages/queued_bytes", status.QueuedBytes);
+        Set("holdfast/sessions/ended_queue_full", metrics.SessionsEndedQueueFull);
+        var top = _broker.TopSessions(HoldfastInstruments.TopCount);
+        Set("holdfast/sessions/top_queued", SessionListJson(top.ByQueued));
+        Set("holdfast/sessions/top_unacknowledged", SessionListJson(top.ByOldestUnacknowledged));
         foreach (var cause in Enum.GetValues<DropCause>())
             Set($"holdfast/dropped/{DropCauseName.Of(cause)}", metrics.Dropped(cause));
         if (_commits is not null)
@@ -134,6 +139,31 @@ internal sealed class SysTopics : IDisposable
         Set($"load/{name}/1min", Decimal(load.OneMinute, "0.00"));
         Set($"load/{name}/5min", Decimal(load.FiveMinutes, "0.00"));
         Set($"load/{name}/15min", Decimal(load.FifteenMinutes, "0.00"));
+    }
+
+    /// <summary>A ranked list as a JSON array, largest first: who is holding what, for a dashboard or `mosquitto_sub`.</summary>
+    private static string SessionListJson(IReadOnlyList<SessionSummary> sessions)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            json.WriteStartArray();
+            foreach (var s in sessions)
+            {
+                json.WriteStartObject();
+                json.WriteString("client_id", s.ClientId);
+                json.WriteBoolean("connected", s.Connected);
+                json.WriteNumber("offline_seconds", s.OfflineForMs / 1000);
+                json.WriteNumber("queued", s.Queued);
+                json.WriteNumber("queued_bytes", s.QueuedBytes);
+                json.WriteNumber("inflight", s.Inflight);
+                json.WriteNumber("oldest_unacknowledged_seconds", s.OldestUnacknowledgedMs / 1000.0);
+                json.WriteNumber("dropped", s.Dropped);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     private static string Decimal(double value, string format) => value.ToString(format, CultureInfo.InvariantCulture);
