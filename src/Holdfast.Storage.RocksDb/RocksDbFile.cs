@@ -41,7 +41,10 @@ public sealed class RocksDbFile : IStoreFile
             if (Directory.Exists(path) && !File.Exists(Path.Combine(path, "CURRENT"))
                 && !Directory.EnumerateFileSystemEntries(path).All(HoldsNoData))
                 throw new StoreOpenException($"data directory {path} is not empty and holds no Holdfast store (no CURRENT file); refusing to start empty over it");
+            var missing = new List<string>();
+            for (string? dir = path; dir is not null && !Directory.Exists(dir); dir = Path.GetDirectoryName(dir)) missing.Add(dir);
             Directory.CreateDirectory(path);
+            SyncEntries(path, missing);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -79,6 +82,17 @@ public sealed class RocksDbFile : IStoreFile
             throw e as StoreOpenException ?? new StoreOpenException($"data directory {path} cannot be read: {e.Message}", e);
         }
         return new RocksDbFile(db, path);
+    }
+
+    /// <summary>Makes the entry of each directory this start created on the way to the data directory (<paramref name="created"/>,
+    /// e.g. persistence_location), and the data directory's own, durable: an fsync of each one's parent, top down. POSIX
+    /// leaves a new entry to its directory's fsync, so without this a power cut could drop the whole store, fsync'd records
+    /// and all. The data directory's parent is synced at every start: a start killed before this point may have made it.
+    /// RocksDB fsyncs the data directory itself whenever it adds a file there.</summary>
+    private static void SyncEntries(string dataDirectory, List<string> created)
+    {
+        foreach (string parent in created.Append(dataDirectory).Select(dir => Path.GetDirectoryName(dir)!).Distinct().Reverse())
+            DirectorySync.Fsync(parent);
     }
 
     /// <summary>What a data directory without CURRENT may hold and still be created over: lost+found (the directory is the

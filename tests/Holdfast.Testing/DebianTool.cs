@@ -3,17 +3,23 @@ namespace Holdfast.Testing;
 /// <summary>Real peers from Debian's packages. In CI (CI=true) a missing tool fails the test; elsewhere it skips with the reason.</summary>
 public static class DebianTool
 {
-    public static string Require(string tool)
+    /// <summary>The path of <paramref name="tool"/>; when it is missing, the reason names the Debian packages to install.</summary>
+    public static string Require(string tool, string packages = "mosquitto mosquitto-clients python3-paho-mqtt openssl")
     {
         foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Append("/usr/bin"))
         {
             var path = Path.Combine(dir, tool);
             if (File.Exists(path)) return path;
         }
-        string reason = $"{tool} is not installed (apt-get install -y mosquitto mosquitto-clients python3-paho-mqtt openssl)";
+        Unavailable($"{tool} is not installed (apt-get install -y {packages})");
+        return "";
+    }
+
+    /// <summary>Something a test needs from the machine is missing: a failure in CI, a skip with the reason elsewhere.</summary>
+    public static void Unavailable(string reason)
+    {
         if (Environment.GetEnvironmentVariable("CI") == "true") throw new InvalidOperationException(reason);
         Skip.If(true, reason);
-        return "";
     }
 
     /// <summary>Debian's paho lives in the system Python, not the one first on PATH.</summary>
@@ -22,9 +28,7 @@ public static class DebianTool
         const string python = "/usr/bin/python3";
         bool ok = File.Exists(python) && ProcessRunner.Run(python, ["-c", "import paho.mqtt.client"], TimeSpan.FromSeconds(20)).ExitCode == 0;
         if (ok) return python;
-        string reason = "python3-paho-mqtt is not installed for /usr/bin/python3 (apt-get install -y python3-paho-mqtt)";
-        if (Environment.GetEnvironmentVariable("CI") == "true") throw new InvalidOperationException(reason);
-        Skip.If(true, reason);
+        Unavailable("python3-paho-mqtt is not installed for /usr/bin/python3 (apt-get install -y python3-paho-mqtt)");
         return "";
     }
 }

@@ -16,20 +16,25 @@ namespace Holdfast.Interop.Tests.Durability;
 public sealed class RestartingBroker : IAsyncDisposable
 {
     private readonly string _configText;
+    private readonly bool _ownsDirectory;
     private readonly List<string> _outputs = [];
     private BrokerProcess? _current;
     private BrokerEndpoint? _endpoint;
 
-    private RestartingBroker(string configText, string dataDirectory)
+    private RestartingBroker(string configText, string dataDirectory, bool ownsDirectory)
     {
         _configText = configText;
         DataDirectory = dataDirectory;
+        _ownsDirectory = ownsDirectory;
     }
 
     public string DataDirectory { get; }
 
     /// <summary>The running incarnation and its port (clients reconnect to whatever it is when they try).</summary>
     public BrokerEndpoint Current => Volatile.Read(ref _endpoint)!;
+
+    /// <summary>The running incarnation's process (its log says what it recovered).</summary>
+    public BrokerProcess Process => _current!;
 
     /// <summary>Stdout and stderr of every incarnation so far, the running one last.</summary>
     public IReadOnlyList<string> Outputs
@@ -42,9 +47,13 @@ public sealed class RestartingBroker : IAsyncDisposable
         }
     }
 
-    public static async Task<RestartingBroker> StartAsync(string configText)
+    /// <param name="persistenceLocation">The broker's persistence_location, left in place at the end; null = a temporary
+    /// directory, deleted at the end.</param>
+    public static async Task<RestartingBroker> StartAsync(string configText, string? persistenceLocation = null)
     {
-        var broker = new RestartingBroker(configText, Directory.CreateTempSubdirectory("holdfast-crash-").FullName);
+        var broker = persistenceLocation is null
+            ? new RestartingBroker(configText, Directory.CreateTempSubdirectory("holdfast-crash-").FullName, ownsDirectory: true)
+            : new RestartingBroker(configText, persistenceLocation, ownsDirectory: false);
         try
         {
             await broker.StartIncarnationAsync();
@@ -65,16 +74,33 @@ public sealed class RestartingBroker : IAsyncDisposable
 
     /// <summary>SIGKILLs the running broker, waits for it to be gone, starts a new one on the same data directory.
     /// Returns how long the new one took to start (recovery included).</summary>
-    public async Task<TimeSpan> KillAndRestartAsync()
+    /// <param name="afterKill">Runs between the SIGKILL and the wait for the process to be gone (a power cut: the killed
+    /// broker may still be blocked in an fsync that only the cut ends).</param>
+    public async Task<TimeSpan> KillAndRestartAsync(Func<Task>? afterKill = null)
     {
         var dying = _current!;
         dying.Kill();
         _current = null;
+        if (afterKill is not null) await afterKill();
         await dying.DisposeAsync();
         _outputs.Add(dying.Runner.Stdout + dying.Runner.Stderr);
         var started = Stopwatch.StartNew();
         await StartIncarnationAsync();
         return started.Elapsed;
+    }
+
+    /// <summary>For a failure report: what each incarnation said about recovery and errors, and how it ended.</summary>
+    public IEnumerable<string> Evidence()
+    {
+        var outputs = Outputs;
+        for (int i = 0; i < outputs.Count; i++)
+        {
+            yield return $"--- incarnation {i + 1} ---";
+            var lines = outputs[i].Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            foreach (var line in lines.Where(l => l.Contains("Recovered") || l.Contains("rror") || l.Contains("Store") || l.Contains("Warning")).Take(40))
+                yield return line;
+            foreach (var line in lines.TakeLast(10)) yield return "  " + line;
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -85,6 +111,7 @@ public sealed class RestartingBroker : IAsyncDisposable
             _outputs.Add(_current.Runner.Stdout + _current.Runner.Stderr);
             _current = null;
         }
+        if (!_ownsDirectory) return;
         try { Directory.Delete(DataDirectory, recursive: true); }
         catch (IOException) { }
     }
@@ -300,9 +327,10 @@ public sealed class CrashSubscriber : CrashClient
         {
             while (!_stop.IsCancellationRequested)
             {
-                if (_client.IsConnected)
+                if (_client.IsConnected || _away)
                 {
-                    // Polls the connection state: MQTTnet reports the loss on its own thread, this only bounds how soon we look.
+                    // Polls the connection state (and whether it may come back): MQTTnet reports the loss on its own thread, this only
+                    // bounds how soon we look.
                     await Task.Delay(20, _stop.Token);
                     continue;
                 }
@@ -334,6 +362,18 @@ public sealed class CrashSubscriber : CrashClient
     /// <summary>Ends the reconnect loop; lagging subscribers reconnect at once from now on.</summary>
     public void StopLagging() => _lagDisabled = true;
     private volatile bool _lagDisabled;
+
+    /// <summary>Disconnects normally (the session stays, offline) and stays away until <see cref="ComeBack"/>, so that
+    /// everything published meanwhile queues in the stored session.</summary>
+    public async Task GoAwayAsync()
+    {
+        _away = true;
+        await _client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().Build()).Within(Waits.Event, $"{Ledger.ClientId} to disconnect");
+    }
+
+    /// <summary>Reconnects (to the stored session) after <see cref="GoAwayAsync"/>.</summary>
+    public void ComeBack() => _away = false;
+    private volatile bool _away;
 
     public bool IsConnected => _client.IsConnected;
 

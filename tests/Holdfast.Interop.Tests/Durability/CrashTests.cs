@@ -94,7 +94,7 @@ public sealed class CrashTests(ITestOutputHelper output)
             {
                 evidenced = true;
                 Say($"seed {seed}, durability {durability}: broker output follows");
-                foreach (var line in BrokerEvidence(broker)) Say(line);
+                foreach (var line in broker.Evidence()) Say(line);
             }
             return false;
         }
@@ -170,18 +170,4 @@ public sealed class CrashTests(ITestOutputHelper output)
     }
 
     private void Say(string line) => output.WriteLine(line);
-
-    /// <summary>For a failure report: what each incarnation said about recovery and errors, and how it ended.</summary>
-    private static IEnumerable<string> BrokerEvidence(RestartingBroker broker)
-    {
-        var outputs = broker.Outputs;
-        for (int i = 0; i < outputs.Count; i++)
-        {
-            yield return $"--- incarnation {i + 1} ---";
-            var lines = outputs[i].Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            foreach (var line in lines.Where(l => l.Contains("Recovered") || l.Contains("rror") || l.Contains("Store") || l.Contains("Warning")).Take(40))
-                yield return line;
-            foreach (var line in lines.TakeLast(10)) yield return "  " + line;
-        }
-    }
 }
