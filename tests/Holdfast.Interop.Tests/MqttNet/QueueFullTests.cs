@@ -27,7 +27,7 @@ public sealed class QueueFullTests
     [Fact]
     public async Task V5_publisher_gets_quota_exceeded_when_a_subscriber_queue_is_full()
     {
-        await using var broker = await TestBroker.StartAsync($"max_queued_messages {QueueLimit}");
+        await using var broker = await TestBroker.StartAsync($"max_queued_messages {QueueLimit}\nqueue_full_policy block");
         await OfflineSubscriber(broker, MqttProtocolVersion.V500, "qfull-v5-sub", "qfull/v5");
         await using var publisher = await MqttNetPeer.ConnectAsync(broker.Port, MqttProtocolVersion.V500, "qfull-v5-pub");
 
@@ -49,7 +49,7 @@ public sealed class QueueFullTests
     [Fact]
     public async Task V311_publisher_is_held_back_until_the_queue_has_room()
     {
-        await using var broker = await TestBroker.StartAsync($"max_queued_messages {QueueLimit}");
+        await using var broker = await TestBroker.StartAsync($"max_queued_messages {QueueLimit}\nqueue_full_policy block");
         await OfflineSubscriber(broker, MqttProtocolVersion.V311, "qfull-v311-sub", "qfull/v311");
         await using var publisher = await MqttNetPeer.ConnectAsync(broker.Port, MqttProtocolVersion.V311, "qfull-v311-pub");
 
@@ -93,7 +93,7 @@ public sealed class QueueFullTests
     [Fact]
     public async Task Max_queued_bytes_bounds_the_queue_by_payload_size()
     {
-        await using var broker = await TestBroker.StartAsync("max_queued_bytes 10");
+        await using var broker = await TestBroker.StartAsync("max_queued_bytes 10\nqueue_full_policy block");
         await OfflineSubscriber(broker, MqttProtocolVersion.V500, "qbytes-sub", "qbytes/t");
         await using var publisher = await MqttNetPeer.ConnectAsync(broker.Port, MqttProtocolVersion.V500, "qbytes-pub");
 

@@ -121,7 +121,7 @@ public sealed class SysTopicsTests
         // The offline session's queue holds one message: the second and third are dropped (drop_new), counted.
         await using var publisher = await MqttNetPeer.ConnectAsync(broker.Port, MqttProtocolVersion.V500, Unique("pub"));
         for (int i = 0; i < 3; i++) await publisher.PublishAsync("line/x", $"m{i}", MqttQualityOfServiceLevel.AtLeastOnce);
-        await broker.Log.WaitForAsync($"for client {subscriberId}: queue full.");
+        await broker.Log.WaitForAsync($"for client {subscriberId}: queue full (");
 
         await Waits.UntilAsync(() => sys.All.Any(m => m.Text == "2"), "dropped/queue_full 2");
         // Each round publishes the count of its moment: it only ever grows, and each value once.
@@ -133,9 +133,38 @@ public sealed class SysTopicsTests
     }
 
     [Fact]
+    public async Task The_deepest_queues_are_named_in_sys_and_metrics()
+    {
+        await using var broker = await TestBroker.StartAsync("sys_interval 1", adjust: c => c.MetricsListener = new() { Port = 0 });
+        string deep = Unique("deep"), shallow = Unique("shallow");
+        foreach (var id in new[] { deep, shallow })
+            await using (var away = await MqttNetPeer.ConnectPersistentAsync(broker.Port, MqttProtocolVersion.V500, id))
+            {
+                await away.SubscribeAsync(id == deep ? "line/#" : "line/x", MqttQualityOfServiceLevel.AtLeastOnce);
+                await away.DisconnectAsync();
+            }
+        await using var publisher = await MqttNetPeer.ConnectAsync(broker.Port, MqttProtocolVersion.V500, Unique("pub"));
+        for (int i = 0; i < 3; i++) await publisher.PublishAsync("line/y", $"y{i}", MqttQualityOfServiceLevel.AtLeastOnce);
+        await publisher.PublishAsync("line/x", "x", MqttQualityOfServiceLevel.AtLeastOnce);
+
+        await using var sys = await MqttNetPeer.ConnectAsync(broker.Port, MqttProtocolVersion.V500, Unique("sys"));
+        await sys.SubscribeAsync("$SYS/broker/holdfast/sessions/top_queued", MqttQualityOfServiceLevel.AtMostOnce);
+        await Waits.UntilAsync(() => sys.All.Any(m => m.Text.Contains(shallow, StringComparison.Ordinal)), "both sessions in top_queued");
+        using var top = System.Text.Json.JsonDocument.Parse(sys.All.Last(m => m.Text.Contains(shallow, StringComparison.Ordinal)).Text);
+        var list = top.RootElement.EnumerateArray().ToList();
+        Assert.Equal([deep, shallow], list.Select(e => e.GetProperty("client_id").GetString()));
+        Assert.Equal([4, 1], list.Select(e => e.GetProperty("queued").GetInt32()));
+        Assert.False(list[0].GetProperty("connected").GetBoolean());
+
+        var metrics = await MetricsScrape.GetAsync(broker.Server);
+        Assert.Equal(4, metrics.Value($"holdfast_session_queued_messages{{client_id=\"{deep}\",state=\"offline\"}}"));
+        Assert.Equal(1, metrics.Value($"holdfast_session_queued_messages{{client_id=\"{shallow}\",state=\"offline\"}}"));
+    }
+
+    [Fact]
     public async Task A_stuck_subscriber_shows_in_the_ack_timeout_topics_until_it_acknowledges()
     {
-        await using var broker = await TestBroker.StartAsync("sys_interval 1", listenerText: "ack_timeout 1",
+        await using var broker = await TestBroker.StartAsync("sys_interval 1", listenerText: "ack_timeout 1\nack_timeout_action log",
             adjust: c => c.MetricsListener = new() { Port = 0 });
         await using var sys = await MqttNetPeer.ConnectAsync(broker.Port, MqttProtocolVersion.V500, Unique("sys"));
         await sys.SubscribeAsync("$SYS/broker/holdfast/#", MqttQualityOfServiceLevel.AtMostOnce);

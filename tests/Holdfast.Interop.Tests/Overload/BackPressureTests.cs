@@ -8,7 +8,7 @@ namespace Holdfast.Interop.Tests.Overload;
 /// <summary>queue_full_policy block with MQTT 3.1.1 publishers: held back, never dropped, never deadlocked.</summary>
 public class BackPressureTests
 {
-    private const string Limits = "max_inflight_messages 2\nmax_queued_messages 5\n";
+    private const string Limits = "max_inflight_messages 2\nmax_queued_messages 5\nqueue_full_policy block\n";
 
     [Fact]
     public async Task A_311_client_publishing_to_its_own_subscription_is_held_back_without_deadlock_and_loses_nothing()
