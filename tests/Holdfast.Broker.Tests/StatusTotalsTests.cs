@@ -243,13 +243,14 @@ public class StatusTotalsTests
                 $"after {after}: sessions with inflight messages {string.Join(",", withInflight)}, counted {string.Join(",", counted)}");
             long now = broker.Clock.Now;
             int total = 0, connected = 0, pastAckTimeout = 0;
-            long inflight = 0, queued = 0, bytes = 0;
+            long inflight = 0, queued = 0, bytes = 0, queuedBytes = 0;
             foreach (var session in shards.SelectMany(s => s.Values))
             {
                 total++;
                 inflight += session.InflightCount;
                 queued += session.QueuedCount;
                 bytes += session.QueuedBytes;
+                queuedBytes += session.QueuedBytes;
                 foreach (var m in session.Inflight) bytes += m.Message.Size;
                 if (session.Client is not { } client) continue;
                 connected++;
@@ -259,7 +260,7 @@ public class StatusTotalsTests
             }
             var snapshot = broker.Status();
             return (new BrokerStatus(connected, total, inflight, queued, bytes, retained.All.Count, retained.All.Sum(m => (long)m.Size),
-                snapshot.Subscriptions, pastAckTimeout), snapshot);
+                snapshot.Subscriptions, pastAckTimeout, queuedBytes), snapshot);
         });
         Assert.True(walked == status, $"after {after}:\n walked   {walked}\n snapshot {status}");
         return status;

@@ -21,7 +21,7 @@ public sealed class CrashConsistencyTests : IDisposable
     [InlineData(1)]
     [InlineData(2)]
     [InlineData(3)]
-    public async Task A_crash_between_writes_leaves_each_message_queued_or_inflight_exactly_once(int writesBeforeCrash)
+    public void A_crash_between_writes_leaves_each_message_queued_or_inflight_exactly_once(int writesBeforeCrash)
     {
         const int messages = 6;
         var fault = new FaultInjectingStoreFile(RocksDbFile.Open(_dir.Path));
@@ -36,24 +36,19 @@ public sealed class CrashConsistencyTests : IDisposable
             store.Flush();
 
             // Each PUBACK is one operation: the flow ends and the next message moves from the queue into the window. The
-            // writer is held while they are recorded, and may take them in any grouping but never apart.
+            // writer is held at the gate; the first writesBeforeCrash PUBACKs are each let through in a write of their
+            // own (the next PUBACK waits until the previous one's write reached the gate), the rest pile up behind it.
             gate.Close();
             int entered = gate.Entered;
-            var acks = Task.Run(() =>
+            for (int i = 0; i < messages - 1; i++)
             {
-                for (int i = 0; i < messages - 1; i++)
-                {
-                    var last = sub.Connection.Publishes[^1];
-                    sub.PubAck(last.PacketId);
-                    Thread.Sleep(2);
-                }
-            });
-            for (int w = 0; w < writesBeforeCrash; w++)
-            {
-                gate.WaitForEntered(entered + w + 1);
+                sub.PubAck(sub.Connection.Publishes[^1].PacketId);
+                if (i >= writesBeforeCrash) continue;
+                gate.WaitForEntered(entered + i + 1);
                 gate.Allow(1);
             }
-            await acks.Within();
+            // The write holding the rest has reached the gate: every write let through has finished.
+            gate.WaitForEntered(entered + writesBeforeCrash + 1);
             // The process dies (SIGKILL): nothing more reaches the disk.
             fault.Failing = true;
             gate.Open();
@@ -66,6 +61,7 @@ public sealed class CrashConsistencyTests : IDisposable
         // The acknowledged ones are gone; every other one is held exactly once, in order, the oldest inflight.
         var held = inflight.Concat(queued).ToList();
         Assert.Single(inflight);
+        Assert.Equal(messages - writesBeforeCrash, held.Count);
         Assert.Equal(held.Distinct(), held);
         Assert.Equal(Enumerable.Range(messages - held.Count + 1, held.Count).Select(i => $"m{i}"), held);
         // Every body still referred to is there, and no other.

@@ -25,6 +25,7 @@ public sealed class DiskFullTests
             string data = Path.Combine(mountPoint, "holdfast.db");
             string filler = Path.Combine(mountPoint, "filler");
             var payload = new byte[64 * 1024];
+            int recorded = 0;
             using (var store = new RocksDbStore(RocksDbFile.Open(data), Durability.Sync))
             {
                 store.SaveSession(new StoredSession("c", ProtocolVersion.V500, 3600, []));
@@ -35,16 +36,19 @@ public sealed class DiskFullTests
                 StoreWriteException? failed = null;
                 for (int i = 0; i < 1000 && failed is null; i++)
                 {
+                    recorded++;
                     store.AddQueued("c", new StoredDelivery(Message(payload), QualityOfService.AtLeastOnce, false, null));
                     try { await store.WhenDurable(store.CommittedSequence).AsTask().WaitAsync(TimeSpan.FromSeconds(30)); }
                     catch (StoreWriteException e) { failed = e; }
                 }
                 Assert.NotNull(failed);
                 Assert.Contains("No space left", failed.Message);
-                long lost = store.CommittedSequence;
-                Assert.False(store.IsDurable(lost));
+                // Not asserted here: that the failed sequence is still not durable. The writer retries the batch after
+                // 100 ms, and a retry may rightly succeed if RocksDB freed space on reopening (seen on a loaded CI
+                // machine). What matters is checked below: nothing recorded is lost.
 
                 File.Delete(filler);
+                recorded++;
                 store.AddQueued("c", new StoredDelivery(Message("after"u8.ToArray()), QualityOfService.AtLeastOnce, false, null));
                 long after = store.CommittedSequence;
                 var until = Stopwatch.StartNew();
@@ -61,7 +65,7 @@ public sealed class DiskFullTests
             using var reopened = RocksDbStore.Open(data, Durability.Sync);
             var queue = reopened.Load().Queues["c"];
             Assert.Equal("after", System.Text.Encoding.UTF8.GetString(queue[^1].Delivery.Message.Payload.Span));
-            Assert.True(queue.Count >= 2);
+            Assert.Equal(recorded, queue.Count);
         }
         finally
         {

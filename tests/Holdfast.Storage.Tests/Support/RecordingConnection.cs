@@ -26,6 +26,17 @@ public sealed class RecordingConnection(string name, ProtocolVersion version = P
 
     public (MqttPacket Packet, long DurableAt)[] Sent { get { lock (_gate) return [.. _sent]; } }
 
+    /// <summary>Returns what was sent since the last call and forgets it: for long runs that must not hold every packet.</summary>
+    public MqttPacket[] TakeSent()
+    {
+        lock (_gate)
+        {
+            var taken = _sent.Select(s => s.Packet).ToArray();
+            _sent.Clear();
+            return taken;
+        }
+    }
+
     public (T Packet, long DurableAt)[] SentOf<T>() where T : MqttPacket =>
         Sent.Where(s => s.Packet is T).Select(s => ((T)s.Packet, s.DurableAt)).ToArray();
 
