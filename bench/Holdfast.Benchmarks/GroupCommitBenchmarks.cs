@@ -21,14 +21,16 @@ public class GroupCommitBenchmarks
     private RocksDbFile _file = null!;
     private GroupCommit _commit = null!;
 
-    [Params(Durability.Sync, Durability.Os)]
+    [Params(Durability.Sync)]
     public Durability Durability { get; set; }
+
+    public long WriteBufferSize { get; set; } = long.Parse(Environment.GetEnvironmentVariable("HF_WBS") ?? "8388608");
 
     [GlobalSetup]
     public void Setup()
     {
         _directory = Path.Combine(Path.GetTempPath(), $"holdfast-bench-{Guid.NewGuid():N}");
-        _file = RocksDbFile.Open(_directory);
+        _file = RocksDbFile.Open(_directory, new StoreOptions { WriteBufferSize = WriteBufferSize });
         _commit = new GroupCommit(_file, Durability, NullBrokerLog.Instance);
     }
 

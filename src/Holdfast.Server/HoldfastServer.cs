@@ -61,7 +61,7 @@ public sealed partial class HoldfastServer : IAsyncDisposable
             // Opens and reads the data directory: a corrupt or unusable one stops startup (StoreOpenException) rather
             // than run empty and hide what was acknowledged.
             _log.Notice($"Opening data directory {config.DataDirectory} (durability {config.Durability.ToString().ToLowerInvariant()}).");
-            var file = (openStoreFile ?? RocksDbFile.Open)(config.DataDirectory);
+            var file = (openStoreFile ?? (directory => RocksDbFile.Open(directory, config.Store)))(config.DataDirectory);
             _store = new RocksDbStore(file, config.Durability, log, clock);
         }
         // Made before the broker, which judges the sessions it recovers by the listener each last connected to.

@@ -1,5 +1,4 @@
 using System.Text;
-using RocksDbSharp;
 
 namespace Holdfast.Storage.RocksDb;
 
@@ -15,24 +14,26 @@ public sealed class RocksDbFile : IStoreFile
     /// epoch and owner. A store of another format is refused at open, never read as this one.</summary>
     private const string FormatVersion = "2";
 
-    private RocksDbSharp.RocksDb? _db;
+    private NativeDatabase? _db;
     private readonly string _path;
+    private readonly StoreOptions _options;
     /// <summary>A write failed: RocksDB refuses every later write (a sticky background error) even once the cause is gone,
     /// e.g. when disk space returns, so the next write reopens the database first.</summary>
     private bool _reopen;
-    private readonly WriteOptions _synced = new WriteOptions().SetSync(true);
-    private readonly WriteOptions _unsynced = new WriteOptions().SetSync(false);
 
-    private RocksDbFile(RocksDbSharp.RocksDb db, string path)
+    private RocksDbFile(NativeDatabase db, string path, StoreOptions options)
     {
         _db = db;
         _path = path;
+        _options = options;
     }
 
     /// <summary>Opens (or creates) the store in <paramref name="directory"/>. Throws <see cref="StoreOpenException"/> with the
     /// reason when the directory is unreadable, locked by another process, corrupt, or holds something that is not a Holdfast store.</summary>
-    public static RocksDbFile Open(string directory)
+    /// <param name="options">Memtable and cache sizes (default: <see cref="StoreOptions"/>'s).</param>
+    public static RocksDbFile Open(string directory, StoreOptions? options = null)
     {
+        options ??= new StoreOptions();
         string path = Path.GetFullPath(directory);
         try
         {
@@ -51,10 +52,10 @@ public sealed class RocksDbFile : IStoreFile
             throw new StoreOpenException($"data directory {path} cannot be used: {e.Message}", e);
         }
 
-        RocksDbSharp.RocksDb db;
+        NativeDatabase db;
         try
         {
-            db = OpenDatabase(path);
+            db = NativeDatabase.Open(path, options);
         }
         catch (RocksDbException e)
         {
@@ -67,9 +68,9 @@ public sealed class RocksDbFile : IStoreFile
             if (marker is null)
             {
                 using var it = db.NewIterator();
-                it.SeekToFirst();
+                it.Seek([]);
                 if (it.Valid()) throw new StoreOpenException($"data directory {path} holds a database that is not a Holdfast store (no format marker)");
-                db.Put(FormatKey, Encoding.ASCII.GetBytes(FormatVersion), writeOptions: new WriteOptions().SetSync(true));
+                db.Write([new StoreOp(FormatKey, Encoding.ASCII.GetBytes(FormatVersion))], sync: true);
             }
             else if (Encoding.ASCII.GetString(marker) != FormatVersion)
             {
@@ -81,7 +82,7 @@ public sealed class RocksDbFile : IStoreFile
             db.Dispose();
             throw e as StoreOpenException ?? new StoreOpenException($"data directory {path} cannot be read: {e.Message}", e);
         }
-        return new RocksDbFile(db, path);
+        return new RocksDbFile(db, path, options);
     }
 
     /// <summary>Makes the entry of each directory this start created on the way to the data directory (<paramref name="created"/>,
@@ -108,12 +109,6 @@ public sealed class RocksDbFile : IStoreFile
                 || name.EndsWith(".dbtmp", StringComparison.Ordinal));
     }
 
-    private static RocksDbSharp.RocksDb OpenDatabase(string path) =>
-        // A torn last record is what a kill leaves and is dropped; damage before it stops the open, where RocksDB's
-        // default would stop replaying there and silently lose every acknowledged change after it.
-        RocksDbSharp.RocksDb.Open(new DbOptions().SetCreateIfMissing(true).SetParanoidChecks(true)
-            .SetWalRecoveryMode(Recovery.TolerateCorruptedTailRecords), path);
-
     public void Write(IReadOnlyList<StoreOp> ops, bool sync)
     {
         if (_reopen)
@@ -121,19 +116,12 @@ public sealed class RocksDbFile : IStoreFile
             // The failed batch was not applied (a write is atomic); reopening replays the log of what was.
             _db?.Dispose();
             _db = null;
-            _db = OpenDatabase(_path);
+            _db = NativeDatabase.Open(_path, _options);
             _reopen = false;
-        }
-        using var batch = new WriteBatch();
-        foreach (var op in ops)
-        {
-            if (op.Value is { } value) batch.Put(op.Key, value);
-            else if (op.RangeEnd is { } end) batch.DeleteRange(op.Key, (ulong)op.Key.Length, end, (ulong)end.Length);
-            else batch.Delete(op.Key);
         }
         try
         {
-            _db!.Write(batch, sync ? _synced : _unsynced);
+            _db!.Write(ops, sync);
         }
         catch (RocksDbException)
         {
@@ -156,7 +144,7 @@ public sealed class RocksDbFile : IStoreFile
         // An iterator that stopped on a read error is merely not Valid(): ask, or a damaged block ends the scan early.
         try
         {
-            Native.Instance.rocksdb_iter_get_error(it.Handle);
+            it.ThrowIfFailed();
         }
         catch (RocksDbException e)
         {
@@ -173,7 +161,7 @@ public sealed class RocksDbFile : IStoreFile
         if (_db is null) return;
         try
         {
-            _db.Flush(new FlushOptions().SetWaitForFlush(true));
+            _db.Flush();
         }
         catch (RocksDbException)
         {

@@ -37,8 +37,8 @@ public sealed class RocksDbStore : IBrokerStore, IDisposable
     }
 
     /// <summary>Opens the store in a data directory (created when missing). Throws <see cref="StoreOpenException"/> when it cannot be used.</summary>
-    public static RocksDbStore Open(string directory, Durability durability, IBrokerLog? log = null, BrokerClock? clock = null) =>
-        new(RocksDbFile.Open(directory), durability, log, clock);
+    public static RocksDbStore Open(string directory, Durability durability, IBrokerLog? log = null, BrokerClock? clock = null, StoreOptions? options = null) =>
+        new(RocksDbFile.Open(directory, options), durability, log, clock);
 
     public Durability Durability { get; }
 

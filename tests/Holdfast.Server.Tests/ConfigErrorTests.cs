@@ -44,6 +44,11 @@ public class ConfigErrorTests
     }
 
     [Fact]
+    public void A_bad_store_size_names_its_line() =>
+        Assert.Equal("holdfast.conf:2: store_write_buffer_size: unexpected extra value 'M'",
+            Fails("persistence true\nstore_write_buffer_size 8 M\n").Message);
+
+    [Fact]
     public void Non_number() =>
         Assert.Equal("holdfast.conf:3: max_queued_messages: 'abc' is not a number",
             Fails("listener 1883\n\nmax_queued_messages abc").Message);
@@ -75,6 +80,14 @@ public class ConfigErrorTests
     [InlineData("max_queued_messages 99999999999", "max_queued_messages: 99999999999 is out of range (0..2147483647)")]
     [InlineData("max_queued_bytes 99999999999999999999", "max_queued_bytes: 99999999999999999999 is out of range (0..9223372036854775807)")]
     [InlineData("max_inflight_messages 1.5", "max_inflight_messages: '1.5' is not a number")]
+    [InlineData("store_write_buffer_size 65535", "store_write_buffer_size: 65535 is out of range (64k..64G)")]
+    [InlineData("store_write_buffer_size 65G", "store_write_buffer_size: 65G is out of range (64k..64G)")]
+    [InlineData("store_write_buffer_size 0", "store_write_buffer_size: 0 is out of range (64k..64G)")]
+    [InlineData("store_cache_size 99999999999999999999G", "store_cache_size: 99999999999999999999G is out of range (0..64G)")]
+    [InlineData("store_cache_size 8MB", "store_cache_size: '8MB' is not a size (bytes, or a whole number followed by k, M or G, e.g. 8M)")]
+    [InlineData("store_cache_size -1", "store_cache_size: '-1' is not a size (bytes, or a whole number followed by k, M or G, e.g. 8M)")]
+    [InlineData("store_cache_size 1.5M", "store_cache_size: '1.5M' is not a size (bytes, or a whole number followed by k, M or G, e.g. 8M)")]
+    [InlineData("store_cache_size M", "store_cache_size: 'M' is not a size (bytes, or a whole number followed by k, M or G, e.g. 8M)")]
     public void Out_of_range(string line, string reason) =>
         Assert.Equal($"holdfast.conf:1: {reason}", Fails(line).Message);
 
@@ -105,6 +118,7 @@ public class ConfigErrorTests
     [InlineData("log_dest", "log_dest: missing value")]
     [InlineData("log_dest file", "log_dest: file needs a path")]
     [InlineData("include_dir", "include_dir: missing value")]
+    [InlineData("store_cache_size", "store_cache_size: missing value")]
     public void Missing_values(string line, string reason) =>
         Assert.Equal($"holdfast.conf:1: {reason}", Fails(line).Message);
 

@@ -315,6 +315,33 @@ public class ConfigParserTests
     }
 
     [Fact]
+    public void Store_memory_defaults_are_small_memtables_and_cache()
+    {
+        var store = Parse("").Store;
+        Assert.Equal(8L << 20, store.WriteBufferSize);
+        Assert.Equal(8L << 20, store.CacheSize);
+    }
+
+    [Theory]
+    [InlineData("65536", 65536L)]
+    [InlineData("64k", 64L << 10)]
+    [InlineData("64K", 64L << 10)]
+    [InlineData("16M", 16L << 20)]
+    [InlineData("16m", 16L << 20)]
+    [InlineData("2G", 2L << 30)]
+    [InlineData("64G", 64L << 30)]
+    public void Store_write_buffer_size_takes_bytes_or_a_unit(string word, long bytes) =>
+        Assert.Equal(bytes, Parse($"store_write_buffer_size {word}").Store.WriteBufferSize);
+
+    [Theory]
+    [InlineData("0", 0L)]
+    [InlineData("1", 1L)]
+    [InlineData("512k", 512L << 10)]
+    [InlineData("1G", 1L << 30)]
+    public void Store_cache_size_takes_bytes_or_a_unit(string word, long bytes) =>
+        Assert.Equal(bytes, Parse($"store_cache_size {word}").Store.CacheSize);
+
+    [Fact]
     public void Retry_interval_zero_means_off() =>
         Assert.Null(Parse("retry_interval_v311 0").Broker.RetryIntervalV311);
 

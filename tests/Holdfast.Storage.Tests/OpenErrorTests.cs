@@ -3,8 +3,6 @@ using Holdfast.Broker.Storage;
 using Holdfast.Protocol;
 using Holdfast.Storage.RocksDb;
 using Holdfast.Storage.Tests.Support;
-using RocksDbSharp;
-using NativeDb = RocksDbSharp.RocksDb;
 
 namespace Holdfast.Storage.Tests;
 
@@ -48,18 +46,18 @@ public sealed class OpenErrorTests : IDisposable
     [Fact]
     public void A_rocksdb_database_that_is_not_holdfasts_is_refused_and_left_unchanged()
     {
-        using (var plain = NativeDb.Open(new DbOptions().SetCreateIfMissing(true), _dir.Path))
-            plain.Put(Encoding.UTF8.GetBytes("someone-else"), Encoding.UTF8.GetBytes("data"));
+        using (var plain = NativeDatabase.Open(_dir.Path, new StoreOptions()))
+            plain.Write([new StoreOp(Encoding.UTF8.GetBytes("someone-else"), Encoding.UTF8.GetBytes("data"))], sync: true);
 
         var e = Assert.Throws<StoreOpenException>(() => RocksDbStore.Open(_dir.Path, Durability.Sync));
         Assert.Contains(_dir.Path, e.Message);
         Assert.Contains("not a Holdfast store", e.Message);
 
         // Refusing released the database and wrote nothing to it (no format marker).
-        using var again = NativeDb.Open(new DbOptions(), _dir.Path);
+        using var again = NativeDatabase.Open(_dir.Path, new StoreOptions());
         using var it = again.NewIterator();
         int keys = 0;
-        for (it.SeekToFirst(); it.Valid(); it.Next()) keys++;
+        for (it.Seek([]); it.Valid(); it.Next()) keys++;
         Assert.Equal(1, keys);
     }
 
@@ -71,18 +69,15 @@ public sealed class OpenErrorTests : IDisposable
     {
         byte[] formatKey = [0, .. "holdfast-format"u8];
         byte[] oldBody = [(byte)'m', 0, 0, 0, 0, 0, 0, 0, 1];
-        using (var db = NativeDb.Open(new DbOptions().SetCreateIfMissing(true), _dir.Path))
-        {
-            db.Put(formatKey, Encoding.ASCII.GetBytes(version));
-            db.Put(oldBody, new byte[] { 1, 2, 3 });
-        }
+        using (var db = NativeDatabase.Open(_dir.Path, new StoreOptions()))
+            db.Write([new StoreOp(formatKey, Encoding.ASCII.GetBytes(version)), new StoreOp(oldBody, [1, 2, 3])], sync: true);
 
         var e = Assert.Throws<StoreOpenException>(() => RocksDbFile.Open(_dir.Path));
         Assert.Contains($"format {version}", e.Message);
         Assert.Contains("reads format 2", e.Message);
-        using (var db = NativeDb.Open(new DbOptions(), _dir.Path))
+        using (var db = NativeDatabase.Open(_dir.Path, new StoreOptions()))
         {
-            Assert.Equal(version, Encoding.ASCII.GetString(db.Get(formatKey)));
+            Assert.Equal(version, Encoding.ASCII.GetString(db.Get(formatKey)!));
             Assert.Equal([1, 2, 3], db.Get(oldBody));
         }
     }

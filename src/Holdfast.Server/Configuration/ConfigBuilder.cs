@@ -99,6 +99,9 @@ internal sealed class ConfigBuilder
                     _ => Durability.Memory,
                 };
                 break;
+            // RocksDB clips a memtable to 64 KiB..64 GiB; refusing what it would silently change.
+            case "store_write_buffer_size": _config.Store.WriteBufferSize = line.Size(64L << 10, 64L << 30); break;
+            case "store_cache_size": _config.Store.CacheSize = line.Size(0, 64L << 30); break;
             // Accepted so Mosquitto files load; Holdfast commits before acknowledging, so there is no timer to set.
             case "autosave_interval": _config.AutosaveInterval = line.Int(0, int.MaxValue); break;
             case "autosave_on_changes": line.Bool(); break;

@@ -78,6 +78,28 @@ internal sealed class ConfigLine
         return (long)value;
     }
 
+    /// <summary>A size in bytes: a whole number, optionally followed by k, M or G (KiB, MiB, GiB; either case), e.g. <c>8M</c>.</summary>
+    public long Size(long min, long max)
+    {
+        var word = Word();
+        int shift = char.ToUpperInvariant(word[^1]) switch { 'K' => 10, 'M' => 20, 'G' => 30, _ => 0 };
+        // Int128 so that a number too big for a long is reported as out of range, not as "not a size".
+        if (!Int128.TryParse(shift == 0 ? word : word[..^1], NumberStyles.None, CultureInfo.InvariantCulture, out var count))
+            throw Fail($"'{word}' is not a size (bytes, or a whole number followed by k, M or G, e.g. 8M)");
+        // Compared before shifting, which could overflow even an Int128.
+        if (count > max >> shift || count << shift < min)
+            throw Fail($"{word} is out of range ({SizeText(min)}..{SizeText(max)})");
+        return (long)(count << shift);
+    }
+
+    /// <summary>A size as an operator would write it: the largest unit that divides it (65536 is 64k).</summary>
+    private static string SizeText(long bytes)
+    {
+        foreach (var (shift, unit) in new[] { (30, "G"), (20, "M"), (10, "k") })
+            if (bytes != 0 && bytes % (1L << shift) == 0) return $"{bytes >> shift}{unit}";
+        return bytes.ToString(CultureInfo.InvariantCulture);
+    }
+
     /// <summary>Mosquitto's booleans: true/false, and the 1/0 its parser also takes.</summary>
     public bool Bool()
     {

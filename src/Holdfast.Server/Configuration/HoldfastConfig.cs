@@ -45,6 +45,9 @@ public sealed class HoldfastConfig
     /// <summary>durability: what an acknowledgement promises (sync, os, memory). See the README.</summary>
     public Durability Durability { get; set; } = Durability.Sync;
 
+    /// <summary>store_write_buffer_size and store_cache_size: the memory the store's RocksDB may hold.</summary>
+    public StoreOptions Store { get; } = new();
+
     /// <summary>persistence_file: accepted for Mosquitto compatibility and stored.</summary>
     public string? PersistenceFile { get; set; }
 
