@@ -17,6 +17,10 @@ internal static partial class LogLineKind
 
     private static readonly SearchValues<char> Digits = SearchValues.Create("0123456789");
 
+    /// <summary>Units after a number (Durations.Describe, Durations.Bytes): "offline for 45 s" and "offline for 3 min 12
+    /// s", or "900 B" and "1.5 GiB", are the same kind of line.</summary>
+    private static readonly string[] Units = ["B", "KiB", "MiB", "GiB", "TiB", "ms", "s", "min", "h", "d"];
+
     /// <summary>
     /// A client's connect and disconnect lines: the operator's record of who was connected when, one line per
     /// connection event, so as many as there are clients, not a sign of a flood. Refusals are not here, nor is
@@ -53,19 +57,26 @@ internal static partial class LogLineKind
         return message.Contains(" disconnected by the broker: ", StringComparison.Ordinal);
     }
 
-    /// <summary>Quoted text (topics, user names), words holding a digit (addresses, counts, packet ids, reason codes)
-    /// and the word after a <see cref="NameMarkers">name marker</see> become <c>#</c>.</summary>
+    /// <summary>Quoted text (topics, user names), words holding a digit (addresses, counts, packet ids, reason codes),
+    /// a <see cref="Units">unit</see> after a number and the word after a <see cref="NameMarkers">name marker</see> become
+    /// <c>#</c>; a run of them becomes one <c>#</c>, so that "3 min 12 s" and "45 s" are alike.</summary>
     public static string Normalise(string message)
     {
         var text = Quoted().Replace(message, "'#'");
         var key = new StringBuilder(text.Length);
-        bool afterMarker = false;
+        bool afterMarker = false, afterNumber = false, lastVariable = false;
         foreach (var word in text.Split(' '))
         {
+            bool number = word.AsSpan().ContainsAny(Digits);
+            bool variable = afterMarker || number || (afterNumber && Array.IndexOf(Units, word.TrimEnd(',', ')', '.')) >= 0);
+            afterMarker = Array.IndexOf(NameMarkers, word) >= 0;
+            afterNumber = number;
+            if (variable && lastVariable)
+                continue;
+            lastVariable = variable;
             if (key.Length > 0)
                 key.Append(' ');
-            key.Append(afterMarker || word.AsSpan().ContainsAny(Digits) ? "#" : word);
-            afterMarker = Array.IndexOf(NameMarkers, word) >= 0;
+            key.Append(variable ? "#" : word);
         }
         return key.ToString();
     }

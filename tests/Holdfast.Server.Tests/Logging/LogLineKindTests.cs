@@ -11,7 +11,7 @@ public class LogLineKindTests
     [InlineData("Client connection from [::1]:60123 refused: max_connections 100 reached on port 1883 (closed).",
         "Client # from # refused: max_connections # reached on port # (closed).")]
     [InlineData("Denied PUBLISH from pump-a (d0, q1, r0, m12, 'plant/line 3/valve', ... (5 bytes))",
-        "Denied PUBLISH from # # # # # '#', ... # bytes))")]
+        "Denied PUBLISH from # '#', ... # bytes))")]
     [InlineData("Client pump-a sent a 300000-byte message on 'plant/x', over message_size_limit 262144.",
         "Client # sent a # message on '#', over message_size_limit #")]
     [InlineData("New connection from 10.1.2.3:40000 on port 1883.", "New connection from # on port #")]
@@ -38,11 +38,24 @@ public class LogLineKindTests
             "Client connection from 127.0.0.1:5 failed: certificate verify failed.",
             "Client 127.0.0.1:5 did not send CONNECT in time, closing.",
             "Client 127.0.0.1:5 sent PUBLISH before CONNECT, closing.",
-            "Refused PUBLISH from pump-a on 'a' (m3): a subscriber queue is full (0x97).",
-            "Client pump-a held back: a subscriber queue for 'a' is full (queue_full_policy block).",
+            "Refused PUBLISH from pump-a on 'a' (m3) with 0x97: the queue of client dead1 is full (connected, 20 queued, 1.2 KiB, 20 inflight).",
+            "Client pump-a held back on 'a': the queue of client dead1 is full (offline for 45 s, 20 queued, 900 B, 0 inflight).",
+            "Dropped message 42 on 'a' (q1) for client dead1: queue full (offline for 45 s, 20 queued, 900 B, 0 inflight).",
+            "Dropped message 42 on 'a' (q1) for client dead1: message expired.",
         }.Select(LogLineKind.Of);
 
-        Assert.Equal(7, kinds.Distinct().Count());
+        Assert.Equal(9, kinds.Distinct().Count());
+    }
+
+    [Fact]
+    public void A_full_queue_is_one_kind_however_long_it_has_been_offline_and_however_large()
+    {
+        Assert.Equal(
+            LogLineKind.Of("Refused PUBLISH from p1 on 'f/x' (m7) with 0x97: the queue of client dead1 is full (offline for 45 s, 1000 queued, 900 B, 0 inflight)."),
+            LogLineKind.Of("Refused PUBLISH from p2 on 'g' (m65535) with 0x97: the queue of client d-2 is full (offline for 3 h 12 min, 5 queued, 1.5 GiB, 20 inflight)."));
+        Assert.Equal(
+            LogLineKind.Of("Ending the session of dead1: its queue is full (offline for 2 min 5 s, 9 queued, 1.0 GiB, 0 inflight) and a message on 'f/x' arrived; queue_full_policy end_session. The client will find no session (session present 0)."),
+            LogLineKind.Of("Ending the session of x: its queue is full (offline for 45 s, 1000000 queued, 12.5 MiB, 3 inflight) and a message on 'y' arrived; queue_full_policy end_session. The client will find no session (session present 0)."));
     }
 
     [Theory]
