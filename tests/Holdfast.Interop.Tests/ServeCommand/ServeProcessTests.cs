@@ -63,6 +63,24 @@ public sealed class ServeProcessTests
         Assert.DoesNotContain("Sending PUBACK", broker.Runner.Stdout);
     }
 
+    /// <summary>The startup warning for a session that can hold everything forever, or hold everyone back: given exactly
+    /// when persistent sessions never expire and either the queues have no budget or the policy is block.</summary>
+    [Theory]
+    [InlineData("", null)]
+    [InlineData("queue_full_policy block", "Persistent sessions never expire and queue_full_policy is block")]
+    [InlineData("max_queued_messages 0\nmax_queued_bytes 0", "Persistent sessions never expire and their queues have no limit")]
+    [InlineData("queue_full_policy block\npersistent_client_expiration 14d", null)]
+    [InlineData("max_queued_messages 0\nmax_queued_bytes 0\npersistent_client_expiration 2w", null)]
+    public async Task Sessions_that_never_expire_without_a_budget_are_warned_about_at_startup(string config, string? warning)
+    {
+        await using var broker = await BrokerProcess.StartHoldfastAsync(config);
+        // Lines are written in order: everything logged before the listener's line is out once it is.
+        if (warning is null)
+            Assert.DoesNotContain("Persistent sessions never expire", broker.Runner.Stdout);
+        else
+            Assert.Contains(warning, broker.Runner.Stdout);
+    }
+
     public static TheoryData<string, int, string> BadConfigs() => new()
     {
         { "allow_anonymous true\nno_such_directive 5\n", 2, "no_such_directive" },
