@@ -16,17 +16,19 @@ public enum DropCause
     SessionEndedQueueFull,
 }
 
-/// <summary>Counters the broker keeps; read by $SYS and /metrics. The per-message ones are striped per processor
+/// <summary>Counters the broker keeps; read by $SYS and /metrics. The per-message ones and the wire ones are striped
 /// (<see cref="StripedCounters"/>), so that publishers on different cores do not contend for them; the rest are updated
 /// with Interlocked.</summary>
 public sealed class BrokerMetrics
 {
-    // Per message or per read/write, from every connection at once: QoS 0-2 received (0-2) and sent (3-5), then the
-    // publish payload bytes received and sent. The wire counters: packets and bytes read and written.
+    // Per message, from every connection at once: QoS 0-2 received (0-2) and sent (3-5), then the publish payload bytes
+    // received and sent. Each is counted in the stripe of a session shard whose lock the caller holds (the publisher's,
+    // the subscriber's), so the add needs no atomic instruction.
     private const int PublishSentBase = 3, PublishBytesReceivedIndex = 6, PublishBytesSentIndex = 7;
+    private readonly StripedCounters _messages = new(8, SessionTable.ShardCount);
+    // Per read or write, from connections that hold no lock: packets and bytes read and written, by processor.
     private const int PacketsReceivedIndex = 0, PacketsSentIndex = 1, BytesReceivedIndex = 2, BytesSentIndex = 3;
-    private readonly StripedCounters _messages = new(8);
-    private readonly StripedCounters _wire = new(4);
+    private readonly StripedCounters _wire = new(4, StripedCounters.ProcessorStripes);
     private readonly long[] _dropped = new long[Enum.GetValues<DropCause>().Length];
     private long _ackTimeouts, _publishesRejected, _socketsOpened, _clientsConnected, _sessionsExpired, _sessionsEndedQueueFull;
 
@@ -65,17 +67,19 @@ public sealed class BrokerMetrics
     /// <summary>Offline sessions ended because their queue was full (queue_full_policy end_session).</summary>
     public long SessionsEndedQueueFull => Interlocked.Read(ref _sessionsEndedQueueFull);
 
-    internal void MessageReceived(QualityOfService qos, int payloadBytes)
+    /// <summary>A PUBLISH accepted; call holding the lock of <paramref name="shard"/> (the publisher's).</summary>
+    internal void MessageReceived(SessionShard shard, QualityOfService qos, int payloadBytes)
     {
-        _messages.Add((int)qos, 1);
-        _messages.Add(PublishBytesReceivedIndex, payloadBytes);
+        _messages.AddExclusive(shard.Index, (int)qos, 1);
+        _messages.AddExclusive(shard.Index, PublishBytesReceivedIndex, payloadBytes);
     }
 
-    internal void MessageSent(Message message, QualityOfService qos)
+    /// <summary>A PUBLISH sent; call holding the lock of <paramref name="shard"/> (the subscriber's).</summary>
+    internal void MessageSent(SessionShard shard, Message message, QualityOfService qos)
     {
         if (message.FromBroker) return;
-        _messages.Add(PublishSentBase + (int)qos, 1);
-        _messages.Add(PublishBytesSentIndex, message.Payload.Length);
+        _messages.AddExclusive(shard.Index, PublishSentBase + (int)qos, 1);
+        _messages.AddExclusive(shard.Index, PublishBytesSentIndex, message.Payload.Length);
     }
 
     internal void AckTimeout() => Interlocked.Increment(ref _ackTimeouts);
@@ -88,15 +92,17 @@ public sealed class BrokerMetrics
     /// <summary>A connection read <paramref name="packets"/> packets in <paramref name="bytes"/> bytes (one call per read, not per packet).</summary>
     public void Received(int packets, long bytes)
     {
-        if (packets > 0) _wire.Add(PacketsReceivedIndex, packets);
-        if (bytes > 0) _wire.Add(BytesReceivedIndex, bytes);
+        int stripe = _wire.ProcessorStripe;
+        if (packets > 0) _wire.Add(stripe, PacketsReceivedIndex, packets);
+        if (bytes > 0) _wire.Add(stripe, BytesReceivedIndex, bytes);
     }
 
     /// <summary>A connection wrote <paramref name="packets"/> packets in <paramref name="bytes"/> bytes (one call per flush).</summary>
     public void Sent(int packets, long bytes)
     {
-        if (packets > 0) _wire.Add(PacketsSentIndex, packets);
-        if (bytes > 0) _wire.Add(BytesSentIndex, bytes);
+        int stripe = _wire.ProcessorStripe;
+        if (packets > 0) _wire.Add(stripe, PacketsSentIndex, packets);
+        if (bytes > 0) _wire.Add(stripe, BytesSentIndex, bytes);
     }
 
     public void SocketOpened() => Interlocked.Increment(ref _socketsOpened);

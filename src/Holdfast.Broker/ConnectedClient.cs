@@ -42,6 +42,11 @@ public sealed class ConnectedClient
     /// <summary>This client's publishes held back by a full queue; null while none is.</summary>
     internal HeldPublishes? Held { get; set; }
 
+    /// <summary>What this client's last PUBLISH matched (see <see cref="Distributor.MatchPublish"/>). Read and replaced
+    /// without a lock, since matching comes before the locks: it is replaced whole, and it is used only while no
+    /// subscription has changed since it was made. A field, so that the subscription tree can replace it.</summary>
+    internal Routing.MatchCache.Entry? LastMatch;
+
     internal bool WillSuppressed { get; set; }
     internal WillMessage? Will { get; set; }
     internal bool Closed { get; set; }

@@ -23,7 +23,23 @@ internal sealed class Distributor(BrokerContext context, SessionTable sessions, 
     public MatchResult Match(string topic, bool retain, SessionShard? alsoLocked, out ShardSet shards)
     {
         var match = subscriptions.Match(topic);
-        shards = new ShardSet();
+        shards = ShardsFor(match, topic, retain, alsoLocked);
+        return match;
+    }
+
+    /// <summary>Matches a client's PUBLISH as <see cref="Match"/> does, with the publisher's shard. A client publishing to
+    /// the topic of its last PUBLISH, no subscription changed since, is answered from what that one matched
+    /// (<see cref="ConnectedClient.LastMatch"/>): clients mostly publish to a few topics, again and again.</summary>
+    public MatchResult MatchPublish(ConnectedClient publisher, string topic, bool retain, out ShardSet shards)
+    {
+        var match = subscriptions.Match(topic, ref publisher.LastMatch);
+        shards = ShardsFor(match, topic, retain, publisher.Session.Shard);
+        return match;
+    }
+
+    private ShardSet ShardsFor(MatchResult match, string topic, bool retain, SessionShard? alsoLocked)
+    {
+        var shards = new ShardSet();
         if (alsoLocked is not null) shards.Add(alsoLocked);
         foreach (var (session, _) in match.Subscribers) if (session.Shard is { } shard) shards.Add(shard);
         foreach (var group in match.SharedGroups)
@@ -31,7 +47,7 @@ internal sealed class Distributor(BrokerContext context, SessionTable sessions, 
         if (retain && context.Options.RetainAvailable) shards.Add(sessions.ShardOf(topic));
         // At least one lock: the operation (and its change set) belongs to a shard.
         if (shards.IsEmpty) shards.Add(sessions.ShardOf(topic));
-        return match;
+        return shards;
     }
 
     /// <summary>
@@ -52,6 +68,17 @@ internal sealed class Distributor(BrokerContext context, SessionTable sessions, 
             if (session.Ended || !held.Contains(session.Shard)) continue;
             if (sub.NoLocal && session.ClientId == message.PublisherClientId) continue;
             var qos = (QualityOfService)Math.Min((int)message.QoS, (int)sub.MaximumQoS);
+            // Each session once (one filter matched): a delivery per subscription, with nothing to merge.
+            if (!match.SessionsMayRepeat)
+            {
+                deliveries.Add((session, new DeliveryTarget
+                {
+                    QoS = qos,
+                    RetainAsPublished = sub.RetainAsPublished,
+                    SubscriptionIds = sub.SubscriptionIdentifier is { } only ? IdentifierList(only) : null,
+                }));
+                continue;
+            }
             if (targets.TryGetValue(session, out var t))
             {
                 if (qos > t.QoS) t.QoS = qos;

@@ -203,7 +203,7 @@ internal sealed class Outbox(BrokerContext context, SessionTable sessions, Sessi
         var packet = BuildPublish(client, message, QualityOfService.AtMostOnce, retain, subscriptionIds, 0, false, now);
         if (!FitsClient(client, packet)) { CountDrop(client.Session, message, DropCause.PacketTooLarge); return; }
         op.Send(client.Connection, packet);
-        Metrics.MessageSent(message, QualityOfService.AtMostOnce);
+        Metrics.MessageSent(client.Session.Shard, message, QualityOfService.AtMostOnce);
     }
 
     /// <summary>
@@ -243,7 +243,7 @@ internal sealed class Outbox(BrokerContext context, SessionTable sessions, Sessi
         // The first flow of an idle window: the ack timeout (or 3.1.1 retry) now has something to watch.
         if (session.InflightCount == 1) timers.Schedule(session);
         SendSessionRecorded(op, client, packet);
-        Metrics.MessageSent(queued.Message, queued.QoS);
+        Metrics.MessageSent(session.Shard, queued.Message, queued.QoS);
     }
 
     /// <summary>Resends an inflight message after a reconnect (or on the 3.1.1 retry): DUP=1 and the original
@@ -277,7 +277,7 @@ internal sealed class Outbox(BrokerContext context, SessionTable sessions, Sessi
         }
         m.EverSent = true;
         SendSessionRecorded(op, client, publish.Value);
-        Metrics.MessageSent(m.Message, m.QoS);
+        Metrics.MessageSent(client.Session.Shard, m.Message, m.QoS);
         return true;
     }
 
@@ -324,7 +324,7 @@ internal sealed class Outbox(BrokerContext context, SessionTable sessions, Sessi
                 foreach (var m in tooLarge)
                 {
                     var message = m.Message;
-                    CompleteInflight(op, session, m.PacketId);
+                    CompleteInflight(op, session, m);
                     CountDrop(session, message, DropCause.PacketTooLarge);
                 }
             // Completed as if acknowledged, so it is neither resent later nor held in the store.
@@ -332,7 +332,7 @@ internal sealed class Outbox(BrokerContext context, SessionTable sessions, Sessi
                 foreach (var m in unreadable)
                 {
                     var message = m.Message;
-                    CompleteInflight(op, session, m.PacketId);
+                    CompleteInflight(op, session, m);
                     DropUnreadable(session, message);
                 }
             if (windowFull) return;

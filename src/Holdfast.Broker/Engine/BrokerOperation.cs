@@ -7,19 +7,23 @@ namespace Holdfast.Broker;
 /// <summary>
 /// One broker operation (a packet handled, a timer tick, a shutdown): the store changes it records, in one change set,
 /// and what it hands to connections. At the end (<see cref="Dispose"/>, still under the lock that guarded the operation)
-/// the change set is committed, and only then are the packets and closes passed on, in the order they were made: a packet
-/// that vouches for the operation's changes is stamped with the commit's sequence, which is known only then, and a
-/// packet that waits for nothing still keeps its place among them on its connection.
+/// the change set is committed, and only then are the packets and closes held back passed on, in the order they were
+/// made: a packet that vouches for the operation's changes is stamped with the commit's sequence, which is known only
+/// then, and a packet behind it keeps its place. A packet with nothing held back before it goes to its connection at once
+/// when it needs no sequence (it waits for no changes, or the store records none): the order is the same, and most
+/// operations then hold nothing back.
 ///
 /// It holds no broker state: each session shard keeps one for its lock (an operation over several shards uses the lowest
 /// one's). It is reused from one operation to the next, so an operation allocates nothing here.
 /// </summary>
-internal sealed class BrokerOperation(IChangeSet changes) : IDisposable
+internal sealed class BrokerOperation(IBrokerStore store) : IDisposable
 {
     private readonly List<Outbound> _outbound = [];
     private List<(Session Session, WillMessage Will, PendingWill? Pending)>? _wills;
+    // A store that records nothing commits nothing: no packet has a sequence to wait for.
+    private readonly bool _recordsNothing = store is UnrecordedStore;
 
-    public IChangeSet Changes { get; } = changes;
+    public IChangeSet Changes { get; } = store.BeginChanges();
 
     /// <summary>Between <see cref="Start"/> and <see cref="Dispose"/>; an operation begun inside another takes a new instance.</summary>
     public bool InUse { get; private set; }
@@ -30,10 +34,14 @@ internal sealed class BrokerOperation(IChangeSet changes) : IDisposable
         return this;
     }
 
-    /// <summary>Queues <paramref name="packet"/> for the connection. With <paramref name="waitsForChanges"/> it is stamped
-    /// with this operation's commit sequence (0, no wait, when the operation changed nothing stored).</summary>
-    public void Send(IClientConnection connection, OutboundPacket packet, bool waitsForChanges = false) =>
-        _outbound.Add(new Outbound(connection, packet, waitsForChanges, Closes: false, null));
+    /// <summary>Hands <paramref name="packet"/> to the connection, at once or at the end (see above). With
+    /// <paramref name="waitsForChanges"/> it is stamped with this operation's commit sequence (0, no wait, when the
+    /// operation changed nothing stored).</summary>
+    public void Send(IClientConnection connection, OutboundPacket packet, bool waitsForChanges = false)
+    {
+        if (_outbound.Count == 0 && (!waitsForChanges || _recordsNothing)) connection.Send(packet);
+        else _outbound.Add(new Outbound(connection, packet, waitsForChanges, Closes: false, null));
+    }
 
     /// <summary>Closes the connection after what was sent before it in this operation, with the broker's goodbye if any
     /// (see <see cref="IClientConnection.Close"/>).</summary>

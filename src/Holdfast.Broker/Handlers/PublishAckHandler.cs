@@ -29,7 +29,7 @@ internal sealed class PublishAckHandler(BrokerContext context, SessionTable sess
         {
             // MQTT 5: the subscriber refused the message; the flow ends here [MQTT-4.3.3-4].
             Log.Warning($"Client {client.ClientId} refused message m{packet.PacketId} on '{m.Message.Topic}' (PUBREC rc{(byte)packet.ReasonCode}).");
-            CompleteInflight(op, session, packet.PacketId);
+            CompleteInflight(op, session, m);
             outbox.Pump(op, session);
             return;
         }
@@ -51,12 +51,12 @@ internal sealed class PublishAckHandler(BrokerContext context, SessionTable sess
     {
         var session = client.Session;
         using var scope = new OperationScope(sessions, ShardSet.Of(session.Shard), lifecycle);
-        if (session.FindInflight(packet.PacketId)?.State != awaited)
+        if (session.FindInflight(packet.PacketId) is not { } m || m.State != awaited)
         {
             Log.Write(LogType.Debug, $"Client {client.ClientId} sent {packet.Type.ToString().ToUpperInvariant()} for unknown message m{packet.PacketId}, ignored.");
             return;
         }
-        CompleteInflight(scope.Operation, session, packet.PacketId);
+        CompleteInflight(scope.Operation, session, m);
         outbox.Pump(scope.Operation, session);
     }
 

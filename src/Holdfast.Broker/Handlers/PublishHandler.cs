@@ -29,7 +29,7 @@ internal sealed class PublishHandler(BrokerContext context, SessionTable session
         // operation. A topic alias is resolved under the publisher's lock first (the alias map is the connection's).
         if (packet.Properties?.TopicAlias is null)
         {
-            var match = distributor.Match(packet.Topic, packet.Retain, client.Session.Shard, out var shards);
+            var match = distributor.MatchPublish(client, packet.Topic, packet.Retain, out var shards);
             using var scope = new OperationScope(sessions, shards, lifecycle);
             if (client.Closed) return PublishReceipt.Done;
             if (client.Held is { } held) return Hold(held, packet);
@@ -65,7 +65,7 @@ internal sealed class PublishHandler(BrokerContext context, SessionTable session
     /// on when a 3.1.1 publisher must be held back (its <see cref="HeldPublishes"/> made by then).</summary>
     private Task? RouteAndAcknowledge(ConnectedClient client, PublishPacket packet, Message message)
     {
-        var match = distributor.Match(message.Topic, message.Retain, client.Session.Shard, out var shards);
+        var match = distributor.MatchPublish(client, message.Topic, message.Retain, out var shards);
         using var scope = new OperationScope(sessions, shards, lifecycle);
         // Gone since it was checked: never acknowledged, so the publisher still owns the message.
         if (client.Closed) return null;
@@ -192,7 +192,7 @@ internal sealed class PublishHandler(BrokerContext context, SessionTable session
             return null;
         }
 
-        Metrics.MessageReceived(packet.QoS, packet.Payload.Length);
+        Metrics.MessageReceived(client.Session.Shard, packet.QoS, packet.Payload.Length);
         return new Message(topic, packet.Payload, packet.QoS, packet.Retain, client.IsV5 ? properties : null, client.ClientId, context.Now);
     }
 

@@ -11,7 +11,8 @@ namespace Holdfast.Broker.Routing;
 /// </summary>
 internal sealed class MatchCache
 {
-    private sealed class Entry(string topic, long generation, MatchResult result)
+    /// <summary>One topic's result at one generation. Immutable.</summary>
+    internal sealed class Entry(string topic, long generation, MatchResult result)
     {
         public readonly string Topic = topic;
         public readonly long Generation = generation;
@@ -31,24 +32,23 @@ internal sealed class MatchCache
 
     public int Size => _slots.Length;
 
-    public bool TryGet(string topic, long generation, [NotNullWhen(true)] out MatchResult? result)
+    public bool TryGet(string topic, long generation, [NotNullWhen(true)] out Entry? entry)
     {
-        var entry = Volatile.Read(ref _slots[Slot(topic)]);
-        if (entry is not null && entry.Generation == generation && string.Equals(entry.Topic, topic, StringComparison.Ordinal))
-        {
-            result = entry.Result;
-            return true;
-        }
-        result = null;
+        entry = Volatile.Read(ref _slots[Slot(topic)]);
+        if (entry is not null && entry.Generation == generation && string.Equals(entry.Topic, topic, StringComparison.Ordinal)) return true;
+        entry = null;
         return false;
     }
 
-    public void Add(string topic, long generation, MatchResult result)
+    /// <summary>Keeps a result; returns its entry, or null when it was not kept.</summary>
+    public Entry? Add(string topic, long generation, MatchResult result)
     {
         ref var slot = ref _slots[Slot(topic)];
         // A walk that finished after a change must not push out the result of a walk made after it.
-        if (Volatile.Read(ref slot) is { } current && current.Generation > generation) return;
-        Volatile.Write(ref slot, new Entry(topic, generation, result));
+        if (Volatile.Read(ref slot) is { } current && current.Generation > generation) return null;
+        var entry = new Entry(topic, generation, result);
+        Volatile.Write(ref slot, entry);
+        return entry;
     }
 
     private int Slot(string topic) => topic.GetHashCode() & _mask;

@@ -38,6 +38,8 @@ internal sealed class SubscriptionTree
     {
         public readonly List<KeyValuePair<Session, Subscription>> Subscribers = [];
         public readonly List<SharedGroup> SharedGroups = [];
+        /// <summary>Nodes the subscribers came from: a session is at most once in each.</summary>
+        public int SubscriberNodes;
     }
 
     [ThreadStatic] private static Scratch? _scratch;
@@ -140,7 +142,23 @@ internal sealed class SubscriptionTree
     /// result is cached and nothing changed since.</summary>
     public MatchResult Match(string topic)
     {
-        if (_cache is not null && _cache.TryGet(topic, Volatile.Read(ref _generation), out var cached)) return cached;
+        MatchCache.Entry? none = null;
+        return Match(topic, ref none);
+    }
+
+    /// <summary>As <see cref="Match(string)"/>, for a caller that keeps the entry of its last match in
+    /// <paramref name="last"/>: the same topic again, nothing changed since, is answered from there without looking the
+    /// topic up in the cache (which hashes it). <paramref name="last"/> is replaced whole, so it may be shared between
+    /// threads.</summary>
+    public MatchResult Match(string topic, ref MatchCache.Entry? last)
+    {
+        long current = Volatile.Read(ref _generation);
+        if (last is { } known && known.Generation == current && string.Equals(known.Topic, topic, StringComparison.Ordinal)) return known.Result;
+        if (_cache is not null && _cache.TryGet(topic, current, out var cached))
+        {
+            last = cached;
+            return cached.Result;
+        }
 
         var scratch = _scratch ??= new Scratch();
         long generation;
@@ -159,14 +177,15 @@ internal sealed class SubscriptionTree
         {
             result = scratch.Subscribers.Count == 0 && scratch.SharedGroups.Count == 0
                 ? MatchResult.Empty
-                : new MatchResult([.. scratch.Subscribers], [.. scratch.SharedGroups]);
+                : new MatchResult([.. scratch.Subscribers], [.. scratch.SharedGroups], sessionsMayRepeat: scratch.SubscriberNodes > 1);
         }
         finally
         {
             scratch.Subscribers.Clear();
             scratch.SharedGroups.Clear();
+            scratch.SubscriberNodes = 0;
         }
-        _cache?.Add(topic, generation, result);
+        last = _cache?.Add(topic, generation, result);
         return result;
     }
 
@@ -199,7 +218,11 @@ internal sealed class SubscriptionTree
 
     private static void Collect(Node node, Scratch found)
     {
-        if (node.Subscribers is { } subs) found.Subscribers.AddRange(subs);
+        if (node.Subscribers is { Count: > 0 } subs)
+        {
+            found.Subscribers.AddRange(subs);
+            found.SubscriberNodes++;
+        }
         if (node.SharedGroups is { } groups) found.SharedGroups.AddRange(groups.Values);
     }
 }

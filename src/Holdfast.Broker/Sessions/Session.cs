@@ -229,7 +229,7 @@ internal sealed class Session(string clientId)
         for (int i = 0; i < 65535; i++)
         {
             _lastPacketId = (ushort)(_lastPacketId == 65535 ? 1 : _lastPacketId + 1);
-            if (_inflightById?.ContainsKey(_lastPacketId) != true) return _lastPacketId;
+            if (InflightCount == 0 || !_inflightById!.ContainsKey(_lastPacketId)) return _lastPacketId;
         }
         throw new InvalidOperationException("no free packet id");
     }

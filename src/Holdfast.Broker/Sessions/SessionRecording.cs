@@ -74,11 +74,12 @@ internal static class SessionRecording
         op.Changes.SaveInflight(s.ClientId, new StoredInflight(m.PacketId, m.Order, new StoredDelivery(m.Message, m.QoS, m.Retain, m.SubscriptionIds), m.State));
     }
 
-    /// <summary>Ends an outbound flow, in the session and in the store.</summary>
-    public static void CompleteInflight(BrokerOperation op, Session s, ushort packetId)
+    /// <summary>Ends an outbound flow of the session, in the session and in the store.</summary>
+    public static void CompleteInflight(BrokerOperation op, Session s, InflightMessage m)
     {
         // Read before the session may reuse the record.
-        long messageId = s.FindInflight(packetId)?.Message.Id ?? 0;
+        ushort packetId = m.PacketId;
+        long messageId = m.Message.Id;
         if (!s.RemoveInflight(packetId) || !s.IsStored) return;
         op.Changes.RemoveInflight(s.ClientId, packetId);
         op.Changes.Release(messageId);

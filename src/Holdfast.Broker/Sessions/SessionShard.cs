@@ -11,7 +11,7 @@ internal sealed class SessionShard(int index, Storage.IBrokerStore store)
 {
     private readonly Dictionary<string, Session> _sessions = new(StringComparer.Ordinal);
     // The operation of this shard's lock, reused; one begun inside another gets its own.
-    private readonly BrokerOperation _operation = new(store.BeginChanges());
+    private readonly BrokerOperation _operation = new(store);
 
     public int Index { get; } = index;
     public Lock Lock { get; } = new();
@@ -23,7 +23,7 @@ internal sealed class SessionShard(int index, Storage.IBrokerStore store)
     /// <summary>Begins an operation; call holding <see cref="Lock"/> (and any other shard locks the operation needs), and
     /// end it (commit and send) before releasing them.</summary>
     public BrokerOperation BeginOperation() =>
-        (_operation.InUse ? new BrokerOperation(store.BeginChanges()) : _operation).Start();
+        (_operation.InUse ? new BrokerOperation(store) : _operation).Start();
 
     public bool TryGetValue(string clientId, out Session session) => _sessions.TryGetValue(clientId, out session!);
     public Session? GetValueOrDefault(string clientId) => _sessions.GetValueOrDefault(clientId);

@@ -53,17 +53,36 @@ public class MatchCacheTests
     }
 
     [Fact]
+    public void A_remembered_match_answers_only_its_topic_and_only_until_a_subscription_changes()
+    {
+        var tree = new SubscriptionTree();
+        tree.Add(new Session("s1"), Plain("a/+"));
+        MatchCache.Entry? last = null;
+        var first = tree.Match("a/b", ref last);
+        Assert.Same(first, last!.Result);
+        Assert.Same(first, tree.Match("a/b", ref last));
+
+        // Another topic is looked up, and remembered in its place.
+        Assert.Single(tree.Match("a/c", ref last).Subscribers);
+        Assert.Equal("a/c", last!.Topic);
+        // A subscription added since: what was remembered is stale.
+        tree.Add(new Session("s2"), Plain("a/c"));
+        Assert.Equal(2, tree.Match("a/c", ref last).Subscribers.Length);
+        Assert.Equal(2, last!.Result.Subscribers.Length);
+    }
+
+    [Fact]
     public void An_entry_of_an_older_generation_is_never_returned_nor_replaces_a_newer_one()
     {
         var cache = new MatchCache(1);
-        var older = new MatchResult([], []);
-        var newer = new MatchResult([], []);
+        var older = new MatchResult([], [], sessionsMayRepeat: false);
+        var newer = new MatchResult([], [], sessionsMayRepeat: false);
         cache.Add("t", 1, older);
         Assert.False(cache.TryGet("t", 2, out _));
         cache.Add("t", 2, newer);
         cache.Add("t", 1, older);
         Assert.True(cache.TryGet("t", 2, out var found));
-        Assert.Same(newer, found);
+        Assert.Same(newer, found.Result);
         // One slot: another topic takes it.
         cache.Add("u", 2, older);
         Assert.False(cache.TryGet("t", 2, out _));

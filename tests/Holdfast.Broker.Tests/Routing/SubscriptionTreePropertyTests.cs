@@ -46,6 +46,8 @@ public class SubscriptionTreePropertyTests
                     .Select(h => $"{h.Key.Item1.ClientId} {h.Key.Item2}").Order(StringComparer.Ordinal);
                 var actual = result.Subscribers.Select(s => $"{s.Key.ClientId} {s.Value.TopicFilter}").Order(StringComparer.Ordinal);
                 Assert.Equal(expected, actual);
+                // Routing merges a session's subscriptions only where it is told a session may be there more than once.
+                if (result.Subscribers.DistinctBy(s => s.Key).Count() < result.Subscribers.Length) Assert.True(result.SessionsMayRepeat);
 
                 var expectedGroups = held.Where(h => h.Value.ShareGroup is not null && TopicRules.Matches(h.Value.MatchFilter, topic))
                     .Select(h => $"{h.Value.ShareGroup} {h.Value.MatchFilter}").Distinct().Order(StringComparer.Ordinal);
