@@ -54,8 +54,13 @@ public sealed class BrokerOptions
     /// <summary>retain_available: whether retained messages are supported.</summary>
     public bool RetainAvailable { get; set; } = true;
 
-    /// <summary>receive_maximum (Holdfast): the Receive Maximum the broker advertises to MQTT 5 clients (inbound QoS 1/2 in flight).</summary>
-    public ushort ReceiveMaximum { get; set; } = 100;
+    /// <summary>receive_maximum (Holdfast): the Receive Maximum the broker advertises to MQTT 5 clients (inbound QoS 1/2 in
+    /// flight). Null: as Mosquitto, max_inflight_messages (0 there means no limit, 65535).</summary>
+    public ushort? ReceiveMaximum { get; set; }
+
+    /// <summary>The Receive Maximum in force: <see cref="ReceiveMaximum"/>, else as Mosquitto derives it.</summary>
+    public ushort EffectiveReceiveMaximum =>
+        ReceiveMaximum ?? (MaxInflightMessages is > 0 and < ushort.MaxValue ? (ushort)MaxInflightMessages : ushort.MaxValue);
 
     /// <summary>max_topic_alias (Mosquitto: max_topic_alias): Topic Alias Maximum advertised to MQTT 5 clients.</summary>
     public ushort TopicAliasMaximum { get; set; } = 10;

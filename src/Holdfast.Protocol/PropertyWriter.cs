@@ -70,9 +70,12 @@ internal static class PropertyWriter
         if (subscriptionIds is { } ids)
             foreach (var id in ids) { w.WriteByte((byte)PropertyId.SubscriptionIdentifier); w.WriteVariableByteInteger(id); }
         if (p is null) return;
+        // The spec leaves the order open; this is Mosquitto's for a CONNACK (Topic Alias Maximum, Server Keep Alive,
+        // Assigned Client Identifier, ..., Receive Maximum, Maximum QoS), so byte-for-byte tests written against it pass.
         if (p.SessionExpiryInterval is { } sei) { w.WriteByte((byte)PropertyId.SessionExpiryInterval); w.WriteUInt32(sei); }
-        if (p.AssignedClientIdentifier is { } aci) { w.WriteByte((byte)PropertyId.AssignedClientIdentifier); w.WriteString(aci); }
+        if (p.TopicAliasMaximum is { } tam) { w.WriteByte((byte)PropertyId.TopicAliasMaximum); w.WriteUInt16(tam); }
         if (p.ServerKeepAlive is { } ska) { w.WriteByte((byte)PropertyId.ServerKeepAlive); w.WriteUInt16(ska); }
+        if (p.AssignedClientIdentifier is { } aci) { w.WriteByte((byte)PropertyId.AssignedClientIdentifier); w.WriteString(aci); }
         if (p.AuthenticationMethod is { } am) { w.WriteByte((byte)PropertyId.AuthenticationMethod); w.WriteString(am); }
         if (p.AuthenticationData is { } ad) { w.WriteByte((byte)PropertyId.AuthenticationData); w.WriteBinary(ad); }
         if (p.RequestProblemInformation is { } rpi) { w.WriteByte((byte)PropertyId.RequestProblemInformation); w.WriteByte(rpi); }
@@ -81,14 +84,13 @@ internal static class PropertyWriter
         if (p.ResponseInformation is { } ri) { w.WriteByte((byte)PropertyId.ResponseInformation); w.WriteString(ri); }
         if (p.ServerReference is { } sr) { w.WriteByte((byte)PropertyId.ServerReference); w.WriteString(sr); }
         if (p.ReasonString is { } rs) { w.WriteByte((byte)PropertyId.ReasonString); w.WriteString(rs); }
-        if (p.ReceiveMaximum is { } rm) { w.WriteByte((byte)PropertyId.ReceiveMaximum); w.WriteUInt16(rm); }
-        if (p.TopicAliasMaximum is { } tam) { w.WriteByte((byte)PropertyId.TopicAliasMaximum); w.WriteUInt16(tam); }
-        if (p.TopicAlias is { } ta) { w.WriteByte((byte)PropertyId.TopicAlias); w.WriteUInt16(ta); }
-        if (p.MaximumQoS is { } mq) { w.WriteByte((byte)PropertyId.MaximumQoS); w.WriteByte(mq); }
         if (p.RetainAvailable is { } ra) { w.WriteByte((byte)PropertyId.RetainAvailable); w.WriteByte(ra); }
+        if (p.MaximumPacketSize is { } mps) { w.WriteByte((byte)PropertyId.MaximumPacketSize); w.WriteUInt32(mps); }
+        if (p.ReceiveMaximum is { } rm) { w.WriteByte((byte)PropertyId.ReceiveMaximum); w.WriteUInt16(rm); }
+        if (p.MaximumQoS is { } mq) { w.WriteByte((byte)PropertyId.MaximumQoS); w.WriteByte(mq); }
+        if (p.TopicAlias is { } ta) { w.WriteByte((byte)PropertyId.TopicAlias); w.WriteUInt16(ta); }
         if (p.UserProperties is { } ups)
             foreach (var (k, v) in ups) { w.WriteByte((byte)PropertyId.UserProperty); w.WriteString(k); w.WriteString(v); }
-        if (p.MaximumPacketSize is { } mps) { w.WriteByte((byte)PropertyId.MaximumPacketSize); w.WriteUInt32(mps); }
         if (p.WildcardSubscriptionAvailable is { } wsa) { w.WriteByte((byte)PropertyId.WildcardSubscriptionAvailable); w.WriteByte(wsa); }
         if (p.SubscriptionIdentifiersAvailable is { } sia) { w.WriteByte((byte)PropertyId.SubscriptionIdentifiersAvailable); w.WriteByte(sia); }
         if (p.SharedSubscriptionAvailable is { } ssa) { w.WriteByte((byte)PropertyId.SharedSubscriptionAvailable); w.WriteByte(ssa); }

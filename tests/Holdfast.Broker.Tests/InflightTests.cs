@@ -81,28 +81,64 @@ public class InflightTests
         var a = Assert.Single(sub.Publishes);
         Assert.Equal(QualityOfService.ExactlyOnce, a.QoS);
 
-        // A PUBCOMP before PUBREC is ignored: no release.
-        sub.PubComp(a.PacketId);
-        Assert.Single(sub.Publishes);
-
         sub.PubRec(a.PacketId);
         var rel = Assert.Single(sub.Conn.SentOf<PubRelPacket>());
         Assert.Equal(a.PacketId, rel.PacketId);
         Assert.Single(sub.Publishes); // PUBREC does not release the window
-
-        // A PUBACK for a QoS 2 message is not an acknowledgement.
-        sub.PubAck(a.PacketId);
-        Assert.Single(sub.Publishes);
 
         sub.PubComp(a.PacketId);
         Assert.Equal(["a", "b"], sub.Publishes.Select(p => p.Text()));
         Assert.Equal(1, sub.Client.Session.InflightCount);
     }
 
+    /// <summary>An acknowledgement that does not fit its flow is a protocol error (MQTT 5.0 §4.13), as in Mosquitto
+    /// (its 02-subpub-qos1-bad-pubcomp, -bad-pubrec, 02-subpub-qos2-bad-puback-1/-2 and -bad-pubcomp tests): the
+    /// connection is closed without a DISCONNECT, the message stays inflight for the session's next connection, and an
+    /// ack for a packet id not inflight is still only ignored.</summary>
+    [Theory]
+    [InlineData(QualityOfService.AtLeastOnce, "PUBCOMP", false)]
+    [InlineData(QualityOfService.AtLeastOnce, "PUBREC", false)]
+    [InlineData(QualityOfService.ExactlyOnce, "PUBACK", false)]
+    [InlineData(QualityOfService.ExactlyOnce, "PUBACK", true)]
+    [InlineData(QualityOfService.ExactlyOnce, "PUBCOMP", false)]
+    public void An_acknowledgement_of_the_wrong_kind_closes_the_connection(QualityOfService qos, string ack, bool afterPubRec)
+    {
+        foreach (var version in new[] { ProtocolVersion.V311, ProtocolVersion.V500 })
+        {
+            using var broker = TestBroker.New();
+            var sub = broker.ConnectPersistent("sub", version);
+            sub.Subscribe("t", qos);
+            broker.Connect("pub").Publish("t", "a", qos, 1);
+            var a = Assert.Single(sub.Publishes);
+            if (afterPubRec) sub.PubRec(a.PacketId);
+
+            // Another packet id is not inflight: ignored, the connection stays.
+            Send(sub, ack, (ushort)(a.PacketId + 1));
+            Assert.Empty(sub.Conn.Closes);
+
+            Send(sub, ack, a.PacketId);
+            var close = Assert.Single(sub.Conn.Closes);
+            Assert.Null(close.Reason);
+            Assert.False(sub.Client.Session.IsConnected);
+            Assert.NotNull(sub.Client.Session.FindInflight(a.PacketId));
+        }
+
+        static void Send(Peer peer, string ack, ushort packetId)
+        {
+            switch (ack)
+            {
+                case "PUBACK": peer.PubAck(packetId); break;
+                case "PUBREC": peer.PubRec(packetId); break;
+                default: peer.PubComp(packetId); break;
+            }
+        }
+    }
+
     [Fact]
     public void Qos2_pubrec_with_error_reason_ends_the_flow()
     {
-        using var broker = TestBroker.New(new BrokerOptions { MaxInflightMessages = 1 });
+        // The publisher leaves both unreleased: more than a Receive Maximum taken from the window of 1.
+        using var broker = TestBroker.New(new BrokerOptions { MaxInflightMessages = 1, ReceiveMaximum = 10 });
         var sub = broker.ConnectPersistent("sub");
         sub.Subscribe("t", QualityOfService.ExactlyOnce);
         var pub = broker.Connect("pub");

@@ -437,4 +437,28 @@ public class ConnectTests
         Assert.Equal((ushort)7, p.ReceiveMaximum);
         Assert.Equal((ushort)4, p.TopicAliasMaximum);
     }
+
+    /// <summary>Without receive_maximum the Receive Maximum is max_inflight_messages, as in Mosquitto (20 by default);
+    /// max_inflight_messages 0 means no limit, 65535, which goes without saying.</summary>
+    [Theory]
+    [InlineData(20, null, (ushort)20)]
+    [InlineData(5, null, (ushort)5)]
+    [InlineData(0, null, null)]
+    [InlineData(5, (ushort)100, (ushort)100)]
+    public void Receive_maximum_follows_max_inflight_messages_unless_set(int maxInflight, ushort? receiveMaximum, ushort? advertised)
+    {
+        using var broker = TestBroker.New(new BrokerOptions { MaxInflightMessages = maxInflight, ReceiveMaximum = receiveMaximum });
+        Assert.Equal(advertised, broker.Connect("c").ConnAck.Properties!.ReceiveMaximum);
+    }
+
+    /// <summary>The CONNACK of Mosquitto's own tests, byte for byte: Topic Alias Maximum 10, then Receive Maximum 20.</summary>
+    [Fact]
+    public void A_default_connack_is_the_bytes_mosquitto_sends()
+    {
+        using var broker = TestBroker.New(new BrokerOptions { MaxInflightMessages = 20 });
+        var connAck = broker.Connect("c").ConnAck;
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        PacketWriter.Write(connAck, ProtocolVersion.V500, buffer);
+        Assert.Equal(Convert.FromHexString("200900000622000A210014"), buffer.WrittenSpan.ToArray());
+    }
 }

@@ -286,7 +286,7 @@ public class ConfigParserTests
         Assert.Equal(0, broker.TopicAliasMaximum);
         Assert.Equal(TimeSpan.FromSeconds(20), broker.RetryIntervalV311);
         Assert.Equal(QueueFullPolicy.DropOldest, broker.QueueFullPolicy);
-        Assert.Equal(65535, broker.ReceiveMaximum);
+        Assert.Equal((ushort)65535, broker.ReceiveMaximum);
     }
 
     [Theory]

@@ -149,7 +149,8 @@ internal sealed class ConnectHandler(BrokerContext context, SessionTable session
     {
         var p = new MqttProperties
         {
-            ReceiveMaximum = Options.ReceiveMaximum,
+            // 65535 is what a client assumes without the property, so it is left out (as Mosquitto does).
+            ReceiveMaximum = Options.EffectiveReceiveMaximum < ushort.MaxValue ? Options.EffectiveReceiveMaximum : null,
             TopicAliasMaximum = Options.TopicAliasMaximum > 0 ? Options.TopicAliasMaximum : null,
             AssignedClientIdentifier = assignedId,
             ServerKeepAlive = serverKeepAlive,

@@ -20,9 +20,14 @@ internal sealed class PublishAckHandler(BrokerContext context, SessionTable sess
         using var scope = new OperationScope(sessions, ShardSet.Of(session.Shard), lifecycle);
         var op = scope.Operation;
         var m = session.FindInflight(packet.PacketId);
-        if (m is null || m.State == InflightState.AwaitingPubAck)
+        if (m is null)
         {
             Outbox.SendSessionRecorded(op, client, OutboundPacket.Ack(PacketType.PubRel, packet.PacketId, client.IsV5 ? ReasonCode.PacketIdentifierNotFound : ReasonCode.Success));
+            return;
+        }
+        if (m.QoS != QualityOfService.ExactlyOnce)
+        {
+            lifecycle.CloseForProtocolError(op, client, $"PUBREC for QoS 1 message m{packet.PacketId}");
             return;
         }
         if ((byte)packet.ReasonCode >= 0x80)
@@ -46,19 +51,33 @@ internal sealed class PublishAckHandler(BrokerContext context, SessionTable sess
         EndOutboundFlow(client, packet, InflightState.AwaitingPubComp);
 
     /// <summary>The last acknowledgement of an outbound flow: the message leaves the window and the window moves on.
-    /// An acknowledgement for a packet id not in that state is ignored (a stale or duplicate ack).</summary>
+    /// An acknowledgement for a packet id not inflight is ignored (a stale or duplicate ack); one that does not fit its
+    /// flow (a PUBCOMP for QoS 1 or before the PUBREC, a PUBACK for QoS 2) is a protocol error, as in Mosquitto.</summary>
     private void EndOutboundFlow(ConnectedClient client, PublishResponsePacket packet, InflightState awaited)
     {
         var session = client.Session;
         using var scope = new OperationScope(sessions, ShardSet.Of(session.Shard), lifecycle);
-        if (session.FindInflight(packet.PacketId) is not { } m || m.State != awaited)
+        if (session.FindInflight(packet.PacketId) is not { } m)
         {
             Log.Write(LogType.Debug, $"Client {client.ClientId} sent {packet.Type.ToString().ToUpperInvariant()} for unknown message m{packet.PacketId}, ignored.");
+            return;
+        }
+        if (m.State != awaited)
+        {
+            lifecycle.CloseForProtocolError(scope.Operation, client,
+                $"{packet.Type.ToString().ToUpperInvariant()} for QoS {(int)m.QoS} message m{packet.PacketId} awaiting {Awaited(m.State)}");
             return;
         }
         CompleteInflight(scope.Operation, session, m);
         outbox.Pump(scope.Operation, session);
     }
+
+    private static string Awaited(InflightState state) => state switch
+    {
+        InflightState.AwaitingPubAck => "PUBACK",
+        InflightState.AwaitingPubRec => "PUBREC",
+        _ => "PUBCOMP",
+    };
 
     /// <summary>QoS 2 inbound: the publisher releases the packet id; a PUBLISH with it is new again.</summary>
     public void HandlePubRel(ConnectedClient client, PubRelPacket packet)

@@ -172,9 +172,9 @@ internal sealed class PublishHandler(BrokerContext context, SessionTable session
             lifecycle.Disconnect(op, client, ReasonCode.RetainNotSupported, "retain not available");
             return null;
         }
-        if (packet.QoS > 0 && client.IsV5 && client.InboundUnacknowledged >= Options.ReceiveMaximum)
+        if (packet.QoS > 0 && client.IsV5 && client.InboundUnacknowledged >= Options.EffectiveReceiveMaximum)
         {
-            lifecycle.Disconnect(op, client, ReasonCode.ReceiveMaximumExceeded, $"more than {Options.ReceiveMaximum} QoS 1/2 publishes unacknowledged");
+            lifecycle.Disconnect(op, client, ReasonCode.ReceiveMaximumExceeded, $"more than {Options.EffectiveReceiveMaximum} QoS 1/2 publishes unacknowledged");
             return null;
         }
         if (Options.MessageSizeLimit > 0 && packet.Payload.Length > Options.MessageSizeLimit)

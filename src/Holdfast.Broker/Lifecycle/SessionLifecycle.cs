@@ -25,6 +25,17 @@ internal sealed class SessionLifecycle(BrokerContext context, SessionTable sessi
         EndConnection(op, client);
     }
 
+    /// <summary>The broker closes a client for a protocol error in an acknowledgement, without a DISCONNECT (MQTT 5.0
+    /// §4.13.1 makes it optional; Mosquitto sends none there, and clients written against it expect none); the will is
+    /// published.</summary>
+    public void CloseForProtocolError(BrokerOperation op, ConnectedClient client, string why)
+    {
+        if (client.Closed) return;
+        if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} disconnected due to protocol error: {why}.");
+        op.Close(client.Connection);
+        EndConnection(op, client);
+    }
+
     /// <summary>Closes a client's connection with a reason: an MQTT 5 client is sent a DISCONNECT carrying it (and
     /// <paramref name="why"/> as its Reason String); MQTT 3.1.1 has no server DISCONNECT, so its connection just closes.</summary>
     public static void CloseConnection(BrokerOperation op, ConnectedClient client, ReasonCode reason, string? why = null)
