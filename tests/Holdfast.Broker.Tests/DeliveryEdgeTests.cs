@@ -103,4 +103,18 @@ public class DeliveryEdgeTests
         Assert.Null(peer.ClientOrNull);
         Assert.Equal(ReasonCode.NotAuthorized, peer.ConnAck.ReasonCode);
     }
+
+    /// <summary>message_size_limit holds for a will as for any message: a CONNECT whose will is larger is refused
+    /// (MQTT 5: 0x95; 3.1.1: code 5, as Mosquitto), one at the limit is accepted.</summary>
+    [Theory]
+    [InlineData(ProtocolVersion.V500, ReasonCode.PacketTooLarge)]
+    [InlineData(ProtocolVersion.V311, ReasonCode.NotAuthorized)]
+    public void A_will_over_message_size_limit_is_refused(ProtocolVersion version, ReasonCode refusal)
+    {
+        using var broker = TestBroker.New(new BrokerOptions { MessageSizeLimit = 1 });
+        var large = broker.Connect("w", version, will: new WillMessage { Topic = "w/t", Payload = "AB"u8.ToArray() });
+        Assert.Null(large.ClientOrNull);
+        Assert.Equal(refusal, large.ConnAck.ReasonCode);
+        Assert.NotNull(broker.Connect("w", version, will: new WillMessage { Topic = "w/t", Payload = "A"u8.ToArray() }).ClientOrNull);
+    }
 }

@@ -451,6 +451,33 @@ public class ConnectTests
         Assert.Equal(advertised, broker.Connect("c").ConnAck.Properties!.ReceiveMaximum);
     }
 
+    /// <summary>A client whose Maximum Packet Size is smaller than the CONNACK gets none: its connection closes and no
+    /// session is made (Mosquitto's 12-prop-maximum-packet-size-connect).</summary>
+    [Fact]
+    public void A_connack_larger_than_the_clients_maximum_packet_size_is_not_sent()
+    {
+        using var broker = TestBroker.New(new BrokerOptions { MaxInflightMessages = 20 });
+        var tiny = broker.Connect("tiny", maximumPacketSize: 2);
+        Assert.Null(tiny.ClientOrNull);
+        Assert.Empty(tiny.Conn.SentOf<ConnAckPacket>());
+        Assert.Single(tiny.Conn.Closes);
+        Assert.Equal(0, broker.Status().ClientsTotal);
+        // 11 bytes is this CONNACK's size: it fits.
+        Assert.NotNull(broker.Connect("fits", maximumPacketSize: 11).ClientOrNull);
+    }
+
+    /// <summary>MQTT 3.1's CONNACK has no session present flag (the byte is reserved); 3.1.1 and 5 report the session.</summary>
+    [Theory]
+    [InlineData(ProtocolVersion.V310, false)]
+    [InlineData(ProtocolVersion.V311, true)]
+    [InlineData(ProtocolVersion.V500, true)]
+    public void Session_present_is_never_set_for_mqtt_3_1(ProtocolVersion version, bool reported)
+    {
+        using var broker = TestBroker.New();
+        broker.ConnectPersistent("c", version).Lost();
+        Assert.Equal(reported, broker.ConnectPersistent("c", version).ConnAck.SessionPresent);
+    }
+
     /// <summary>The CONNACK of Mosquitto's own tests, byte for byte: Topic Alias Maximum 10, then Receive Maximum 20.</summary>
     [Fact]
     public void A_default_connack_is_the_bytes_mosquitto_sends()

@@ -36,6 +36,10 @@ internal sealed class ConnectHandler(BrokerContext context, SessionTable session
         // $SYS belongs to the broker: a will may not publish (or retain) there.
         if (connect.Will is { } will && AccessRules.IsBrokerTopic(will.Topic))
             return Refuse(op, connection, ReasonCode.NotAuthorized, $"will topic '{will.Topic}' is reserved");
+        // The will is a message like any other: message_size_limit holds for it (3.1.1 has no code for it; Mosquitto's 5).
+        if (connect.Will is { } large && Options.MessageSizeLimit > 0 && large.Payload.Length > Options.MessageSizeLimit)
+            return Refuse(op, connection, v5 ? ReasonCode.PacketTooLarge : ReasonCode.NotAuthorized,
+                $"its {large.Payload.Length}-byte will is over message_size_limit {Options.MessageSizeLimit}");
         string? userName = connect.UserName;
         if (policy.UseIdentityAsUsername)
         {
@@ -68,6 +72,17 @@ internal sealed class ConnectHandler(BrokerContext context, SessionTable session
             if (v5) serverKeepAlive = keepAlive = Options.MaxKeepAlive;
             else if (keepAlive > Options.MaxKeepAlive)
                 return Refuse(op, connection, ReasonCode.ClientIdentifierNotValid, $"keepalive {keepAlive} exceeds max_keepalive {Options.MaxKeepAlive}");
+        }
+
+        // A CONNACK the client says it cannot take: nothing can be sent, so the connection closes before anything of
+        // the session changes [MQTT-3.1.2-24], as in Mosquitto. Session present only flips a bit, never the size.
+        if (v5 && connect.Properties?.MaximumPacketSize is { } maximum
+            && PacketWriter.GetSize(new ConnAckPacket { Properties = ConnAckProperties(assignedId, serverKeepAlive) }, version) > maximum)
+        {
+            if (Log.IsEnabled(LogType.Notice))
+                Log.Notice($"Client connection from {connection.RemoteAddress} refused: its maximum packet size {maximum} is smaller than the CONNACK.");
+            op.Close(connection);
+            return null;
         }
 
         var shard = sessions.ShardOf(clientId);
@@ -121,7 +136,8 @@ internal sealed class ConnectHandler(BrokerContext context, SessionTable session
         // next epoch.
         RecordSession(op, session, claim: true);
 
-        var connack = new ConnAckPacket { SessionPresent = sessionPresent, ReasonCode = ReasonCode.Success };
+        // MQTT 3.1 has no session present flag: its acknowledge-flags byte is reserved, 0.
+        var connack = new ConnAckPacket { SessionPresent = sessionPresent && version != ProtocolVersion.V310, ReasonCode = ReasonCode.Success };
         if (v5) connack.Properties = ConnAckProperties(assignedId, serverKeepAlive);
         // Not held for the store: "session present" is the protocol's own report of what survived, and a CONNACK
         // that waited on a failing store would leave even clients needing nothing stored unable to connect (and a
