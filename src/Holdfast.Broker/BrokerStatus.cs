@@ -15,4 +15,5 @@ public readonly record struct BrokerStatus(
     long RetainedBytes,
     int Subscriptions,
     int ClientsPastAckTimeout,
-    long QueuedBytes = 0);
+    long QueuedBytes = 0,
+    int SharedSubscriptions = 0);

@@ -219,7 +219,8 @@ public sealed class MqttBroker : IDisposable
                 pastAckTimeout += ClientsPastAckTimeout(totals.FirstWithInflight, now);
             }
         }
-        return new BrokerStatus(connected, total, inflight, queued, held, _retained.Count, _retained.Bytes, _subscriptions.Count, pastAckTimeout, queuedBytes);
+        return new BrokerStatus(connected, total, inflight, queued, held, _retained.Count, _retained.Bytes, _subscriptions.Count, pastAckTimeout, queuedBytes,
+            _subscriptions.SharedCount);
     }
 
     /// <summary>The <paramref name="count"/> sessions with the deepest queues and the <paramref name="count"/> waiting longest

@@ -31,6 +31,25 @@ public class BrokerStatusTests
         Assert.Equal(0, status.ClientsPastAckTimeout);
     }
 
+    /// <summary>Shared subscriptions are counted among all subscriptions and on their own (Mosquitto's
+    /// shared_subscriptions/count); a repeated SUBSCRIBE replaces, an UNSUBSCRIBE or the session's end removes.</summary>
+    [Fact]
+    public void Shared_subscriptions_are_counted_apart_too()
+    {
+        using var broker = TestBroker.New();
+        var a = broker.Connect("a");
+        a.Subscribe("$share/g/t");
+        a.Subscribe("$share/g/t");
+        a.Subscribe("plain");
+        var b = broker.Connect("b");
+        b.Subscribe("$share/g/t");
+        b.Subscribe("$share/h/t");
+        Assert.Equal((4, 3), (broker.Status().Subscriptions, broker.Status().SharedSubscriptions));
+
+        b.Disconnect();
+        Assert.Equal((2, 1), (broker.Status().Subscriptions, broker.Status().SharedSubscriptions));
+    }
+
     [Fact]
     public void A_client_past_its_ack_timeout_counts_until_it_acknowledges()
     {

@@ -260,7 +260,7 @@ public class StatusTotalsTests
             }
             var snapshot = broker.Status();
             return (new BrokerStatus(connected, total, inflight, queued, bytes, retained.All.Count, retained.All.Sum(m => (long)m.Size),
-                snapshot.Subscriptions, pastAckTimeout, queuedBytes), snapshot);
+                snapshot.Subscriptions, pastAckTimeout, queuedBytes, snapshot.SharedSubscriptions), snapshot);
         });
         Assert.True(walked == status, $"after {after}:\n walked   {walked}\n snapshot {status}");
         return status;

@@ -49,12 +49,16 @@ internal sealed class SubscriptionTree
     private readonly MatchCache? _cache;
     private long _generation;
     private int _count;
+    private int _sharedCount;
 
     /// <param name="cacheSize">Results kept, by topic; 0 keeps none (every match walks the trie).</param>
     public SubscriptionTree(int cacheSize = DefaultCacheSize) => _cache = cacheSize > 0 ? new MatchCache(cacheSize) : null;
 
     /// <summary>Subscriptions held, plain and shared members alike.</summary>
     public int Count => Volatile.Read(ref _count);
+
+    /// <summary>Of <see cref="Count"/>, the members of shared subscriptions.</summary>
+    public int SharedCount => Volatile.Read(ref _sharedCount);
 
     /// <summary>Bumped by every add and remove; a match result belongs to one generation.</summary>
     public long Generation => Volatile.Read(ref _generation);
@@ -80,7 +84,7 @@ internal sealed class SubscriptionTree
                 node.SharedGroups ??= new(StringComparer.Ordinal);
                 if (!node.SharedGroups.TryGetValue(groupName, out var group))
                     node.SharedGroups[groupName] = group = new SharedGroup(groupName, subscription.MatchFilter);
-                if (group.Set(session, subscription)) _count++;
+                if (group.Set(session, subscription)) { _count++; _sharedCount++; }
             }
             else
             {
@@ -116,6 +120,7 @@ internal sealed class SubscriptionTree
                 // A match made earlier may still hold the emptied group; its picks then find nobody, which is right for
                 // a message published before the last member left.
                 if (removed && group!.Members.IsEmpty) node.SharedGroups!.Remove(groupName);
+                if (removed) _sharedCount--;
             }
             else
             {

@@ -10,7 +10,7 @@ namespace Holdfast.Server.Connections;
 internal sealed record ListenerContext(ListenerPolicy Policy, ConnectionLimit Connections, ListenerTls? Tls)
 {
     public static ClientTransport Transport(IDuplexPipe pipe, EndPoint? remote, int localPort, Action abort, X509Certificate2? clientCertificate) =>
-        new(pipe, remote?.ToString() ?? "unknown", localPort, abort)
+        new(pipe, PeerAddress.Of(remote), localPort, abort)
         {
             Identity = clientCertificate is null ? TransportIdentity.None : new TransportIdentity(ListenerTls.CommonName(clientCertificate)),
         };

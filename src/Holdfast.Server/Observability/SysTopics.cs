@@ -69,6 +69,9 @@ internal sealed class SysTopics : IDisposable
         Set("clients/total", status.ClientsTotal);
         Set("clients/connected", status.ClientsConnected);
         Set("clients/disconnected", status.ClientsTotal - status.ClientsConnected);
+        // Mosquitto's older names for the same two numbers, still published by 2.0.
+        Set("clients/active", status.ClientsConnected);
+        Set("clients/inactive", status.ClientsTotal - status.ClientsConnected);
         Set("clients/maximum", _clientsMaximum);
         Set("clients/expired", metrics.SessionsExpired);
 
@@ -79,6 +82,7 @@ internal sealed class SysTopics : IDisposable
         Set("store/messages/count", stored);
         Set("store/messages/bytes", status.HeldBytes + status.RetainedBytes);
         Set("subscriptions/count", status.Subscriptions);
+        Set("shared_subscriptions/count", status.SharedSubscriptions);
         Set("retained messages/count", status.RetainedMessages);
 
         // The managed heap: what the broker's own objects (sessions, messages, buffers) occupy.

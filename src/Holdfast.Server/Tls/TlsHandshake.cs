@@ -36,7 +36,7 @@ internal sealed class TlsHandshake
             InFlow.Value = handshake;
             await next(connection);
             if (handshake.Failure is { } why && log.IsEnabled(LogType.Notice))
-                log.Notice($"Client connection from {connection.RemoteEndPoint} failed: {why}.");
+                log.Notice($"Client connection from {Connections.PeerAddress.Of(connection.RemoteEndPoint)} failed: {why}.");
         });
         listen.UseHttps(new TlsHandshakeCallbackOptions
         {
