@@ -101,6 +101,7 @@ public sealed partial class HoldfastServer : IAsyncDisposable
     {
         if (!_config.Persistence)
             _log.Notice("Persistence off (persistence false): sessions and messages do not survive a restart.");
+        foreach (string note in _config.NoEffect) _log.Info(note);
         if (_config.Broker.PersistentClientExpiration is null)
         {
             var b = _config.Broker;

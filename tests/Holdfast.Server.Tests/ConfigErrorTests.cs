@@ -43,6 +43,14 @@ public class ConfigErrorTests
         Assert.Equal($"holdfast.conf:1: '{key}' is a Mosquitto directive that Holdfast does not support", Fails(line).Message);
     }
 
+    /// <summary>Mosquitto directives at a value Holdfast does not have are refused saying what to do instead.</summary>
+    [Theory]
+    [InlineData("set_tcp_nodelay false", "set_tcp_nodelay: Holdfast always sets TCP_NODELAY (it writes once per batch of packets); remove the line")]
+    [InlineData("memory_limit 1000000", "memory_limit: not supported; bound what queues hold with max_queued_bytes and max_queued_bytes_total")]
+    [InlineData("upgrade_outgoing_qos true", "upgrade_outgoing_qos: not supported: Holdfast delivers at the QoS of the message, at most the subscription's")]
+    public void Mosquitto_directives_at_a_value_Holdfast_lacks_say_what_to_do(string line, string reason) =>
+        Assert.Equal($"holdfast.conf:1: {reason}", Fails(line).Message);
+
     [Fact]
     public void A_bad_store_size_names_its_line() =>
         Assert.Equal("holdfast.conf:2: store_write_buffer_size: unexpected extra value 'M'",
@@ -124,7 +132,6 @@ public class ConfigErrorTests
 
     [Theory]
     [InlineData("max_queued_messages 10 20", "max_queued_messages: unexpected extra value '20'")]
-    [InlineData("persistence true # keep it", "persistence: unexpected extra value '#'")]
     [InlineData("listener 1883 0.0.0.0 extra", "listener: unexpected extra value 'extra'")]
     [InlineData("log_dest stdout stderr", "log_dest: unexpected extra value 'stderr'")]
     public void Extra_values(string line, string reason) =>

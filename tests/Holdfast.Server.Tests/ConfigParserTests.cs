@@ -74,6 +74,27 @@ public class ConfigParserTests
         Assert.Equal(5, config.Broker.MaxInflightMessages);
     }
 
+    /// <summary>As Mosquitto, which reads one word for such a value and ignores the rest of the line.</summary>
+    [Fact]
+    public void A_comment_after_a_one_word_value_is_ignored()
+    {
+        var config = Parse("persistence false # in memory\nmax_inflight_messages 10   # per client\nallow_anonymous true #\n");
+        Assert.False(config.Persistence);
+        Assert.Equal(10, config.Broker.MaxInflightMessages);
+        Assert.True(config.AllowAnonymous);
+    }
+
+    /// <summary>Mosquitto directives at the value Holdfast always has load, each noted once for the startup log.</summary>
+    [Fact]
+    public void Mosquitto_directives_at_holdfasts_own_value_are_accepted_and_noted()
+    {
+        var config = Parse("set_tcp_nodelay true\nmemory_limit 0\nupgrade_outgoing_qos false\n");
+        Assert.Equal(3, config.NoEffect.Count);
+        Assert.StartsWith("set_tcp_nodelay true (holdfast.conf:1): ", config.NoEffect[0]);
+        Assert.StartsWith("memory_limit 0 (holdfast.conf:2): ", config.NoEffect[1]);
+        Assert.StartsWith("upgrade_outgoing_qos false (holdfast.conf:3): ", config.NoEffect[2]);
+    }
+
     [Fact]
     public void Listener_block_collects_the_keys_that_follow_it()
     {

@@ -18,8 +18,8 @@ internal sealed class ConfigBuilder
         "accept_protocol_versions", "address", "addresses", "allow_duplicate_messages", "auth_plugin",
         "auth_plugin_deny_special_chars", "auto_id_prefix", "check_retain_source", "ciphers", "ciphers_tls1.3",
         "clientid_prefixes", "connection", "crlfile", "dhparamfile", "global_plugin", "http_dir", "max_qos",
-        "memory_limit", "mount_point", "plugin", "plugin_load", "psk_file", "psk_hint", "set_tcp_nodelay",
-        "socket_domain", "topic", "upgrade_outgoing_qos", "use_subject_as_username", "use_username_as_clientid",
+        "mount_point", "plugin", "plugin_load", "psk_file", "psk_hint",
+        "socket_domain", "topic", "use_subject_as_username", "use_username_as_clientid",
         "websockets_headers_size", "websockets_log_level",
     };
 
@@ -104,6 +104,19 @@ internal sealed class ConfigBuilder
             case "store_cache_size": _config.Store.CacheSize = line.Size(0, 64L << 30); break;
             // Accepted so Mosquitto files load; Holdfast commits before acknowledging, so there is no timer to set.
             case "autosave_interval": _config.AutosaveInterval = line.Int(0, int.MaxValue); break;
+            // Mosquitto directives whose value Holdfast always has: accepted at that value, with a note at startup.
+            case "set_tcp_nodelay":
+                if (!line.Bool()) throw line.Fail("Holdfast always sets TCP_NODELAY (it writes once per batch of packets); remove the line");
+                _config.NoEffect.Add($"set_tcp_nodelay true ({line.File}:{line.Number}): Holdfast always sets TCP_NODELAY; the line has no effect.");
+                break;
+            case "memory_limit":
+                if (line.Long(0, long.MaxValue) != 0) throw line.Fail("not supported; bound what queues hold with max_queued_bytes and max_queued_bytes_total");
+                _config.NoEffect.Add($"memory_limit 0 ({line.File}:{line.Number}): no limit, as without the line; queues are bounded by max_queued_bytes and max_queued_bytes_total.");
+                break;
+            case "upgrade_outgoing_qos":
+                if (line.Bool()) throw line.Fail("not supported: Holdfast delivers at the QoS of the message, at most the subscription's");
+                _config.NoEffect.Add($"upgrade_outgoing_qos false ({line.File}:{line.Number}): Holdfast never upgrades; the line has no effect.");
+                break;
             case "autosave_on_changes": line.Bool(); break;
 
             // Logging

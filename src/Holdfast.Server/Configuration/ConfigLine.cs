@@ -47,12 +47,13 @@ internal sealed class ConfigLine
 
     public ConfigException Fail(string reason) => new(File, Number, $"{Key}: {reason}");
 
-    /// <summary>Exactly one word.</summary>
+    /// <summary>Exactly one word, optionally followed by a <c># comment</c> (Mosquitto reads one word for such a value
+    /// and ignores the rest of the line, so files carry comments there).</summary>
     public string Word()
     {
         if (Args.Length == 0)
             throw Fail("missing value");
-        if (Args.Length > 1)
+        if (Args.Length > 1 && !Args[1].StartsWith('#'))
             throw Fail($"unexpected extra value '{Args[1]}'");
         return Args[0];
     }

@@ -48,6 +48,9 @@ public sealed class HoldfastConfig
     /// <summary>store_write_buffer_size and store_cache_size: the memory the store's RocksDB may hold.</summary>
     public StoreOptions Store { get; } = new();
 
+    /// <summary>Mosquitto directives accepted at the value Holdfast always has, one line each for the startup log.</summary>
+    public List<string> NoEffect { get; } = [];
+
     /// <summary>persistence_file: accepted for Mosquitto compatibility and stored.</summary>
     public string? PersistenceFile { get; set; }
 

@@ -81,6 +81,18 @@ public sealed class ServeProcessTests
             Assert.Contains(warning, broker.Runner.Stdout);
     }
 
+    /// <summary>A Mosquitto file with directives at the value Holdfast always has, and a comment after a value, starts
+    /// unchanged; each such directive is noted once in the log.</summary>
+    [Fact]
+    public async Task Mosquitto_directives_at_holdfasts_own_value_start_with_a_note()
+    {
+        await using var broker = await BrokerProcess.StartHoldfastAsync(
+            "set_tcp_nodelay true   # as Mosquitto's tuning guides say\nmemory_limit 0\nupgrade_outgoing_qos false\nmax_inflight_messages 20 # per client");
+        Assert.Contains("set_tcp_nodelay true (", broker.Runner.Stdout);
+        Assert.Contains("memory_limit 0 (", broker.Runner.Stdout);
+        Assert.Contains("upgrade_outgoing_qos false (", broker.Runner.Stdout);
+    }
+
     public static TheoryData<string, int, string> BadConfigs() => new()
     {
         { "allow_anonymous true\nno_such_directive 5\n", 2, "no_such_directive" },
