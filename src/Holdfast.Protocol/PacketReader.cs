@@ -61,6 +61,16 @@ public static class PacketReader
         return result!;
     }
 
+    /// <summary>The length of the packet at the start of <paramref name="buffer"/>, fixed header included, once its fixed
+    /// header is there (the rest need not be): for a transport that frames the byte stream by packet.</summary>
+    public static bool TryMeasure(ReadOnlySequence<byte> buffer, out long packetLength)
+    {
+        packetLength = 0;
+        if (!TryReadFixedHeader(buffer, out _, out int remainingLength, out int headerLength)) return false;
+        packetLength = headerLength + (long)remainingLength;
+        return true;
+    }
+
     private static bool TryReadFixedHeader(ReadOnlySequence<byte> buffer, out byte first, out int remainingLength, out int headerLength)
     {
         first = 0;

@@ -1,7 +1,9 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.WebSockets;
 using Holdfast.Broker;
+using Holdfast.Protocol;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
@@ -13,8 +15,9 @@ namespace Holdfast.Server.Connections;
 /// MQTT over WebSockets (protocol websockets, MQTT 5.0 §6): an HTTP/1.1 listener that accepts WebSocket upgrades with
 /// the sub-protocol mqtt (or mqttv3.1, which Mosquitto also accepts) on any path, and nothing else. The binary frames
 /// carry the MQTT byte stream: received frames are streamed into a pipe that <see cref="MqttConnection"/> reads exactly
-/// as it reads a socket (a packet may span frames, a frame may hold several packets), and what the connection flushes
-/// goes out as one binary message per flush.
+/// as it reads a socket (a packet may span frames, a frame may hold several packets), and what the connection sends
+/// goes out as one binary message per MQTT packet: MQTT allows several in one, but widely used clients (the Paho C
+/// library's WebSocket reader among them) read one packet per message and stall on the rest, and Mosquitto sends one.
 /// </summary>
 internal sealed class WebSocketTransport : IDuplexPipe
 {
@@ -137,8 +140,8 @@ internal sealed class WebSocketTransport : IDuplexPipe
         }
     }
 
-    /// <summary>Sends what the MQTT connection flushed as one binary message (a frame per pipe segment), then, when the
-    /// connection completes its output, the close frame.</summary>
+    /// <summary>Sends each MQTT packet the connection wrote as one binary message (a frame per pipe segment it spans),
+    /// then, when the connection completes its output, the close frame.</summary>
     private async Task SendAsync()
     {
         var reader = _output.Reader;
@@ -148,14 +151,14 @@ internal sealed class WebSocketTransport : IDuplexPipe
             {
                 var result = await reader.ReadAsync();
                 var buffer = result.Buffer;
-                long left = buffer.Length;
-                foreach (var segment in buffer)
+                // The connection writes whole packets; a flush may still end inside one (a large packet), which waits
+                // for its rest.
+                while (PacketReader.TryMeasure(buffer, out long length) && length <= buffer.Length)
                 {
-                    if (segment.IsEmpty) continue;
-                    left -= segment.Length;
-                    await _socket.SendAsync(segment, WebSocketMessageType.Binary, endOfMessage: left == 0, CancellationToken.None);
+                    await SendMessageAsync(buffer.Slice(0, length));
+                    buffer = buffer.Slice(length);
                 }
-                reader.AdvanceTo(buffer.End);
+                reader.AdvanceTo(buffer.Start, buffer.End);
                 if (result.IsCompleted || result.IsCanceled) break;
             }
             using var timeout = new CancellationTokenSource(CloseTimeout);
@@ -168,6 +171,17 @@ internal sealed class WebSocketTransport : IDuplexPipe
         finally
         {
             await reader.CompleteAsync();
+        }
+    }
+
+    private async Task SendMessageAsync(ReadOnlySequence<byte> packet)
+    {
+        long left = packet.Length;
+        foreach (var segment in packet)
+        {
+            if (segment.IsEmpty) continue;
+            left -= segment.Length;
+            await _socket.SendAsync(segment, WebSocketMessageType.Binary, endOfMessage: left == 0, CancellationToken.None);
         }
     }
 }

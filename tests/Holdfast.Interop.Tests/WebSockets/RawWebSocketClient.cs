@@ -54,6 +54,21 @@ internal sealed class RawWebSocketClient : IAsyncDisposable
         }
     }
 
+    /// <summary>One whole WebSocket message, however many frames it came in (null once the broker closes).</summary>
+    public async Task<byte[]?> ReceiveMessageAsync()
+    {
+        Assert.Empty(_pending);
+        using var timeout = new CancellationTokenSource(Waits.Event);
+        var message = new List<byte>();
+        while (true)
+        {
+            var result = await Socket.ReceiveAsync(_receiveBuffer, timeout.Token);
+            if (result.MessageType == WebSocketMessageType.Close) return null;
+            message.AddRange(_receiveBuffer.AsSpan(0, result.Count));
+            if (result.EndOfMessage) return [.. message];
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         Socket.Abort();

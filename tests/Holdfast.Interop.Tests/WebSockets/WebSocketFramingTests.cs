@@ -47,6 +47,43 @@ public sealed class WebSocketFramingTests
         Assert.Contains(received, p => p is PingRespPacket);
     }
 
+    /// <summary>Packets the broker sends together (here SUBACK, PUBACK, PUBLISH and PINGRESP answering one frame) go out
+    /// one per WebSocket message, as Mosquitto sends them: clients such as the Paho C library read one packet per
+    /// message and stall on the rest.</summary>
+    [Fact]
+    public async Task Each_packet_the_broker_sends_is_a_WebSocket_message_of_its_own()
+    {
+        await using var broker = await TestBroker.StartAsync(listenerText: WebSocketListener);
+        await using var client = await RawWebSocketClient.OpenAsync(broker.Port, "mqtt");
+        await client.SendFrameAsync(RawWebSocketClient.Encode(Connect("ws-one")));
+        Assert.IsType<ConnAckPacket>(PacketOf(await client.ReceiveMessageAsync()));
+
+        var large = new byte[200_000];
+        await client.SendFrameAsync(RawWebSocketClient.Encode(
+            new SubscribePacket { PacketId = 1, Subscriptions = [new TopicSubscription { TopicFilter = "one/t", MaximumQoS = QualityOfService.AtLeastOnce }] },
+            new PublishPacket { Topic = "one/t", QoS = QualityOfService.AtLeastOnce, PacketId = 2, Payload = "small"u8.ToArray() },
+            new PublishPacket { Topic = "one/t", QoS = QualityOfService.AtLeastOnce, PacketId = 3, Payload = large },
+            PingReqPacket.Instance));
+        var received = new List<MqttPacket>();
+        for (int i = 0; i < 6; i++) received.Add(PacketOf(await client.ReceiveMessageAsync()));
+        Assert.Contains(received, p => p is SubAckPacket { PacketId: 1 });
+        Assert.Contains(received, p => p is PubAckPacket { PacketId: 2 });
+        Assert.Contains(received, p => p is PubAckPacket { PacketId: 3 });
+        Assert.Contains(received, p => p is PublishPacket { Payload.Length: 5 });
+        Assert.Contains(received, p => p is PublishPacket { Payload.Length: 200_000 });
+        Assert.Contains(received, p => p is PingRespPacket);
+
+        // Exactly one packet in the message, nothing before or after it.
+        static MqttPacket PacketOf(byte[]? message)
+        {
+            Assert.NotNull(message);
+            var sequence = new System.Buffers.ReadOnlySequence<byte>(message);
+            Assert.True(PacketReader.TryRead(ref sequence, ProtocolVersion.V311, 1 << 20, out var packet), "an incomplete packet");
+            Assert.True(sequence.IsEmpty, $"{sequence.Length} byte(s) after the {packet!.GetType().Name} in one message");
+            return packet!;
+        }
+    }
+
     [Fact]
     public async Task The_mqttv31_sub_protocol_is_accepted_as_Mosquitto_does()
     {
