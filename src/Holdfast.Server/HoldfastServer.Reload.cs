@@ -58,11 +58,17 @@ public sealed partial class HoldfastServer
             ReopenLogFiles();
             _log.Notice("Reloading password and ACL files.");
             var before = _security;
-            var after = before.Reload(_log);
+            var kept = new List<string>();
+            var after = before.Reload(_log, kept);
             _security = after;
             int disconnected = Broker.DisconnectUnauthorized(client => StillAuthorized(client, before, after));
-            // Said once the new rules are in force, so that anyone watching the log knows from when they apply.
-            _log.Notice($"Password and ACL files reloaded ({disconnected} client{(disconnected == 1 ? "" : "s")} disconnected).");
+            // Said once the new rules are in force, so that anyone watching the log knows from when they apply; and only
+            // what is true: a file that failed to load was not reloaded.
+            string clients = $"{disconnected} client{(disconnected == 1 ? "" : "s")} disconnected";
+            if (kept.Count == 0)
+                _log.Notice($"Password and ACL files reloaded ({clients}).");
+            else
+                _log.Warning($"Password and ACL files reloaded except {string.Join(", ", kept)}, which kept the previous version ({clients}).");
         }
     }
 

@@ -54,15 +54,16 @@ internal sealed class SecurityFiles
         }
     }
 
-    /// <summary>Every file read again; one that fails keeps its previous version and is logged as Mosquitto logs errors.</summary>
-    public SecurityFiles Reload(IBrokerLog log)
+    /// <summary>Every file read again; one that fails keeps its previous version, is logged as Mosquitto logs errors and
+    /// is added to <paramref name="kept"/> ("acl_file PATH").</summary>
+    public SecurityFiles Reload(IBrokerLog log, List<string> kept)
     {
-        var passwords = _passwords.ToDictionary(p => p.Key, p => Reloaded(p.Key, p.Value, "password_file", PasswordFile.Load, log), StringComparer.Ordinal);
-        var acls = _acls.ToDictionary(a => a.Key, a => Reloaded(a.Key, a.Value, "acl_file", AclFile.Load, log), StringComparer.Ordinal);
+        var passwords = _passwords.ToDictionary(p => p.Key, p => Reloaded(p.Key, p.Value, "password_file", PasswordFile.Load, log, kept), StringComparer.Ordinal);
+        var acls = _acls.ToDictionary(a => a.Key, a => Reloaded(a.Key, a.Value, "acl_file", AclFile.Load, log, kept), StringComparer.Ordinal);
         return new SecurityFiles(_config, passwords, acls);
     }
 
-    private static T Reloaded<T>(string path, T previous, string directive, Func<string, T> load, IBrokerLog log)
+    private static T Reloaded<T>(string path, T previous, string directive, Func<string, T> load, IBrokerLog log, List<string> kept)
     {
         try
         {
@@ -71,6 +72,7 @@ internal sealed class SecurityFiles
         catch (ConfigException e)
         {
             log.Error($"Error: {e.Message} ({directive} not reloaded; the previous version stays in force).");
+            kept.Add($"{directive} {path}");
             return previous;
         }
     }

@@ -74,6 +74,9 @@ public sealed class ReloadTests : IDisposable
         broker.Server.Reload();
         await broker.Log.WaitForAsync($"Error: {_files.Acl}:2: topic: unknown access 'sometimes' (expected read, write, readwrite or deny) (acl_file not reloaded; the previous version stays in force).");
         await broker.Log.WaitForAsync($"Error: {_files.Passwords}:1: the password of 'alice' is not a $7$ or $6$ hash");
+        // The closing line says what was not reloaded, never that everything was.
+        await broker.Log.WaitForAsync($"Password and ACL files reloaded except password_file {_files.Passwords}, acl_file {_files.Acl}, which kept the previous version (0 clients disconnected).");
+        Assert.Equal(0, broker.Log.Count("Password and ACL files reloaded (0 clients disconnected)."));
 
         // The old ACL still applies, and alice (whose old line is still in force) is still connected.
         Assert.Equal(MqttClientPublishReasonCode.NoMatchingSubscribers, (await client.PublishAsync("plant/x", "x")).ReasonCode);
