@@ -26,7 +26,7 @@ internal static class ServeCommand
             }
             catch (ConfigException e)
             {
-                Console.Error.WriteLine($"Error: {e.Message}");
+                foreach (var error in e.Errors) Console.Error.WriteLine($"Error: {error.Message}");
                 return 3;
             }
             if (parse.GetValue(port) is { } p)

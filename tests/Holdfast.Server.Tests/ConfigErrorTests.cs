@@ -51,6 +51,20 @@ public class ConfigErrorTests
     public void Mosquitto_directives_at_a_value_Holdfast_lacks_say_what_to_do(string line, string reason) =>
         Assert.Equal($"holdfast.conf:1: {reason}", Fails(line).Message);
 
+    /// <summary>Every line is read: a file with several mistakes reports them all at once, in order, each with its line
+    /// (a bridge config once took 14 edit-and-restart cycles, one error per start).</summary>
+    [Fact]
+    public void Every_error_is_reported_in_one_pass()
+    {
+        var e = Fails("allow_anonymous true\nmax_inflight_messages lots\nno_such_directive 5\npersistence true\nconnection up\nlog_dest carrier_pigeon\n");
+        Assert.Equal([
+            "holdfast.conf:2: max_inflight_messages: 'lots' is not a number",
+            "holdfast.conf:3: unknown directive 'no_such_directive'",
+            "holdfast.conf:5: 'connection' is a Mosquitto directive that Holdfast does not support",
+            "holdfast.conf:6: log_dest: 'carrier_pigeon' is not one of stdout, stderr, file, none",
+        ], e.Errors.Select(x => x.Message));
+    }
+
     [Fact]
     public void A_bad_store_size_names_its_line() =>
         Assert.Equal("holdfast.conf:2: store_write_buffer_size: unexpected extra value 'M'",

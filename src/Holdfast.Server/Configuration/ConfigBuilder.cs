@@ -24,6 +24,9 @@ internal sealed class ConfigBuilder
     };
 
     private readonly HoldfastConfig _config = new();
+
+    /// <summary>The lines refused so far; reading goes on, so that one pass finds them all.</summary>
+    public List<ConfigException> Errors { get; } = [];
     private readonly List<ListenerConfig> _listeners = new();
 
     // Mosquitto's "default listener": the one `port` and `bind_address` describe, and that listener settings

@@ -23,6 +23,19 @@ public sealed class ConfigException : Exception
     /// <summary>What is wrong, naming the directive.</summary>
     public string Reason { get; }
 
+    /// <summary>Every error found in the pass that found this one, this one first: the operator fixes them all before
+    /// the next start, not one per start.</summary>
+    public IReadOnlyList<ConfigException> Errors => [this, .. _more];
+    private IReadOnlyList<ConfigException> _more = [];
+
+    /// <summary>The first of <paramref name="errors"/>, carrying the others.</summary>
+    internal static ConfigException All(List<ConfigException> errors)
+    {
+        var first = errors[0];
+        first._more = errors.Skip(1).SelectMany(e => e.Errors).ToList();
+        return first;
+    }
+
     // Line 0 means "the whole file", and "holdfast.conf:0:" would send operators looking for a line that isn't there.
     private static string FormatMessage(string file, int line, string reason) =>
         line > 0 ? $"{file}:{line}: {reason}" : $"{file}: {reason}";

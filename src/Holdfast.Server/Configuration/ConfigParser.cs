@@ -3,7 +3,8 @@ namespace Holdfast.Server.Configuration;
 /// <summary>
 /// Reads Mosquitto-syntax config files: <c>key value...</c> lines, <c>#</c> comments, <c>listener</c> blocks and
 /// <c>include_dir</c>. Any line Holdfast cannot honour stops startup with a <see cref="ConfigException"/> naming
-/// the file and line: a setting that is silently ignored is worse than one that is refused.
+/// the file and line: a setting that is silently ignored is worse than one that is refused. Every line is read, and
+/// the exception carries every error found (<see cref="ConfigException.Errors"/>).
 /// </summary>
 public static class ConfigParser
 {
@@ -14,7 +15,7 @@ public static class ConfigParser
     {
         var builder = new ConfigBuilder();
         ReadFile(builder, path, depth: 0, includedFrom: null);
-        return builder.Build();
+        return Built(builder);
     }
 
     /// <summary>Parses config text; <paramref name="fileName"/> is used in error messages and to resolve relative include_dir paths.</summary>
@@ -22,6 +23,13 @@ public static class ConfigParser
     {
         var builder = new ConfigBuilder();
         ReadText(builder, text, fileName, depth: 0);
+        return Built(builder);
+    }
+
+    /// <summary>The config, or every error the lines had; the checks across lines run once the lines are right.</summary>
+    private static HoldfastConfig Built(ConfigBuilder builder)
+    {
+        if (builder.Errors.Count > 0) throw ConfigException.All(builder.Errors);
         return builder.Build();
     }
 
@@ -56,10 +64,17 @@ public static class ConfigParser
             var line = ConfigLine.TryRead(fileName, number, raw);
             if (line is null)
                 continue;
-            if (line.Key == "include_dir")
-                IncludeDirectory(builder, line, fileName, depth);
-            else
-                builder.Apply(line);
+            try
+            {
+                if (line.Key == "include_dir")
+                    IncludeDirectory(builder, line, fileName, depth);
+                else
+                    builder.Apply(line);
+            }
+            catch (ConfigException e)
+            {
+                builder.Errors.Add(e);
+            }
         }
 
         builder.CurrentListener = outerListener;

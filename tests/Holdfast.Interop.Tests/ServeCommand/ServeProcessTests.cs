@@ -121,6 +121,28 @@ public sealed class ServeProcessTests
         }
     }
 
+    /// <summary>A config with several mistakes: every one is printed, each on an Error line with its file and line, so
+    /// one edit fixes them all.</summary>
+    [Fact]
+    public async Task Every_config_error_is_printed_in_one_start()
+    {
+        string path = TempFile(".conf");
+        await File.WriteAllTextAsync(path, "max_inflight_messages lots\nallow_anonymous true\nno_such_directive 5\nconnection up\n");
+        try
+        {
+            var (exit, _, stderr) = await ProcessRunner.RunAsync("dotnet", [BrokerProcess.HoldfastDll, "serve", "-c", path], StartTimeout);
+            Assert.Equal(3, exit);
+            Assert.Equal([$"Error: {path}:1: max_inflight_messages: 'lots' is not a number",
+                $"Error: {path}:3: unknown directive 'no_such_directive'",
+                $"Error: {path}:4: 'connection' is a Mosquitto directive that Holdfast does not support"],
+                stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     /// <summary>Settings Holdfast parses but does not enforce yet must stop startup: letting anyone in where an ACL
     /// file was named would fail open (DESIGN.md §5). So must a TLS listener whose certificate cannot be read: serving
     /// plaintext, or a listener that fails every handshake, would be worse than not starting.</summary>
