@@ -11,17 +11,43 @@ namespace Holdfast.Server.Configuration;
 /// </summary>
 internal sealed class ConfigBuilder
 {
-    // Directives Mosquitto has and Holdfast does not. Naming them as such tells the operator the file is not
-    // mistyped: the feature is missing, and the line must go (or wait for the feature).
-    private static readonly HashSet<string> MosquittoOnly = new(StringComparer.Ordinal)
+    // Directives Mosquitto has and Holdfast does not, each with what to do instead. Naming them as such tells the
+    // operator the file is not mistyped: the feature is missing, and the line must go (or wait for the feature).
+    private const string Bridges = "bridges are not supported yet; keep the bridge on a Mosquitto broker for now";
+    private const string Plugins = "plugins are not supported; use password_file and acl_file";
+    private const string NotYet = "not supported yet (docs/mosquitto-differences.md)";
+    private static readonly Dictionary<string, string> MosquittoOnly = new(StringComparer.Ordinal)
     {
-        "accept_protocol_versions", "address", "addresses", "allow_duplicate_messages", "auth_plugin",
-        "auth_plugin_deny_special_chars", "auto_id_prefix", "check_retain_source", "ciphers", "ciphers_tls1.3",
-        "clientid_prefixes", "connection", "crlfile", "dhparamfile", "global_plugin", "http_dir", "max_qos",
-        "mount_point", "plugin", "plugin_load", "psk_file", "psk_hint",
-        "socket_domain", "topic", "use_subject_as_username", "use_username_as_clientid",
-        "websockets_headers_size", "websockets_log_level",
+        ["accept_protocol_versions"] = "every listener takes MQTT 3.1, 3.1.1 and 5.0; remove the line",
+        ["address"] = Bridges, ["addresses"] = Bridges, ["connection"] = Bridges, ["topic"] = Bridges,
+        ["allow_duplicate_messages"] = "Holdfast delivers one copy per session, whatever the overlapping subscriptions; remove the line",
+        ["auth_plugin"] = Plugins, ["auth_plugin_deny_special_chars"] = Plugins, ["global_plugin"] = Plugins,
+        ["plugin"] = Plugins, ["plugin_load"] = Plugins,
+        ["auto_id_prefix"] = "assigned client ids start with 'auto-'; remove the line",
+        ["check_retain_source"] = NotYet,
+        ["ciphers"] = "the cipher suites are the system OpenSSL policy's; tls_version sets the minimum version",
+        ["ciphers_tls1.3"] = "the cipher suites are the system OpenSSL policy's; tls_version sets the minimum version",
+        ["clientid_prefixes"] = "restrict clients with password_file and acl_file",
+        ["crlfile"] = NotYet,
+        ["dhparamfile"] = "not needed: OpenSSL chooses the key exchange parameters; remove the line",
+        ["http_dir"] = "websockets listeners serve MQTT only; serve files with a web server",
+        ["max_qos"] = NotYet,
+        ["mount_point"] = NotYet,
+        ["psk_file"] = "TLS-PSK is not available in .NET's TLS; use certificates",
+        ["psk_hint"] = "TLS-PSK is not available in .NET's TLS; use certificates",
+        ["socket_domain"] = "give the listener an IPv4 or IPv6 ADDRESS to bind one family",
+        ["use_subject_as_username"] = NotYet + "; use_identity_as_username takes the certificate's CN",
+        ["use_username_as_clientid"] = NotYet,
+        ["websockets_headers_size"] = "not needed: the HTTP server sizes request headers itself; remove the line",
+        ["websockets_log_level"] = "use log_type websockets",
     };
+
+    /// <summary>What to do instead of a Mosquitto directive Holdfast lacks; null for a directive Mosquitto does not have.</summary>
+    private static string? InsteadOf(string key) =>
+        MosquittoOnly.TryGetValue(key, out var instead) ? instead
+        : key.StartsWith("bridge_", StringComparison.Ordinal) ? Bridges
+        : key.StartsWith("plugin_opt_", StringComparison.Ordinal) || key.StartsWith("auth_opt_", StringComparison.Ordinal) ? Plugins
+        : null;
 
     private readonly HoldfastConfig _config = new();
 
@@ -136,9 +162,8 @@ internal sealed class ConfigBuilder
             case "pid_file": _config.PidFile = line.Text(); break;
 
             default:
-                if (MosquittoOnly.Contains(line.Key) || line.Key.StartsWith("bridge_", StringComparison.Ordinal)
-                    || line.Key.StartsWith("plugin_opt_", StringComparison.Ordinal) || line.Key.StartsWith("auth_opt_", StringComparison.Ordinal))
-                    throw new ConfigException(line.File, line.Number, $"'{line.Key}' is a Mosquitto directive that Holdfast does not support");
+                if (InsteadOf(line.Key) is { } instead)
+                    throw new ConfigException(line.File, line.Number, $"'{line.Key}' is a Mosquitto directive that Holdfast does not support: {instead}");
                 throw new ConfigException(line.File, line.Number, $"unknown directive '{line.Key}'");
         }
     }
