@@ -105,10 +105,12 @@ public static class PacketWriter
         w.WriteBytes(payload);
     }
 
+    // The shortest form MQTT 5 allows, as Mosquitto writes it: without properties, no property length (remaining length
+    // 3), and with reason code 0x00 no reason code either (2) [MQTT-3.4.2.1, 3.4.2.2].
     private static int AckRemainingLength(ReasonCode code, MqttProperties? properties, bool v5)
     {
         if (!v5 || (code == ReasonCode.Success && properties is null)) return 2;
-        return 3 + PropertyWriter.BlockSize(properties);
+        return properties is null ? 3 : 3 + PropertyWriter.BlockSize(properties);
     }
 
     private static void WriteAckBody(ref MqttSpanWriter w, ushort packetId, ReasonCode code, MqttProperties? properties, bool v5)
@@ -117,7 +119,7 @@ public static class PacketWriter
         if (v5 && (code != ReasonCode.Success || properties is not null))
         {
             w.WriteByte((byte)code);
-            PropertyWriter.Write(ref w, properties);
+            if (properties is not null) PropertyWriter.Write(ref w, properties);
         }
     }
 
@@ -151,7 +153,8 @@ public static class PacketWriter
             }
             case DisconnectPacket d:
                 if (!v5 || (d.ReasonCode == ReasonCode.NormalDisconnection && d.Properties is null)) return 0;
-                return 1 + PropertyWriter.BlockSize(d.Properties);
+                // Without properties, no property length (as Mosquitto writes it) [MQTT-3.14.2.2].
+                return d.Properties is null ? 1 : 1 + PropertyWriter.BlockSize(d.Properties);
             case AuthPacket a:
                 if (a.ReasonCode == ReasonCode.Success && a.Properties is null) return 0;
                 return 1 + PropertyWriter.BlockSize(a.Properties);
@@ -231,7 +234,7 @@ public static class PacketWriter
                 if (v5 && (d.ReasonCode != ReasonCode.NormalDisconnection || d.Properties is not null))
                 {
                     w.WriteByte((byte)d.ReasonCode);
-                    PropertyWriter.Write(ref w, d.Properties);
+                    if (d.Properties is not null) PropertyWriter.Write(ref w, d.Properties);
                 }
                 break;
             case AuthPacket a:

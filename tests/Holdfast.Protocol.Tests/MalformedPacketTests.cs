@@ -876,6 +876,10 @@ public class MalformedPacketTests
         Assert.Equal(new byte[] { 0x62, 0x02, 0x12, 0x34 }, PacketWriter.ToArray(new PubRelPacket { PacketId = 0x1234 }, V3));
         Assert.Equal(new byte[] { 0x40, 0x02, 0x12, 0x34 }, PacketWriter.ToArray(new PubAckPacket { PacketId = 0x1234 }, V5));
         Assert.Equal(new byte[] { 0x40, 0x02, 0x12, 0x34 }, PacketWriter.ToArray(new PubAckPacket { PacketId = 0x1234, ReasonCode = ReasonCode.QuotaExceeded }, V3));
+        // MQTT 5's shortest forms, as Mosquitto writes them: a reason code without properties has no property length.
+        Assert.Equal(new byte[] { 0x40, 0x03, 0x12, 0x34, 0x97 }, PacketWriter.ToArray(new PubAckPacket { PacketId = 0x1234, ReasonCode = ReasonCode.QuotaExceeded }, V5));
+        Assert.Equal(new byte[] { 0x50, 0x03, 0x12, 0x34, 0x10 }, PacketWriter.ToArray(new PubRecPacket { PacketId = 0x1234, ReasonCode = ReasonCode.NoMatchingSubscribers }, V5));
+        Assert.Equal(new byte[] { 0xE0, 0x01, 0x8E }, PacketWriter.ToArray(new DisconnectPacket { ReasonCode = ReasonCode.SessionTakenOver }, V5));
         Assert.Equal(new byte[] { 0x20, 0x02, 0x01, 0x00 }, PacketWriter.ToArray(new ConnAckPacket { SessionPresent = true }, V3));
         Assert.Equal(new byte[] { 0x20, 0x02, 0x00, 0x05 }, PacketWriter.ToArray(new ConnAckPacket { ReasonCode = ReasonCode.NotAuthorized }, V3));
         Assert.Equal(new byte[] { 0x20, 0x03, 0x00, 0x87, 0x00 }, PacketWriter.ToArray(new ConnAckPacket { ReasonCode = ReasonCode.NotAuthorized }, V5));
