@@ -350,6 +350,7 @@ public class ConnectTests
         Assert.False(string.IsNullOrEmpty(idA));
         Assert.False(string.IsNullOrEmpty(idB));
         Assert.NotEqual(idA, idB);
+        Assert.Matches("^auto-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", idA);
         Assert.Equal(idA, a.Client.ClientId);
         Assert.Equal(ReasonCode.Success, a.ConnAck.ReasonCode);
         Assert.False(a.Conn.IsClosed);

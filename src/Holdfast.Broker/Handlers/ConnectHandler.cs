@@ -24,7 +24,8 @@ internal sealed class ConnectHandler(BrokerContext context, SessionTable session
         string? assignedId = null;
         // 3.1.1 allows an empty id only with a clean session [MQTT-3.1.3-8]; 3.1 not at all.
         bool mayAssign = Options.AllowZeroLengthClientId && version != ProtocolVersion.V310 && (v5 || connect.CleanStart);
-        if (clientId.Length == 0 && mayAssign) clientId = assignedId = "auto-" + Guid.NewGuid().ToString("N");
+        // Mosquitto's form: auto- and a lower-case UUID with dashes (41 characters), so scripts and tests that expect it match.
+        if (clientId.Length == 0 && mayAssign) clientId = assignedId = "auto-" + Guid.NewGuid().ToString("D");
 
         // Everything about this client id happens under its shard's lock: a second CONNECT with the same id waits here.
         using var scope = new OperationScope(sessions, ShardSet.Of(sessions.ShardOf(clientId)), lifecycle);
