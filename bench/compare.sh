@@ -83,7 +83,8 @@ trap 'exit 130' INT TERM
 # 10,000 connections need 10,000 descriptors in each broker (and in the generator, which .NET raises itself).
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-free_port() { "$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# free_port, wait_for_broker, stop_broker
+source "$root/bench/broker-process.sh"
 
 # Starts $1 (holdfast|mosquitto) on a free loopback port, Holdfast with the extra config lines $2 (';'-separated);
 # sets broker_pid and broker_port.
@@ -109,21 +110,7 @@ start_broker() {
         "$mosquitto" -c "$dir/broker.conf" > "$dir/broker.log" 2>&1 &
     fi
     broker_pid=$!
-    for _ in $(seq 300); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$broker_port") 2>/dev/null; then return 0; fi
-        if ! kill -0 "$broker_pid" 2>/dev/null; then break; fi
-        sleep 0.1
-    done
-    echo "compare.sh: $name did not start:" >&2; cat "$dir/broker.log" >&2
-    return 1
-}
-
-stop_broker() {
-    kill -TERM "$broker_pid" 2>/dev/null || true
-    for _ in $(seq 150); do kill -0 "$broker_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$broker_pid" 2>/dev/null || true
-    wait "$broker_pid" 2>/dev/null || true
-    broker_pid=
+    wait_for_broker "compare.sh: $name" "$broker_port" "$dir/broker.log"
 }
 
 model=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)

@@ -38,7 +38,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() { "$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# free_port, wait_for_broker, stop_broker
+source "$root/bench/broker-process.sh"
 rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$broker_pid/status"; }
 
 # Starts one of: store, nostore, mosquitto; sets broker_pid and port. The data directory is in the run's own folder.
@@ -59,21 +60,7 @@ start_broker() {
         dotnet "$HOLDFAST_DLL" serve -c "$dir/broker.conf" > "$dir/broker.log" 2>&1 &
     fi
     broker_pid=$!
-    for _ in $(seq 300); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
-        if ! kill -0 "$broker_pid" 2>/dev/null; then break; fi
-        sleep 0.1
-    done
-    echo "idle-rss.sh: $kind did not start:" >&2; cat "$dir/broker.log" >&2
-    return 1
-}
-
-stop_broker() {
-    kill -TERM "$broker_pid" 2>/dev/null || true
-    for _ in $(seq 150); do kill -0 "$broker_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$broker_pid" 2>/dev/null || true
-    wait "$broker_pid" 2>/dev/null || true
-    broker_pid=
+    wait_for_broker "idle-rss.sh: $kind" "$port" "$dir/broker.log"
 }
 
 kinds=(store nostore)
