@@ -65,19 +65,12 @@ internal sealed class PublishAckHandler(BrokerContext context, SessionTable sess
         if (m.State != awaited)
         {
             lifecycle.CloseForProtocolError(scope.Operation, client,
-                $"{packet.Type.ToString().ToUpperInvariant()} for QoS {(int)m.QoS} message m{packet.PacketId} awaiting {Awaited(m.State)}");
+                $"{packet.Type.ToString().ToUpperInvariant()} for QoS {(int)m.QoS} message m{packet.PacketId} awaiting {m.AwaitedPacket}");
             return;
         }
         CompleteInflight(scope.Operation, session, m);
         outbox.Pump(scope.Operation, session);
     }
-
-    private static string Awaited(InflightState state) => state switch
-    {
-        InflightState.AwaitingPubAck => "PUBACK",
-        InflightState.AwaitingPubRec => "PUBREC",
-        _ => "PUBCOMP",
-    };
 
     /// <summary>QoS 2 inbound: the publisher releases the packet id; a PUBLISH with it is new again.</summary>
     public void HandlePubRel(ConnectedClient client, PubRelPacket packet)

@@ -203,8 +203,7 @@ internal sealed class SessionLifecycle(BrokerContext context, SessionTable sessi
 
         oldest.AckTimeoutReported = true;
         Metrics.AckTimeout();
-        string what = oldest.State == InflightState.AwaitingPubComp ? "PUBCOMP" : oldest.QoS == QualityOfService.AtLeastOnce ? "PUBACK" : "PUBREC";
-        Log.Warning($"Client {client.ClientId} has not acknowledged message m{oldest.PacketId} on '{oldest.Message.Topic}' for {waited / 1000.0:0.#} s (no {what}); {session.InflightCount} inflight, {session.QueuedCount} queued.");
+        Log.Warning($"Client {client.ClientId} has not acknowledged message m{oldest.PacketId} on '{oldest.Message.Topic}' for {waited / 1000.0:0.#} s (no {oldest.AwaitedPacket}); {session.InflightCount} inflight, {session.QueuedCount} queued.");
         if (client.Policy.AckTimeoutDisconnect)
             Disconnect(op, client, ReasonCode.ImplementationSpecificError, $"ack timeout: m{oldest.PacketId} unacknowledged for {waited / 1000.0:0.#} s");
     }

@@ -33,6 +33,13 @@ internal sealed class InflightMessage
     /// <summary>Never changed once made (queued packets may share it), only replaced.</summary>
     public List<uint>? SubscriptionIds { get; private set; }
     public InflightState State { get; set; }
+    /// <summary>The packet the flow waits for, as the log names it.</summary>
+    public string AwaitedPacket => State switch
+    {
+        InflightState.AwaitingPubAck => "PUBACK",
+        InflightState.AwaitingPubRec => "PUBREC",
+        _ => "PUBCOMP",
+    };
     /// <summary>False after a reconnect until it has been resent on the new connection.</summary>
     public bool Sent { get; set; }
     /// <summary>Sent at least once: any later send carries DUP=1.</summary>
