@@ -75,10 +75,11 @@ internal sealed class ConnectHandler(BrokerContext context, SessionTable session
                 return Refuse(op, connection, ReasonCode.ClientIdentifierNotValid, $"keepalive {keepAlive} exceeds max_keepalive {Options.MaxKeepAlive}");
         }
 
+        var connAckProperties = v5 ? ConnAckProperties(assignedId, serverKeepAlive) : null;
         // A CONNACK the client says it cannot take: nothing can be sent, so the connection closes before anything of
         // the session changes [MQTT-3.1.2-24], as in Mosquitto. Session present only flips a bit, never the size.
         if (v5 && connect.Properties?.MaximumPacketSize is { } maximum
-            && PacketWriter.GetSize(new ConnAckPacket { Properties = ConnAckProperties(assignedId, serverKeepAlive) }, version) > maximum)
+            && PacketWriter.GetSize(new ConnAckPacket { Properties = connAckProperties }, version) > maximum)
         {
             if (Log.IsEnabled(LogType.Notice))
                 Log.Notice($"Client connection from {connection.RemoteAddress} refused: its maximum packet size {maximum} is smaller than the CONNACK.");
@@ -138,8 +139,12 @@ internal sealed class ConnectHandler(BrokerContext context, SessionTable session
         RecordSession(op, session, claim: true);
 
         // MQTT 3.1 has no session present flag: its acknowledge-flags byte is reserved, 0.
-        var connack = new ConnAckPacket { SessionPresent = sessionPresent && version != ProtocolVersion.V310, ReasonCode = ReasonCode.Success };
-        if (v5) connack.Properties = ConnAckProperties(assignedId, serverKeepAlive);
+        var connack = new ConnAckPacket
+        {
+            SessionPresent = sessionPresent && version != ProtocolVersion.V310,
+            ReasonCode = ReasonCode.Success,
+            Properties = connAckProperties,
+        };
         // Not held for the store: "session present" is the protocol's own report of what survived, and a CONNACK
         // that waited on a failing store would leave even clients needing nothing stored unable to connect (and a
         // DISCONNECT must never come before the CONNACK [MQTT-3.14.0-1]).
