@@ -92,6 +92,14 @@ public sealed class MqttBroker : IDisposable
     public ConnectedClient? HandleConnect(IClientConnection connection, MqttPacket first, ListenerPolicy policy, TransportIdentity? identity = null) =>
         _connect.Handle(connection, first, policy, identity);
 
+    /// <summary>The connection <paramref name="clientId"/> is connected on now, if any: the one a CONNECT with that id
+    /// would take over.</summary>
+    public IClientConnection? ConnectionOf(string clientId)
+    {
+        var shard = _sessions.ShardOf(clientId);
+        lock (shard.Lock) return shard.GetValueOrDefault(clientId)?.Client is { Closed: false } client ? client.Connection : null;
+    }
+
     /// <summary>Handles a PUBLISH; the receipt says whether the broker keeps the packet object and when the connection may
     /// read again (MQTT 3.1.1 back-pressure, see <see cref="PublishReceipt"/>).</summary>
     public PublishReceipt HandlePublish(ConnectedClient client, PublishPacket packet) => _publish.Handle(client, packet);
@@ -172,7 +180,7 @@ public sealed class MqttBroker : IDisposable
             foreach (var client in refused)
             {
                 if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} disconnected, not authorised.");
-                SessionLifecycle.CloseConnection(scope.Operation, client, ReasonCode.NotAuthorized, "credentials no longer valid");
+                SessionLifecycle.CloseConnection(scope.Operation, client, ReasonCode.NotAuthorized);
                 _lifecycle.EndConnection(scope.Operation, client);
             }
             disconnected += refused.Count;

@@ -42,6 +42,8 @@ internal static class ConnectDecoder
             will.Topic = r.ReadString();
             if (!TopicRules.IsValidTopicName(will.Topic, allowEmpty: false))
                 throw new MqttProtocolException(ReasonCode.TopicNameInvalid, $"invalid will topic '{will.Topic}'");
+            if (TopicRules.HasTooManyLevels(will.Topic))
+                throw MqttProtocolException.ProtocolError($"will topic with more than {TopicRules.MaxSeparators} '/'");
             will.Payload = r.ReadBinary();
             packet.Will = will;
         }

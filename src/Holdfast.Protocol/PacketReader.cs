@@ -132,6 +132,15 @@ public static class PacketReader
         return id;
     }
 
+    /// <summary>SUBSCRIBE and UNSUBSCRIBE with packet identifier 0 [MQTT-2.2.1-3] are malformed (0x81), as Mosquitto
+    /// judges them; elsewhere it is a protocol error (0x82). The spec names no code for it.</summary>
+    internal static ushort ReadSubscriptionPacketId(ref MqttSpanReader r)
+    {
+        ushort id = r.ReadUInt16();
+        if (id == 0) throw MqttProtocolException.Malformed("packet identifier 0");
+        return id;
+    }
+
     private static ConnAckPacket DecodeConnAck(ref MqttSpanReader r, ProtocolVersion version)
     {
         byte ackFlags = r.ReadByte();
@@ -184,9 +193,9 @@ public static class PacketReader
 
     private static UnsubscribePacket DecodeUnsubscribe(ref MqttSpanReader r, ProtocolVersion version)
     {
-        var packet = new UnsubscribePacket { PacketId = ReadPacketId(ref r) };
+        var packet = new UnsubscribePacket { PacketId = ReadSubscriptionPacketId(ref r) };
         if (version == ProtocolVersion.V500) packet.Properties = PropertyReader.Read(ref r, PropertyContext.Unsubscribe);
-        while (!r.End) packet.TopicFilters.Add(r.ReadString());
+        while (!r.End) packet.TopicFilters.Add(SubscribeDecoder.ReadFilter(ref r));
         // An UNSUBSCRIBE with no topic filter is a Protocol Error [MQTT-3.10.3-2].
         if (packet.TopicFilters.Count == 0) throw MqttProtocolException.ProtocolError("UNSUBSCRIBE without topic filters");
         return packet;

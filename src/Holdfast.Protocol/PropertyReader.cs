@@ -33,7 +33,9 @@ internal static class PropertyReader
     {
         switch (id)
         {
-            case PropertyId.PayloadFormatIndicator: p.PayloadFormatIndicator = Flag(ref r, id); break;
+            // Any value is passed on unaltered [MQTT-3.3.2-4]: the spec names 0 and 1 but makes no other value an error, and
+            // Mosquitto forwards it.
+            case PropertyId.PayloadFormatIndicator: p.PayloadFormatIndicator = r.ReadByte(); break;
             case PropertyId.MessageExpiryInterval: p.MessageExpiryInterval = r.ReadUInt32(); break;
             case PropertyId.ContentType: p.ContentType = r.ReadString(); break;
             case PropertyId.ResponseTopic: p.ResponseTopic = r.ReadString(); break;

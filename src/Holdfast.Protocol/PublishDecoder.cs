@@ -39,6 +39,9 @@ internal static class PublishDecoder
         string topic = MqttSpanReader.DecodeUtf8(utf8);
         if (!TopicRules.IsValidTopicName(topic, allowEmpty: version == ProtocolVersion.V500))
             throw new MqttProtocolException(ReasonCode.TopicNameInvalid, $"invalid topic name '{topic}'");
+        // A protocol error as Mosquitto answers it (0x82).
+        if (TopicRules.HasTooManyLevels(topic))
+            throw MqttProtocolException.ProtocolError($"topic name with more than {TopicRules.MaxSeparators} '/'");
         topics?.Add(utf8, topic);
         return topic;
     }

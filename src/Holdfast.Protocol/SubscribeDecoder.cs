@@ -4,11 +4,11 @@ internal static class SubscribeDecoder
 {
     public static SubscribePacket Decode(ref MqttSpanReader r, ProtocolVersion version)
     {
-        var packet = new SubscribePacket { PacketId = PacketReader.ReadPacketId(ref r) };
+        var packet = new SubscribePacket { PacketId = PacketReader.ReadSubscriptionPacketId(ref r) };
         if (version == ProtocolVersion.V500) packet.Properties = PropertyReader.Read(ref r, PropertyContext.Subscribe);
         while (!r.End)
         {
-            string filter = r.ReadString();
+            string filter = ReadFilter(ref r);
             byte options = r.ReadByte();
             // Bits 6-7 are reserved in 5.0; bits 2-7 in 3.1.1 [MQTT-3.8.3-4 / MQTT-3-8.3-5].
             int reservedMask = version == ProtocolVersion.V500 ? 0xC0 : 0xFC;
@@ -36,5 +36,15 @@ internal static class SubscribeDecoder
         // A SUBSCRIBE with no topic filter is a Protocol Error [MQTT-3.8.3-2].
         if (packet.Subscriptions.Count == 0) throw MqttProtocolException.ProtocolError("SUBSCRIBE without topic filters");
         return packet;
+    }
+
+    /// <summary>A SUBSCRIBE or UNSUBSCRIBE filter. One deeper than Mosquitto's limit makes the packet malformed (0x81), as
+    /// Mosquitto judges it; other invalid filters are refused one by one in the SUBACK/UNSUBACK.</summary>
+    public static string ReadFilter(ref MqttSpanReader r)
+    {
+        string filter = r.ReadString();
+        if (TopicRules.HasTooManyLevels(filter))
+            throw MqttProtocolException.Malformed($"topic filter with more than {TopicRules.MaxSeparators} '/'");
+        return filter;
     }
 }

@@ -5,6 +5,12 @@ public static class TopicRules
 {
     public const string SharePrefix = "$share/";
 
+    /// <summary>Mosquitto's limit on topic names and filters: at most 200 '/' (201 levels). Deeper ones are refused, as
+    /// Mosquitto refuses them, which also keeps the subscription trie and its walks shallow.</summary>
+    public const int MaxSeparators = 200;
+
+    public static bool HasTooManyLevels(string topicOrFilter) => topicOrFilter.AsSpan().Count('/') > MaxSeparators;
+
     /// <summary>A topic name has no wildcards and at least one character (MQTT 5 allows an empty one only with a Topic Alias).</summary>
     public static bool IsValidTopicName(string topic, bool allowEmpty = false)
     {

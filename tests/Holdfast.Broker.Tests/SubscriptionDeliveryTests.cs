@@ -238,16 +238,35 @@ public class SubscriptionDeliveryTests
         Assert.Equal(ReasonCode.ProtocolError, s.Conn.CloseReason);
     }
 
-    [Fact]
-    public void Publish_to_sys_topic_is_acknowledged_but_not_routed()
+    /// <summary>As Mosquitto: $SYS and $share/… are closed to publishers (MQTT 5: 0x87; 3.1.1: acknowledged, dropped),
+    /// except the state topic a bridge from another broker publishes.</summary>
+    [Theory]
+    [InlineData("$SYS/broker/fake", ProtocolVersion.V500, ReasonCode.NotAuthorized)]
+    [InlineData("$SYS/broker/connection/me", ProtocolVersion.V500, ReasonCode.NotAuthorized)]
+    [InlineData("$SYS/broker/connection/a/b/state", ProtocolVersion.V500, ReasonCode.NotAuthorized)]
+    [InlineData("$share/group/topic", ProtocolVersion.V500, ReasonCode.NotAuthorized)]
+    [InlineData("$SYS/broker/fake", ProtocolVersion.V311, ReasonCode.Success)]
+    [InlineData("$SYS/broker/connection/me/state", ProtocolVersion.V500, ReasonCode.NoMatchingSubscribers)]
+    public void Publishes_to_SYS_and_share_are_denied_but_bridge_state_is_routed(string topic, ProtocolVersion version, ReasonCode expected)
     {
         using var broker = TestBroker.New();
         var sub = broker.Connect("sub");
-        sub.Subscribe("$SYS/#");
-        var pub = broker.Connect("pub");
-        pub.Publish("$SYS/broker/fake", "x", QualityOfService.AtLeastOnce, 1);
+        sub.Subscribe("$SYS/broker/+");
+        var pub = broker.Connect("pub", version);
+        pub.Publish(topic, "x", QualityOfService.AtLeastOnce, 1);
         Assert.Empty(sub.Publishes);
-        Assert.Single(pub.Conn.SentOf<PubAckPacket>());
+        Assert.Equal(expected, Assert.Single(pub.Conn.SentOf<PubAckPacket>()).ReasonCode);
+    }
+
+    [Fact]
+    public void Bridge_state_published_by_a_client_reaches_its_subscribers()
+    {
+        using var broker = TestBroker.New();
+        var sub = broker.Connect("sub");
+        sub.Subscribe("$SYS/broker/connection/#");
+        var pub = broker.Connect("pub");
+        pub.Publish("$SYS/broker/connection/edge/state", "1", QualityOfService.AtLeastOnce, 1);
+        Assert.Equal("$SYS/broker/connection/edge/state", Assert.Single(sub.Publishes).Topic);
     }
 
     [Fact]

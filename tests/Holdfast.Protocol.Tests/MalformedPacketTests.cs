@@ -361,6 +361,25 @@ public class MalformedPacketTests
             Throws(Packet(0x30, Str(topic), v == V5 ? Props() : [], [0x01]), v, ReasonCode.TopicNameInvalid);
     }
 
+    /// <summary>Mosquitto's limit of 200 '/' in a topic: a deeper PUBLISH or will is a protocol error, a deeper SUBSCRIBE
+    /// or UNSUBSCRIBE filter malformed, as Mosquitto answers them.</summary>
+    [Theory]
+    [MemberData(nameof(Versions))]
+    public void Topics_deeper_than_Mosquittos_limit_are_refused(ProtocolVersion v)
+    {
+        var p = v == V5 ? Props() : [];
+        string deepest = string.Concat(Enumerable.Repeat("abc/", 200)) + "d", tooDeep = "/" + deepest;
+        PacketReader.Read(Packet(0x30, Str(deepest), p, [0x01]), v);
+        PacketReader.Read(Packet(0x82, U16(1), p, Str(deepest), [0x00]), v);
+        ProtocolError(Packet(0x30, Str(tooDeep), p, [0x01]), v);
+        Malformed(Packet(0x82, U16(1), p, Str(tooDeep), [0x00]), v);
+        Malformed(Packet(0xA2, U16(1), p, Str(tooDeep)), v);
+        var connect = v == V5
+            ? Packet(0x10, Str("MQTT"), [0x05, 0x06], U16(60), Props(), Str("c"), Props(), Str(tooDeep), LenPrefixed(1))
+            : Packet(0x10, Str(v == V3 ? "MQTT" : "MQIsdp"), [(byte)v, 0x06], U16(60), Str("c"), Str(tooDeep), LenPrefixed(1));
+        ProtocolError(connect, v);
+    }
+
     [Theory]
     [MemberData(nameof(Versions))]
     public void Wildcards_in_a_will_topic_are_topic_name_invalid(ProtocolVersion v)
@@ -405,7 +424,8 @@ public class MalformedPacketTests
     [MemberData(nameof(Versions))]
     public void Packet_identifier_0_is_a_protocol_error(ProtocolVersion v)
     {
-        // [MQTT-2.2.1-3 / MQTT-2.3.1-1]: packets that carry a packet identifier need a non-zero one.
+        // [MQTT-2.2.1-3 / MQTT-2.3.1-1]: packets that carry a packet identifier need a non-zero one. SUBSCRIBE and
+        // UNSUBSCRIBE with 0 are malformed, as Mosquitto judges them.
         var p = v == V5 ? Props() : [];
         var zero = U16(0);
         ProtocolError(Packet(0x32, Str("a"), zero, p, [0x01]), v);
@@ -415,9 +435,9 @@ public class MalformedPacketTests
         ProtocolError(Packet(0x50, zero), v);
         ProtocolError(Packet(0x62, zero), v);
         ProtocolError(Packet(0x70, zero), v);
-        ProtocolError(Packet(0x82, zero, p, Str("a"), [0x00]), v);
+        Malformed(Packet(0x82, zero, p, Str("a"), [0x00]), v);
         ProtocolError(Packet(0x90, zero, p, [0x00]), v);
-        ProtocolError(Packet(0xA2, zero, p, Str("a")), v);
+        Malformed(Packet(0xA2, zero, p, Str("a")), v);
         ProtocolError(Packet(0xB0, zero, p, v == V5 ? [0x00] : []), v);
     }
 
@@ -557,6 +577,13 @@ public class MalformedPacketTests
     public void Subscription_identifier_longer_than_four_bytes_is_malformed()
     {
         Malformed(SpecTables.PacketWithProperties(PropertyContext.Publish, [0x0B, 0x80, 0x80, 0x80, 0x80, 0x01]), V5);
+    }
+
+    [Fact]
+    public void Payload_format_indicator_of_any_value_is_passed_on()
+    {
+        var publish = (PublishPacket)PacketReader.Read(SpecTables.PacketWithProperties(PropertyContext.Publish, [0x01, 0xED]), V5);
+        Assert.Equal((byte)0xED, publish.Properties!.PayloadFormatIndicator);
     }
 
     [Fact]

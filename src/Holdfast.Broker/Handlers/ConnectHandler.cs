@@ -51,14 +51,15 @@ internal sealed class ConnectHandler(BrokerContext context, SessionTable session
             userName = commonName;
         }
         // As Mosquitto 2: a client with a user name must match the password file (without one, nobody can); a client
-        // without one is anonymous, and allow_anonymous decides.
+        // without one is anonymous, and allow_anonymous decides. Either refusal is Mosquitto's "not authorised" (0x87,
+        // 3.1.1: code 5), which clients and tests written against it expect.
         else if (userName is { } user)
         {
             if (policy.CheckPassword is not { } check ? !policy.AllowAnonymous : !check(user, connect.Password ?? []))
-                return Refuse(op, connection, ReasonCode.BadUserNameOrPassword, $"bad user name or password for '{user}'");
+                return RefuseNotAuthorised(op, connection, clientId, $"bad user name or password for '{user}'");
         }
         else if (!policy.AllowAnonymous)
-            return Refuse(op, connection, ReasonCode.NotAuthorized, "anonymous clients are not allowed");
+            return RefuseNotAuthorised(op, connection, clientId, "anonymous clients are not allowed");
         // A retained will cannot be honoured without retained messages: an error, not a silent downgrade [MQTT-3.2.2-13].
         if (v5 && connect.Will is { Retain: true } && !Options.RetainAvailable)
             return Refuse(op, connection, ReasonCode.RetainNotSupported, "will retain requested but retain_available is false");
@@ -180,6 +181,15 @@ internal sealed class ConnectHandler(BrokerContext context, SessionTable session
         };
         if (Options.MaxPacketSize > 0) p.MaximumPacketSize = (uint)Options.MaxPacketSize;
         return p;
+    }
+
+    /// <summary>A failed login: our line with the reason, then Mosquitto's own line, which log watchers such as
+    /// fail2ban filters match.</summary>
+    private ConnectedClient? RefuseNotAuthorised(BrokerOperation op, IClientConnection connection, string clientId, string why)
+    {
+        var refused = Refuse(op, connection, ReasonCode.NotAuthorized, why);
+        if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {clientId} disconnected, not authorised.");
+        return refused;
     }
 
     private ConnectedClient? Refuse(BrokerOperation op, IClientConnection connection, ReasonCode code, string why)

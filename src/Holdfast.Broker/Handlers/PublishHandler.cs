@@ -161,10 +161,10 @@ internal sealed class PublishHandler(BrokerContext context, SessionTable session
             Outbox.SendSessionRecorded(op, client, OutboundPacket.Ack(PacketType.PubRec, packet.PacketId));
             return null;
         }
-        if (AccessRules.IsBrokerTopic(topic))
+        if (AccessRules.IsClosedToPublishers(topic))
         {
-            // $SYS belongs to the broker. Accept and acknowledge (clients are not told off), but do not route.
-            AcknowledgeUnrouted(op, client, packet);
+            // As an ACL denial: MQTT 5 is told (0x87); 3.1.1 is acknowledged and the message dropped.
+            DenyPublish(op, client, packet, topic);
             return null;
         }
         if (packet.Retain && !Options.RetainAvailable)
@@ -252,7 +252,7 @@ internal sealed class PublishHandler(BrokerContext context, SessionTable session
     }
 
     /// <summary>Acknowledges a PUBLISH as accepted without routing it (a QoS 2 flow still goes on to PUBREL/PUBCOMP): for
-    /// a message the broker discards where the client cannot be told (a publish to $SYS, a denied MQTT 3.1.1 publish).</summary>
+    /// a message the broker discards where the client cannot be told (a denied MQTT 3.1.1 publish).</summary>
     private static void AcknowledgeUnrouted(BrokerOperation op, ConnectedClient client, PublishPacket packet)
     {
         AwaitPubRel(op, client, packet);

@@ -21,7 +21,7 @@ internal sealed class SessionLifecycle(BrokerContext context, SessionTable sessi
     {
         if (client.Closed) return;
         if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} disconnected by the broker: {why}.");
-        CloseConnection(op, client, reason, why);
+        CloseConnection(op, client, reason);
         EndConnection(op, client);
     }
 
@@ -36,20 +36,13 @@ internal sealed class SessionLifecycle(BrokerContext context, SessionTable sessi
         EndConnection(op, client);
     }
 
-    /// <summary>Closes a client's connection with a reason: an MQTT 5 client is sent a DISCONNECT carrying it (and
-    /// <paramref name="why"/> as its Reason String); MQTT 3.1.1 has no server DISCONNECT, so its connection just closes.</summary>
-    public static void CloseConnection(BrokerOperation op, ConnectedClient client, ReasonCode reason, string? why = null)
+    /// <summary>Closes a client's connection with a reason: an MQTT 5 client is sent a DISCONNECT carrying it; MQTT 3.1.1
+    /// has no server DISCONNECT, so its connection just closes. The DISCONNECT has no Reason String (optional,
+    /// [MQTT-3.14.2.2.3]): Mosquitto sends none and clients written against it compare the bytes; the log line says why.</summary>
+    public static void CloseConnection(BrokerOperation op, ConnectedClient client, ReasonCode reason)
     {
         if (!client.IsV5) { op.Close(client.Connection); return; }
-        var disconnect = new DisconnectPacket
-        {
-            ReasonCode = reason,
-            Properties = why is null ? null : new MqttProperties { ReasonString = why },
-        };
-        // The reason string is optional: left out rather than exceed the client's Maximum Packet Size [MQTT-3.14.2-3].
-        if (client.MaximumPacketSize > 0 && PacketWriter.GetSize(disconnect, client.Version) > client.MaximumPacketSize)
-            disconnect.Properties = null;
-        op.Close(client.Connection, goodbye: disconnect);
+        op.Close(client.Connection, goodbye: new DisconnectPacket { ReasonCode = reason });
     }
 
     /// <summary>Detaches a connection from its session: inflight messages will be resent on the next connection,

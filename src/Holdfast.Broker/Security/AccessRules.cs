@@ -50,4 +50,18 @@ internal sealed class AccessRules
     /// <summary>$SYS topics belong to the broker: clients neither publish nor leave wills there.</summary>
     public static bool IsBrokerTopic(string topic) =>
         topic == "$SYS" || topic.StartsWith("$SYS/", StringComparison.Ordinal);
+
+    /// <summary>Topics no client may publish on, as Mosquitto judges them (a denial, like an ACL's): $SYS, except
+    /// <c>$SYS/broker/connection/NAME/state</c>, where a bridge from another broker reports its state; and
+    /// <c>$share/…</c>, which names subscriptions, not messages.</summary>
+    public static bool IsClosedToPublishers(string topic) =>
+        IsBrokerTopic(topic) ? !IsBridgeStateTopic(topic) : TopicRules.IsShared(topic);
+
+    private static bool IsBridgeStateTopic(string topic)
+    {
+        const string prefix = "$SYS/broker/connection/", suffix = "/state";
+        if (!topic.StartsWith(prefix, StringComparison.Ordinal) || !topic.EndsWith(suffix, StringComparison.Ordinal)) return false;
+        int nameLength = topic.Length - prefix.Length - suffix.Length;
+        return nameLength > 0 && topic.IndexOf('/', prefix.Length, nameLength) < 0;
+    }
 }

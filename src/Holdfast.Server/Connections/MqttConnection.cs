@@ -23,6 +23,10 @@ internal sealed class MqttConnection : IClientConnection
     /// See <see cref="LingerAsync"/>.</summary>
     private static readonly TimeSpan LingerTimeout = TimeSpan.FromSeconds(1);
 
+    /// <summary>How long a CONNECT taking over a client id waits for the old connection to handle what it had received
+    /// (<see cref="ReadSettling"/>). Only an old connection busy or held back takes that long.</summary>
+    private static readonly TimeSpan SettleTimeout = TimeSpan.FromSeconds(1);
+
     private readonly ClientTransport _transport;
     private readonly MqttBroker _broker;
     private readonly ListenerPolicy _policy;
@@ -34,6 +38,7 @@ internal sealed class MqttConnection : IClientConnection
     /// <summary>Lets PUBLISHes and acknowledgements the broker did not keep be read into the same packet objects, with
     /// cached topic strings.</summary>
     private readonly PacketReaderCache _readerCache = new();
+    private readonly ReadSettling _settling = new();
     private ProtocolVersion _version = ProtocolVersion.V311;
     private ConnectedClient? _client;
     // The CONNACK (and a resumed session's resends) are queued inside HandleConnect, before _client is set, and the
@@ -64,6 +69,11 @@ internal sealed class MqttConnection : IClientConnection
 
     public void Close(MqttPacket? goodbye = null) => _output.Close(goodbye);
 
+    /// <summary>Completes once this connection has handled every packet it had received (or has ended), or after
+    /// <see cref="SettleTimeout"/>: called by a connection whose CONNECT is about to take over this one's client id.</summary>
+    private async Task SettleAsync() =>
+        await Task.WhenAny(_settling.RequestAsync(_input.CancelPendingRead), Task.Delay(SettleTimeout));
+
     public async Task RunAsync()
     {
         _broker.Metrics.SocketOpened();
@@ -76,7 +86,7 @@ internal sealed class MqttConnection : IClientConnection
         {
             lostReason = await ReadLoopAsync();
         }
-        catch (Exception e) when (e is IOException or ConnectionResetException or ObjectDisposedException)
+        catch (Exception e) when (e is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException)
         {
             lostReason = "closed its connection";
         }
@@ -87,6 +97,7 @@ internal sealed class MqttConnection : IClientConnection
         }
         finally
         {
+            _settling.Ended();
             _readDeadlines.Remove(_timeout);
             if (_client is not null) _broker.ConnectionLost(_client, lostReason);
             Close();
@@ -144,6 +155,7 @@ internal sealed class MqttConnection : IClientConnection
             int maxPacketSize = _client is not null ? configuredMax
                 : configuredMax > 0 ? Math.Min(configuredMax, MaxConnectPacketSize) : MaxConnectPacketSize;
             var result = await _input.ReadAsync();
+            bool settling = _settling.Requested;
             if (result.IsCanceled && _timeout.Expired)
             {
                 if (_client is null) { _log.Notice($"Client {RemoteAddress} did not send CONNECT in time, closing."); return "timed out before CONNECT"; }
@@ -169,7 +181,8 @@ internal sealed class MqttConnection : IClientConnection
             // Counted once per read, not per packet: the counters are shared by every connection.
             _broker.Metrics.Received(packets, available - buffer.Length);
             if (_output.IsClosing) return "disconnected";
-            if (result.IsCompleted || result.IsCanceled) return "closed its connection";
+            if (result.IsCompleted || (result.IsCanceled && !settling)) return "closed its connection";
+            if (settling) _settling.Settled();
             if (_client is not null) _timeout.ResetKeepAlive(_client.KeepAlive);
         }
     }
@@ -186,6 +199,8 @@ internal sealed class MqttConnection : IClientConnection
                 // The rest of the connection is read and written in the version CONNECT named.
                 _version = _output.Version = connect.ProtocolVersion;
                 if (connect.ClientId.Length > 0) _connectingClientId = connect.ClientId;
+                if (connect.ClientId.Length > 0 && _broker.ConnectionOf(connect.ClientId) is MqttConnection earlier && earlier != this)
+                    await earlier.SettleAsync();
             }
             _client = _broker.HandleConnect(this, packet, _policy, _transport.Identity);
             if (_client is null) return false;

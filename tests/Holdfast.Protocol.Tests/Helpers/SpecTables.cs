@@ -54,9 +54,11 @@ public static class SpecTables
         id == PropertyId.UserProperty || (id == PropertyId.SubscriptionIdentifier && ctx == Publish);
 
     /// <summary>Byte properties whose only values are 0 and 1 ("It is a Protocol Error to ... have a value other than 0 or 1").</summary>
+    /// <summary>The byte properties whose other values the spec makes a protocol error. The Payload Format Indicator is
+    /// not one: the spec names 0 and 1 without making other values an error, and it is passed on unaltered.</summary>
     public static readonly PropertyId[] BooleanProperties =
     [
-        PropertyId.PayloadFormatIndicator, PropertyId.RequestProblemInformation, PropertyId.RequestResponseInformation,
+        PropertyId.RequestProblemInformation, PropertyId.RequestResponseInformation,
         PropertyId.MaximumQoS, PropertyId.RetainAvailable, PropertyId.WildcardSubscriptionAvailable,
         PropertyId.SubscriptionIdentifiersAvailable, PropertyId.SharedSubscriptionAvailable,
     ];

@@ -78,7 +78,7 @@ public sealed class SecuringWalkthroughTests : IDisposable
         await broker.Runner.WaitForOutputAsync("Denied PUBLISH from", PeerTimeout);
 
         var wrongPassword = await PubAsync(broker, [.. tls, "-u", "sensor-7", "-P", "wrong", "-t", "plant/line-7/temp", "-m", "1"]);
-        Assert.Equal(4, wrongPassword.ExitCode);
+        Assert.Equal(5, wrongPassword.ExitCode);
         var anonymous = await PubAsync(broker, [.. tls, "-t", "plant/line-7/temp", "-m", "1"]);
         Assert.Equal(5, anonymous.ExitCode);
         var cleartext = await PubAsync(broker, ["-u", "sensor-7", "-P", "sensor-secret", "-t", "plant/line-7/temp", "-m", "1"]);
