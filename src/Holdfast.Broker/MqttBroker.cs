@@ -121,8 +121,9 @@ public sealed class MqttBroker : IDisposable
             case DisconnectPacket d: _disconnect.Handle(client, d); return null;
             case AuthPacket: _pingAuth.HandleAuth(client); return null;
             default:
-                // CONNECT twice, or a packet only a server sends [MQTT-3.1.0-2]; a PUBLISH goes to HandlePublish.
-                _disconnect.Disconnect(client, ReasonCode.ProtocolError, $"unexpected {packet.Type} from a client");
+                // CONNECT twice [MQTT-3.1.0-2], or a packet only a server sends; a PUBLISH goes to HandlePublish. Closed
+                // without a DISCONNECT, as Mosquitto closes it.
+                _disconnect.CloseForProtocolError(client, $"unexpected {packet.Type} from a client");
                 return null;
         }
     }

@@ -7,6 +7,9 @@ public sealed class MqttProtocolException(ReasonCode reasonCode, string message)
 {
     public ReasonCode ReasonCode { get; } = reasonCode;
 
+    /// <summary>The type of the packet that failed to decode, once the fixed header named it.</summary>
+    public PacketType? PacketType { get; init; }
+
     public static MqttProtocolException Malformed(string message) => new(ReasonCode.MalformedPacket, message);
     public static MqttProtocolException ProtocolError(string message) => new(ReasonCode.ProtocolError, message);
 }

@@ -95,6 +95,19 @@ public static class PacketReader
 
     private static MqttPacket Decode(byte first, ReadOnlySpan<byte> body, ProtocolVersion version, PacketReaderCache? cache)
     {
+        try
+        {
+            return DecodeBody(first, body, version, cache);
+        }
+        catch (MqttProtocolException e) when (e.PacketType is null)
+        {
+            // The receiver's answer may depend on the type (a server closes on a packet only servers send).
+            throw new MqttProtocolException(e.ReasonCode, e.Message) { PacketType = (PacketType)(first >> 4) };
+        }
+    }
+
+    private static MqttPacket DecodeBody(byte first, ReadOnlySpan<byte> body, ProtocolVersion version, PacketReaderCache? cache)
+    {
         var type = (PacketType)(first >> 4);
         int flags = first & 0x0F;
         var r = new MqttSpanReader(body);
@@ -103,6 +116,8 @@ public static class PacketReader
 
         // Every packet but PUBLISH has fixed flags: 0010 for PUBREL, SUBSCRIBE, UNSUBSCRIBE, else 0000 [MQTT-2.1.3-1].
         int expectedFlags = type is PacketType.PubRel or PacketType.Subscribe or PacketType.Unsubscribe ? 2 : 0;
+        // MQTT 3.1 let these three carry DUP when resent (its §3.6 PUBREL "DUP flag"); Mosquitto reads them so.
+        if (version == ProtocolVersion.V310 && expectedFlags == 2) flags &= ~0x08;
         if (flags != expectedFlags)
             throw MqttProtocolException.Malformed($"invalid fixed header flags {flags:X} for {type}");
 

@@ -77,7 +77,9 @@ public class MalformedPacketTests
             int expected = type is PacketType.PubRel or PacketType.Subscribe or PacketType.Unsubscribe ? 2 : 0;
             for (int flags = 0; flags < 16; flags++)
             {
-                if (flags == expected) continue;
+                // MQTT 3.1's DUP on these three is read (see the test below).
+                bool dupIn31 = version == ProtocolVersion.V310 && expected == 2 && flags == 0x0A;
+                if (flags == expected || dupIn31) continue;
                 var corrupt = bytes.ToArray();
                 corrupt[0] = (byte)(((int)type << 4) | flags);
                 Malformed(corrupt, version);
@@ -418,6 +420,20 @@ public class MalformedPacketTests
         // [MQTT-3.3.2-8]: a Topic Alias of 0 is not permitted; the receiver disconnects with 0x94 Topic Alias invalid.
         Throws(Packet(0x30, Str("a"), Props([0x23, .. U16(0)]), [0x01]), V5, ReasonCode.TopicAliasInvalid);
         Throws(Packet(0x30, Str(""), Props([0x23, .. U16(0)]), [0x01]), V5, ReasonCode.TopicAliasInvalid);
+    }
+
+    /// <summary>MQTT 3.1 let PUBREL, SUBSCRIBE and UNSUBSCRIBE carry DUP when resent; 3.1.1 and 5 fix their flags at 0010.</summary>
+    [Theory]
+    [MemberData(nameof(Versions))]
+    public void Dup_on_pubrel_subscribe_and_unsubscribe_is_read_only_in_MQTT_3_1(ProtocolVersion v)
+    {
+        var p = v == V5 ? Props() : [];
+        byte[][] resent = [Packet(0x6A, U16(1)), Packet(0x8A, U16(1), p, Str("a"), [0x00]), Packet(0xAA, U16(1), p, Str("a"))];
+        foreach (var bytes in resent)
+        {
+            if (v == ProtocolVersion.V310) PacketReader.Read(bytes, v);
+            else Malformed(bytes, v);
+        }
     }
 
     [Theory]

@@ -63,6 +63,13 @@ internal sealed class DisconnectHandler(BrokerContext context, SessionTable sess
         lifecycle.Disconnect(scope.Operation, client, reason, why);
     }
 
+    /// <summary>Closes a client for a protocol error without a DISCONNECT (see <see cref="SessionLifecycle.CloseForProtocolError"/>).</summary>
+    public void CloseForProtocolError(ConnectedClient client, string why)
+    {
+        using var scope = new OperationScope(sessions, ShardSet.Of(client.Session.Shard), lifecycle);
+        lifecycle.CloseForProtocolError(scope.Operation, client, why);
+    }
+
     /// <summary>The store could not write what a packet to this client vouched for: the client is disconnected (MQTT 5:
     /// 0x80) without it and resends on its next connection. Its will is not published: the client did nothing wrong, and
     /// a store fault would otherwise fire the will of every client it touched.</summary>

@@ -13,6 +13,12 @@ internal sealed class MalformedPacketHandler(BrokerContext context, DisconnectHa
     {
         if (context.Log.IsEnabled(LogType.Notice))
             context.Log.Notice($"Client {client?.ClientId ?? connection.RemoteAddress} sent a bad packet: {error.Message}; disconnecting (0x{(byte)error.ReasonCode:X2}).");
+        if (client is not null && error.PacketType is PacketType.ConnAck or PacketType.SubAck or PacketType.UnsubAck or PacketType.PingResp)
+        {
+            // A packet only a server sends is no request to answer: closed without a DISCONNECT, as Mosquitto does.
+            disconnects.CloseForProtocolError(client, error.Message);
+            return;
+        }
         if (client is not null)
         {
             disconnects.Disconnect(client, error.ReasonCode, error.Message);

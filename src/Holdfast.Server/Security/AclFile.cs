@@ -109,6 +109,9 @@ public sealed class AclFile
     /// <see cref="TopicAccess.Subscribe"/>). <paramref name="userName"/> null is an anonymous client.</summary>
     public bool Check(string clientId, string? userName, string topic, TopicAccess access)
     {
+        // As Mosquitto 2: the file never refuses a SUBSCRIBE; every delivery is checked for read access instead. So a
+        // reload that grants a topic reaches the subscriptions already made.
+        if (access == TopicAccess.Subscribe) return true;
         var topics = userName is null ? _anonymous : _users.GetValueOrDefault(userName);
         // As Mosquitto: a client id or user name holding a wildcard could widen a pattern into other clients' topics.
         if (_patterns.Count > 0 && (HasWildcard(clientId) || (userName is not null && HasWildcard(userName)))) return false;
@@ -116,39 +119,27 @@ public sealed class AclFile
         // Denials first: a deny that matches wins whatever the order of the lines.
         if (topics is not null)
             foreach (var rule in topics)
-                if (rule.Grant == Grant.Deny && Denies(rule.Topic, topic, access)) return false;
+                if (rule.Grant == Grant.Deny && TopicRules.Matches(rule.Topic, topic)) return false;
         foreach (var rule in _patterns)
-            if (rule.Grant == Grant.Deny && PatternApplies(rule.Topic, clientId, userName, topic, access, deny: true)) return false;
+            if (rule.Grant == Grant.Deny && PatternApplies(rule.Topic, clientId, userName, topic)) return false;
 
         if (topics is not null)
             foreach (var rule in topics)
-                if (Grants(rule, rule.Topic, topic, access)) return true;
+                if (rule.Allows(access) && TopicRules.Matches(rule.Topic, topic)) return true;
         foreach (var rule in _patterns)
-            if (rule.Grant != Grant.Deny && rule.Allows(access == TopicAccess.Subscribe ? TopicAccess.Read : access)
-                && PatternApplies(rule.Topic, clientId, userName, topic, access, deny: false)) return true;
+            if (rule.Grant != Grant.Deny && rule.Allows(access) && PatternApplies(rule.Topic, clientId, userName, topic)) return true;
         return false;
     }
 
-    /// <summary>A pattern with %c and %u filled in, matched against the topic. Publishes and deliveries (the hot path) fill
-    /// it in on the stack; subscriptions, rarer, as a string.</summary>
-    private static bool PatternApplies(string pattern, string clientId, string? userName, string topic, TopicAccess access, bool deny)
+    /// <summary>A pattern with %c and %u filled in (on the stack: publishes and deliveries are the hot path), matched
+    /// against the topic.</summary>
+    private static bool PatternApplies(string pattern, string clientId, string? userName, string topic)
     {
-        if (access == TopicAccess.Subscribe)
-            return Substitute(pattern, clientId, userName) is { } filter && (deny ? Covers(filter, topic) : Overlap(filter, topic));
         if (!pattern.Contains('%')) return TopicRules.Matches(pattern, topic);
         if (userName is null && pattern.Contains("%u", StringComparison.Ordinal)) return false;
         int length = FilledLength(pattern, clientId, userName);
         Span<char> buffer = length <= 512 ? stackalloc char[length] : new char[length];
         return TopicRules.Matches(buffer[..Fill(pattern, clientId, userName, buffer)], topic);
-    }
-
-    /// <summary>The pattern with %c and %u filled in; null when it needs a user name and the client has none.</summary>
-    private static string? Substitute(string pattern, string clientId, string? userName)
-    {
-        if (!pattern.Contains('%')) return pattern;
-        if (userName is null && pattern.Contains("%u", StringComparison.Ordinal)) return null;
-        var buffer = new char[FilledLength(pattern, clientId, userName)];
-        return new string(buffer, 0, Fill(pattern, clientId, userName, buffer));
     }
 
     /// <summary>At least the length of the filled-in pattern.</summary>
@@ -183,55 +174,7 @@ public sealed class AclFile
         return count;
     }
 
-    /// <summary>A deny line stops a publish or delivery on a topic it matches, and a subscription whose every topic it
-    /// matches (a wider filter is granted, and what the deny covers is then not delivered).</summary>
-    private static bool Denies(string ruleTopic, string topic, TopicAccess access) =>
-        access == TopicAccess.Subscribe ? Covers(ruleTopic, topic) : TopicRules.Matches(ruleTopic, topic);
-
-    /// <summary>A subscription is granted when some topic it matches is readable: deliveries are then filtered one by one
-    /// (read access), so a subscription to '#' gets what the client may read, as with Mosquitto.</summary>
-    private static bool Grants(Rule rule, string ruleTopic, string topic, TopicAccess access) =>
-        access == TopicAccess.Subscribe
-            ? rule.Allows(TopicAccess.Read) && Overlap(ruleTopic, topic)
-            : rule.Allows(access) && TopicRules.Matches(ruleTopic, topic);
-
     private static bool HasWildcard(string text) => text.AsSpan().IndexOfAny('+', '#') >= 0;
-
-    /// <summary>Whether some topic name matches both filters.</summary>
-    internal static bool Overlap(string a, string b)
-    {
-        string[] x = a.Split('/'), y = b.Split('/');
-        // A leading wildcard never matches a '$' topic [MQTT-4.7.2-1].
-        if (IsDollar(x[0]) && IsWildcard(y[0]) || IsDollar(y[0]) && IsWildcard(x[0])) return false;
-        for (int i = 0; ; i++)
-        {
-            bool xEnded = i == x.Length, yEnded = i == y.Length;
-            if (xEnded && yEnded) return true;
-            // "a/#" also matches "a".
-            if (xEnded) return y[i] == "#";
-            if (yEnded) return x[i] == "#";
-            if (x[i] == "#" || y[i] == "#") return true;
-            if (x[i] != "+" && y[i] != "+" && x[i] != y[i]) return false;
-        }
-    }
-
-    /// <summary>Whether every topic name <paramref name="inner"/> matches is matched by <paramref name="outer"/> too.</summary>
-    internal static bool Covers(string outer, string inner)
-    {
-        string[] o = outer.Split('/'), n = inner.Split('/');
-        if (IsWildcard(o[0]) && IsDollar(n[0])) return false;
-        for (int i = 0; ; i++)
-        {
-            if (i < o.Length && o[i] == "#") return true;
-            if (i == n.Length) return i == o.Length;
-            if (i == o.Length || n[i] == "#") return false;
-            if (o[i] == "+") continue;
-            if (n[i] == "+" || n[i] != o[i]) return false;
-        }
-    }
-
-    private static bool IsDollar(string level) => level.StartsWith('$');
-    private static bool IsWildcard(string level) => level is "+" or "#";
 
     /// <summary>Text from the file as an error shows it: a runaway line (a binary file named by mistake) is cut short.</summary>
     private static string Shown(string text) => text.Length <= 80 ? text : text[..80] + "...";
