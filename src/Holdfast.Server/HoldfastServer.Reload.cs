@@ -17,7 +17,7 @@ public sealed partial class HoldfastServer
     {
         var policy = new ListenerPolicy
         {
-            Name = listener.Port.ToString(),
+            Name = listener.UnixSocketPath ?? listener.Port.ToString(),
             AllowAnonymous = _config.EffectiveAllowAnonymous(listener),
             CheckPassword = PasswordCheck(listener),
             CheckAccess = AclCheck(listener),

@@ -56,6 +56,7 @@ public sealed partial class HoldfastServer : IAsyncDisposable
         foreach (var listener in _config.Listeners)
             if (ListenerTls.Load(listener) is { } tls) _tls[listener] = tls;
         _log.Notice($"Holdfast version {Version} starting");
+        if (config.ConfigFile is { } configFile) _log.Notice($"Config loaded from {configFile}.");
         if (config.Persistence)
         {
             // Opens and reads the data directory: a corrupt or unusable one stops startup (StoreOpenException) rather
@@ -133,21 +134,27 @@ public sealed partial class HoldfastServer : IAsyncDisposable
                 var policy = _policies[i];
                 var context = new ListenerContext(policy, new ConnectionLimit(listener.MaxConnections), tls);
                 bool websockets = listener.Protocol == "websockets";
-                foreach (var address in BindAddresses(listener))
+                void Configure(ListenOptions lo)
                 {
-                    kestrel.Listen(address, listener.Port, lo =>
-                    {
-                        listenOptions.Add(lo);
-                        // Plain MQTT speaks no HTTP: left at Kestrel's default, TLS would offer h2 and http/1.1 by ALPN and
-                        // refuse a client that offers "mqtt" (RFC 7301). With none, ALPN is ignored, as by Mosquitto.
-                        if (websockets) WebSocketTransport.Listen(lo, context); else lo.Protocols = HttpProtocols.None;
-                        if (tls is not null) TlsHandshake.Use(lo, tls, _log);
-                        if (!websockets)
-                            lo.Run(connection => RunConnectionAsync(ListenerContext.Transport(connection.Transport, connection.RemoteEndPoint,
-                                (connection.LocalEndPoint as IPEndPoint)?.Port ?? listener.Port, connection.Abort,
-                                connection.Features.Get<ITlsConnectionFeature>()?.ClientCertificate), context));
-                    });
+                    listenOptions.Add(lo);
+                    // Plain MQTT speaks no HTTP: left at Kestrel's default, TLS would offer h2 and http/1.1 by ALPN and
+                    // refuse a client that offers "mqtt" (RFC 7301). With none, ALPN is ignored, as by Mosquitto.
+                    if (websockets) WebSocketTransport.Listen(lo, context); else lo.Protocols = HttpProtocols.None;
+                    if (tls is not null) TlsHandshake.Use(lo, tls, _log);
+                    if (!websockets)
+                        lo.Run(connection => RunConnectionAsync(ListenerContext.Transport(connection.Transport, connection.RemoteEndPoint,
+                            (connection.LocalEndPoint as IPEndPoint)?.Port ?? listener.Port, connection.Abort,
+                            connection.Features.Get<ITlsConnectionFeature>()?.ClientCertificate), context));
                 }
+                if (listener.UnixSocketPath is { } socketPath)
+                {
+                    // As Mosquitto (it unlinks the path first): a socket file left by an earlier run is replaced.
+                    File.Delete(socketPath);
+                    kestrel.ListenUnixSocket(socketPath, Configure);
+                    continue;
+                }
+                foreach (var address in BindAddresses(listener))
+                    kestrel.Listen(address, listener.Port, Configure);
             }
             _observability.Listen(kestrel);
         });
@@ -170,11 +177,7 @@ public sealed partial class HoldfastServer : IAsyncDisposable
             // Kestrel words it for HTTP ("Failed to bind to address http://..." or https://); say it for MQTT.
             throw new IOException($"cannot open listen socket: {e.Message.Replace("https://", "").Replace("http://", "")}", e);
         }
-        foreach (var lo in listenOptions)
-        {
-            _endpoints.Add(lo.IPEndPoint!);
-            _log.Notice($"Opening {(lo.IPEndPoint!.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? "ipv6" : "ipv4")} listen socket on {lo.IPEndPoint}.");
-        }
+        foreach (var line in ListenerLines(listenOptions)) _log.Notice(line);
         _observability.Start();
         _log.Notice($"Holdfast version {Version} running");
         SystemdNotify.Send("READY=1", _log);
@@ -195,6 +198,30 @@ public sealed partial class HoldfastServer : IAsyncDisposable
         {
             listener.Connections.Exit();
         }
+    }
+
+    /// <summary>Mosquitto's lines for the sockets opened (log parsers match them): "Opening ipv4 listen socket on port N."
+    /// (a dual-stack socket serves both families, so both lines), "Opening websockets listen socket on port N." once per
+    /// WebSocket listener, "Opening unix listen socket on path P.". Also records the endpoints bound.</summary>
+    private List<string> ListenerLines(List<ListenOptions> listenOptions)
+    {
+        var lines = new List<string>();
+        foreach (var lo in listenOptions)
+        {
+            if (lo.SocketPath is { } path) { lines.Add($"Opening unix listen socket on path {path}."); continue; }
+            var endpoint = lo.IPEndPoint!;
+            _endpoints.Add(endpoint);
+            if (lo.Protocols != HttpProtocols.None)
+            {
+                string line = $"Opening websockets listen socket on port {endpoint.Port}.";
+                if (!lines.Contains(line)) lines.Add(line);
+                continue;
+            }
+            bool v6 = endpoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6;
+            if (!v6 || endpoint.Address.Equals(IPAddress.IPv6Any)) lines.Add($"Opening ipv4 listen socket on port {endpoint.Port}.");
+            if (v6) lines.Add($"Opening ipv6 listen socket on port {endpoint.Port}.");
+        }
+        return lines;
     }
 
     private static IPAddress[] BindAddresses(ListenerConfig listener)

@@ -91,7 +91,7 @@ public class ConfigErrorTests
     [InlineData("max_topic_alias 70000", "max_topic_alias: 70000 is out of range (0..65535)")]
     [InlineData("port 0", "port: 0 is out of range (1..65535)")]
     [InlineData("port 65536", "port: 65536 is out of range (1..65535)")]
-    [InlineData("listener 0", "listener: port 0 is out of range (1..65535)")]
+    [InlineData("listener 0", "listener: port 0 needs a unix socket path (listener 0 /run/holdfast/holdfast.sock)")]
     [InlineData("listener 70000 127.0.0.1", "listener: port 70000 is out of range (1..65535)")]
     [InlineData("listener abc", "listener: 'abc' is not a number")]
     [InlineData("ack_timeout -1", "ack_timeout: -1 is out of range (0..2147483647)")]

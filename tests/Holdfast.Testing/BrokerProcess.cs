@@ -104,7 +104,7 @@ public sealed partial class BrokerProcess : IAsyncDisposable
     /// <summary>SIGKILL: the broker gets no chance to write anything more.</summary>
     public void Kill() => Runner.Kill();
 
-    [GeneratedRegex(@"listen socket on 127\.0\.0\.1:(\d+)")]
+    [GeneratedRegex(@"Opening ipv4 listen socket on port (\d+)\.")]
     private static partial Regex HoldfastListenLine();
 
     public async ValueTask DisposeAsync()

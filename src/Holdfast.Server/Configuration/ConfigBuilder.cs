@@ -214,10 +214,15 @@ internal sealed class ConfigBuilder
         if (line.Args.Length > 2)
             throw line.Fail($"unexpected extra value '{line.Args[2]}'");
 
+        // As Mosquitto: port 0 with a path is a Unix domain socket listener.
+        bool unix = line.Args[0] == "0";
+        if (unix && line.Args.Length < 2)
+            throw line.Fail("port 0 needs a unix socket path (listener 0 /run/holdfast/holdfast.sock)");
         var listener = new ListenerConfig
         {
-            Port = ListenerPort(line, line.Args[0]),
-            BindAddress = line.Args.Length == 2 ? line.Args[1] : null,
+            Port = unix ? 0 : ListenerPort(line, line.Args[0]),
+            BindAddress = !unix && line.Args.Length == 2 ? line.Args[1] : null,
+            UnixSocketPath = unix ? line.Args[1] : null,
             File = line.File,
             Line = line.Number,
         };

@@ -15,7 +15,9 @@ public static class ConfigParser
     {
         var builder = new ConfigBuilder();
         ReadFile(builder, path, depth: 0, includedFrom: null);
-        return Built(builder);
+        var config = Built(builder);
+        config.ConfigFile = Path.GetFullPath(path);
+        return config;
     }
 
     /// <summary>Parses config text; <paramref name="fileName"/> is used in error messages and to resolve relative include_dir paths.</summary>

@@ -124,6 +124,9 @@ public sealed class HoldfastConfig
     /// <summary>pid_file: stored for the server to write.</summary>
     public string? PidFile { get; set; }
 
+    /// <summary>The file the config was read from (for the "Config loaded from" line); null without one.</summary>
+    public string? ConfigFile { get; set; }
+
     /// <summary>The config used when Holdfast starts with no config file: one local-only listener on port 1883
     /// (127.0.0.1 and ::1) that allows anonymous clients, like Mosquitto 2.</summary>
     public static HoldfastConfig Default()

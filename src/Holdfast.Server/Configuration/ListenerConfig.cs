@@ -9,6 +9,9 @@ public sealed class ListenerConfig
     /// <c>listener 1883</c> with no address — unless <see cref="LocalOnly"/> is set.</summary>
     public string? BindAddress { get; set; }
 
+    /// <summary>Mosquitto's <c>listener 0 PATH</c>: a Unix domain socket at PATH instead of a TCP port.</summary>
+    public string? UnixSocketPath { get; set; }
+
     /// <summary>
     /// True only for the listener Holdfast makes when no listener is configured at all (no config file, or a
     /// config file without listener/port/bind_address): it binds 127.0.0.1 and ::1 only, and allows anonymous
