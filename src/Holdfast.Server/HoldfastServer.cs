@@ -29,6 +29,8 @@ public sealed partial class HoldfastServer : IAsyncDisposable
     private readonly IBrokerLog _log;
     private readonly MosquittoLog? _ownedLog;
     private readonly RocksDbStore? _store;
+    /// <summary>Mosquitto's <c>user</c>, applied once the listeners are bound; null when there is nothing to drop.</summary>
+    private readonly PrivilegeDrop? _privilegeDrop;
     private readonly BrokerObservability _observability;
     private readonly ReadDeadlines _readDeadlines;
     private WebApplication? _app;
@@ -57,6 +59,7 @@ public sealed partial class HoldfastServer : IAsyncDisposable
             if (ListenerTls.Load(listener) is { } tls) _tls[listener] = tls;
         _log.Notice($"Holdfast version {Version} starting");
         if (config.ConfigFile is { } configFile) _log.Notice($"Config loaded from {configFile}.");
+        _privilegeDrop = PrivilegeDropFor(config);
         if (config.Persistence)
         {
             // Opens and reads the data directory: a corrupt or unusable one stops startup (StoreOpenException) rather
@@ -64,6 +67,8 @@ public sealed partial class HoldfastServer : IAsyncDisposable
             _log.Notice($"Opening data directory {config.DataDirectory} (durability {config.Durability.ToString().ToLowerInvariant()}).");
             var file = (openStoreFile ?? (directory => RocksDbFile.Open(directory, config.Store)))(config.DataDirectory);
             _store = new RocksDbStore(file, config.Durability, log, clock);
+            // After the store has made its files: they must all be the user's.
+            _privilegeDrop?.HandOver(config.DataDirectory);
         }
         // Made before the broker, which judges the sessions it recovers by the listener each last connected to.
         _policies = [.. _config.Listeners.Select(Policy)];
@@ -113,8 +118,8 @@ public sealed partial class HoldfastServer : IAsyncDisposable
                 _log.Warning("Persistent sessions never expire and queue_full_policy is block: a client that never returns will hold back "
                     + "everyone publishing to its topics once its queue is full. Set persistent_client_expiration (e.g. 14d) or use end_session.");
         }
-        if (_config.User is { } user)
-            _log.Warning($"user {user}: Holdfast does not change user; run it under the account you want (e.g. systemd User=).");
+        if (_config.User is { } user and not "root" && _privilegeDrop is null)
+            _log.Info($"user {user}: not started as root, so there is no privilege to drop.");
         if (_config.PidFile is { } pidFile)
             File.WriteAllText(pidFile, Environment.ProcessId + "\n");
 
@@ -178,6 +183,12 @@ public sealed partial class HoldfastServer : IAsyncDisposable
             throw new IOException($"cannot open listen socket: {e.Message.Replace("https://", "").Replace("http://", "")}", e);
         }
         foreach (var line in ListenerLines(listenOptions)) _log.Notice(line);
+        if (_privilegeDrop is { } drop)
+        {
+            drop.Drop();
+            if (_config.Persistence) drop.CheckWritable(_config.DataDirectory);
+            _log.Notice($"Dropped privileges to user {drop}.");
+        }
         _observability.Start();
         _log.Notice($"Holdfast version {Version} running");
         SystemdNotify.Send("READY=1", _log);
@@ -198,6 +209,25 @@ public sealed partial class HoldfastServer : IAsyncDisposable
         {
             listener.Connections.Exit();
         }
+    }
+
+    /// <summary>The <c>user</c> to become, checked before anything is opened: an unknown user stops startup at its
+    /// config line. Log files are handed over too, so that SIGHUP can reopen them.</summary>
+    private static PrivilegeDrop? PrivilegeDropFor(HoldfastConfig config)
+    {
+        PrivilegeDrop? drop;
+        try
+        {
+            drop = PrivilegeDrop.For(config.User);
+        }
+        catch (InvalidOperationException e)
+        {
+            var (file, line) = config.Locations.TryGetValue("user", out var at) ? at : (config.ConfigFile ?? "", 0);
+            throw new ConfigException(file, line, e.Message);
+        }
+        foreach (var destination in config.LogDestinations)
+            if (destination.Path is { } path && File.Exists(path)) drop?.HandOverFile(path);
+        return drop;
     }
 
     /// <summary>Mosquitto's lines for the sockets opened (log parsers match them): "Opening ipv4 listen socket on port N."
