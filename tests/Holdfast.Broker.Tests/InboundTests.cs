@@ -78,6 +78,23 @@ public class InboundTests
         Assert.Equal(ReasonCode.Success, Assert.Single(pub3.Conn.SentOf<PubAckPacket>()).ReasonCode);
     }
 
+    /// <summary>As Mosquitto (which routes QoS 2 at PUBREL): a PUBREC says Success with or without subscribers, and the
+    /// publisher's own No Local subscription counts as a subscriber.</summary>
+    [Fact]
+    public void Pubrec_and_a_publishers_own_no_local_subscription_say_success()
+    {
+        using var broker = TestBroker.New();
+        var pub = broker.Connect("pub");
+        pub.Publish("nobody", "x", QualityOfService.ExactlyOnce, 6);
+        var rec = Assert.Single(pub.Conn.SentOf<PubRecPacket>());
+        Assert.Equal((6, ReasonCode.Success), (rec.PacketId, rec.ReasonCode));
+
+        pub.Subscribe("own", noLocal: true);
+        pub.Publish("own", "x", QualityOfService.AtLeastOnce, 7);
+        Assert.Equal(ReasonCode.Success, Assert.Single(pub.Conn.SentOf<PubAckPacket>()).ReasonCode);
+        Assert.Empty(pub.Publishes);
+    }
+
     [Fact]
     public void Topic_alias_set_then_reused_and_subscriber_never_sees_the_alias()
     {

@@ -142,7 +142,8 @@ public static class BrokerTestExtensions
 {
     public static Peer Connect(this MqttBroker broker, string clientId, ProtocolVersion version = ProtocolVersion.V500,
         bool cleanStart = true, uint? sessionExpiry = null, ushort? receiveMaximum = null, uint? maximumPacketSize = null,
-        WillMessage? will = null, ListenerPolicy? policy = null, string? userName = null, FakeConnection? connection = null)
+        WillMessage? will = null, ListenerPolicy? policy = null, string? userName = null, FakeConnection? connection = null,
+        byte[]? password = null)
     {
         MqttProperties? properties = null;
         if (version == ProtocolVersion.V500 && (sessionExpiry is not null || receiveMaximum is not null || maximumPacketSize is not null))
@@ -158,6 +159,7 @@ public static class BrokerTestExtensions
             Properties = properties,
             Will = will,
             UserName = userName,
+            Password = password,
         }, policy ?? ListenerPolicy.Default);
         return new Peer(broker, conn, client);
     }

@@ -62,11 +62,13 @@ internal sealed class Distributor(BrokerContext context, SessionTable sessions, 
         scratch.Clear();
         var targets = scratch.Targets;
         var deliveries = scratch.Deliveries;
+        // A No Local subscription of the publisher's own still counts as a subscriber (no 0x10), as for Mosquitto.
+        bool ownNoLocal = false;
         foreach (var (session, sub) in match.Subscribers)
         {
             // Ended (or replaced) since the match was made.
             if (session.Ended || !held.Contains(session.Shard)) continue;
-            if (sub.NoLocal && session.ClientId == message.PublisherClientId) continue;
+            if (sub.NoLocal && session.ClientId == message.PublisherClientId) { ownNoLocal = true; continue; }
             var qos = (QualityOfService)Math.Min((int)message.QoS, (int)sub.MaximumQoS);
             // Each session once (one filter matched): a delivery per subscription, with nothing to merge.
             if (!match.SessionsMayRepeat)
@@ -113,7 +115,7 @@ internal sealed class Distributor(BrokerContext context, SessionTable sessions, 
             }));
         }
 
-        if (deliveries.Count == 0) return RouteResult.NoSubscribers;
+        if (deliveries.Count == 0) return ownNoLocal ? RouteResult.Accepted : RouteResult.NoSubscribers;
 
         if (blockWhenFull)
             foreach (var (session, t) in deliveries)

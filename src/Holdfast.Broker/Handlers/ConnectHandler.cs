@@ -55,7 +55,10 @@ internal sealed class ConnectHandler(BrokerContext context, SessionTable session
         // 3.1.1: code 5), which clients and tests written against it expect.
         else if (userName is { } user)
         {
-            if (policy.CheckPassword is not { } check ? !policy.AllowAnonymous : !check(user, connect.Password ?? []))
+            // A missing or empty password never matches (Mosquitto reads an empty one as none), even against a stored
+            // hash of the empty string.
+            if (policy.CheckPassword is not { } check ? !policy.AllowAnonymous
+                : connect.Password is not { Length: > 0 } password || !check(user, password))
                 return RefuseNotAuthorised(op, connection, clientId, $"bad user name or password for '{user}'");
         }
         else if (!policy.AllowAnonymous)

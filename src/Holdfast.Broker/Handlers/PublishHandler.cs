@@ -229,7 +229,10 @@ internal sealed class PublishHandler(BrokerContext context, SessionTable session
         }
 
         distributor.KeepIfRetained(op, message);
-        var code = result == RouteResult.NoSubscribers && client.IsV5 ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
+        // PUBREC says plain Success: Mosquitto routes QoS 2 at PUBREL, so its PUBREC never knows of subscribers, and
+        // clients written against it expect that.
+        var code = result == RouteResult.NoSubscribers && client.IsV5 && packet.QoS == QualityOfService.AtLeastOnce
+            ? ReasonCode.NoMatchingSubscribers : ReasonCode.Success;
         if (packet.QoS == QualityOfService.AtMostOnce) return null;
         AwaitPubRel(op, client, packet);
         // PUBACK/PUBREC mean "kept": held until the store holds what this publish changed (the message in persistent
