@@ -20,10 +20,18 @@ internal sealed class ConfigBuilder
     {
         ["accept_protocol_versions"] = "every listener takes MQTT 3.1, 3.1.1 and 5.0; remove the line",
         ["address"] = Bridges, ["addresses"] = Bridges, ["connection"] = Bridges, ["topic"] = Bridges,
+        // The other lines of a bridge's `connection` section.
+        ["cleansession"] = Bridges, ["clientid"] = Bridges, ["idle_timeout"] = Bridges, ["keepalive_interval"] = Bridges,
+        ["local_cleansession"] = Bridges, ["local_clientid"] = Bridges, ["local_password"] = Bridges, ["local_username"] = Bridges,
+        ["notification_topic"] = Bridges, ["notifications"] = Bridges, ["notifications_local_only"] = Bridges,
+        ["remote_clientid"] = Bridges, ["remote_password"] = Bridges, ["remote_username"] = Bridges, ["username"] = Bridges,
+        ["password"] = Bridges, ["restart_timeout"] = Bridges, ["round_robin"] = Bridges, ["start_type"] = Bridges,
+        ["threshold"] = Bridges, ["try_private"] = Bridges,
         ["allow_duplicate_messages"] = "Holdfast delivers one copy per session, whatever the overlapping subscriptions; remove the line",
         ["auth_plugin"] = Plugins, ["auth_plugin_deny_special_chars"] = Plugins, ["global_plugin"] = Plugins,
         ["plugin"] = Plugins, ["plugin_load"] = Plugins,
         ["auto_id_prefix"] = "assigned client ids start with 'auto-'; remove the line",
+        ["bind_interface"] = "give the listener the interface's ADDRESS (listener PORT ADDRESS)",
         ["check_retain_source"] = NotYet,
         ["ciphers"] = "the cipher suites are the system OpenSSL policy's; tls_version sets the minimum version",
         ["ciphers_tls1.3"] = "the cipher suites are the system OpenSSL policy's; tls_version sets the minimum version",
@@ -31,11 +39,15 @@ internal sealed class ConfigBuilder
         ["crlfile"] = NotYet,
         ["dhparamfile"] = "not needed: OpenSSL chooses the key exchange parameters; remove the line",
         ["http_dir"] = "websockets listeners serve MQTT only; serve files with a web server",
-        ["max_qos"] = NotYet,
+        ["max_inflight_bytes"] = NotYet + "; max_inflight_messages bounds what is in flight",
+        ["max_qos"] = NotYet, ["maximum_qos"] = NotYet,
         ["mount_point"] = NotYet,
         ["psk_file"] = "TLS-PSK is not supported; use certificates",
         ["psk_hint"] = "TLS-PSK is not supported; use certificates",
         ["socket_domain"] = "give the listener an IPv4 or IPv6 ADDRESS to bind one family",
+        ["tls_engine"] = "TLS engines are not supported; give the key in keyfile",
+        ["tls_engine_kpass_sha1"] = "TLS engines are not supported; give the key in keyfile",
+        ["tls_keyform"] = "TLS engines are not supported; give the key in keyfile (PEM)",
         ["use_subject_as_username"] = NotYet + "; use_identity_as_username takes the certificate's CN",
         ["use_username_as_clientid"] = NotYet,
         ["websockets_headers_size"] = "not needed: the HTTP server sizes request headers itself; remove the line",
@@ -117,7 +129,8 @@ internal sealed class ConfigBuilder
             case "retry_interval_v311": _config.Broker.RetryIntervalV311 = SecondsOrOff(line.Int(0, int.MaxValue)); break;
 
             // Persistence
-            case "persistence": _config.Persistence = line.Bool(); break;
+            // retained_persistence: Mosquitto's older name for the same setting.
+            case "persistence" or "retained_persistence": _config.Persistence = line.Bool(); break;
             case "persistence_location": _config.PersistenceLocation = line.Text(); break;
             case "persistence_file": _config.PersistenceFile = line.Text(); break;
             case "durability":
@@ -147,6 +160,11 @@ internal sealed class ConfigBuilder
                 _config.NoEffect.Add($"upgrade_outgoing_qos false ({line.File}:{line.Number}): Holdfast never upgrades; the line has no effect.");
                 break;
             case "autosave_on_changes": line.Bool(); break;
+            // Gone from Mosquitto 2 too, which warns and goes on: QoS 1/2 messages are resent on reconnection.
+            case "retry_interval":
+                line.Int(0, int.MaxValue);
+                _config.NoEffect.Add($"retry_interval ({line.File}:{line.Number}): no longer an option (as in Mosquitto 2): messages are resent when the client reconnects; retry_interval_v311 resends to connected MQTT 3.1.1 clients.");
+                break;
 
             // Logging
             case "log_type": AddLogType(line); break;
