@@ -50,7 +50,8 @@ internal static class Rfc2253Name
     /// <summary>Each attribute of the name in encoded order, with the index of the RDN it belongs to.</summary>
     private static List<(int Rdn, string Oid, ReadOnlyMemory<byte> Value)> Entries(byte[] der)
     {
-        var reader = new AsnReader(der, AsnEncodingRules.DER);
+        // BER: read what a certificate holds even when not strictly DER; the values keep their own bytes either way.
+        var reader = new AsnReader(der, AsnEncodingRules.BER);
         var rdns = reader.ReadSequence();
         reader.ThrowIfNotEmpty();
         var entries = new List<(int, string, ReadOnlyMemory<byte>)>();
@@ -86,7 +87,7 @@ internal static class Rfc2253Name
     {
         var tag = Asn1Tag.Decode(value.Span, out _);
         if (tag.TagClass != TagClass.Universal || tag.IsConstructed) return null;
-        AsnDecoder.ReadEncodedValue(value.Span, AsnEncodingRules.DER, out int offset, out int length, out _);
+        AsnDecoder.ReadEncodedValue(value.Span, AsnEncodingRules.BER, out int offset, out int length, out _);
         var content = value.Span.Slice(offset, length);
         var codePoints = new List<int>(content.Length);
         switch ((UniversalTagNumber)tag.TagValue)

@@ -116,6 +116,26 @@ public sealed class MosquittoTlsOptionsTests : IDisposable
         Assert.Equal(["plant/line-7 21.5"], await LinesAfterExitAsync(sub));
     }
 
+    [SkippableTheory]
+    [InlineData("use_subject_as_username")]
+    [InlineData("use_identity_as_username")]
+    public async Task A_reload_keeps_clients_whose_user_name_came_from_their_certificate(string option)
+    {
+        // Mosquitto's 08-ssl-hup-disconnect: the password file names a user with the certificate's name, but it is not
+        // what let the client in, so re-reading it on SIGHUP must not disconnect the client.
+        string passwords = Path.Combine(_certificates.Directory, "passwd");
+        File.WriteAllText(passwords, "line-7:$7$101$aaaaaaaaaaaaaaaa$aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n");
+        await using var broker = await TestBroker.StartAsync($"allow_anonymous false\npassword_file {passwords}\n", MutualTls($"{option} true\n"));
+        string topic = Unique("hup");
+        string[] client = WithCertificate(_certificates.ClientCertFile, _certificates.ClientKeyFile);
+        await using var sub = await SubscribeAsync(broker, "mqttv311", Unique("sub"), [.. client, "-t", topic, "-q", "1", "-C", "1"]);
+        File.WriteAllText(passwords, "");
+        broker.Server.Reload();
+        Assert.Contains("(0 clients disconnected)", await broker.Log.WaitForAsync("Password and ACL files reloaded"));
+        await PublishAsync(broker.Port, "mqttv311", Unique("pub"), [.. client, "-t", topic, "-q", "1", "-m", "still here"]);
+        Assert.Equal(["still here"], await LinesAfterExitAsync(sub));
+    }
+
     [SkippableFact]
     public async Task Use_identity_as_username_without_require_certificate_refuses_every_client_as_bad_user_name()
     {
