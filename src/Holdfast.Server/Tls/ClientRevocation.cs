@@ -69,7 +69,9 @@ internal sealed class ClientRevocation
     /// when it is not. Of several lists from its issuer, the newest one in force decides, as OpenSSL picks it.</summary>
     public string? Refusal(X509Certificate2 certificate, X509Certificate2 issuer, DateTimeOffset now)
     {
-        var fromIssuer = _lists.Where(l => l.Issuer.RawData.AsSpan().SequenceEqual(issuer.RawData)).Select(l => l.List).ToList();
+        // The same CA: its name and the key that signed the list (a renewed CA certificate with the same key still is).
+        var fromIssuer = _lists.Where(l => l.Issuer.SubjectName.RawData.AsSpan().SequenceEqual(issuer.SubjectName.RawData)
+            && l.Issuer.GetPublicKey().AsSpan().SequenceEqual(issuer.GetPublicKey())).Select(l => l.List).ToList();
         if (fromIssuer.Count == 0) return "unable to get certificate CRL";
         var inForce = fromIssuer.Where(l => l.ThisUpdate <= now && (l.NextUpdate is not { } next || next > now)).ToList();
         if (inForce.Count == 0)

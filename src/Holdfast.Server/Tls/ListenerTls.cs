@@ -42,9 +42,6 @@ internal sealed class ListenerTls
     /// <summary>Settings Mosquitto accepts that do not do what they seem to, for the startup log.</summary>
     public IReadOnlyList<string> Warnings { get; }
 
-    /// <summary>The certificates sent after the server's own, nearest issuer first (never a self-signed root).</summary>
-    public IReadOnlyList<X509Certificate2> SentChain => _serverCertificate.IntermediateCertificates;
-
     /// <summary>The listener's TLS settings, or null when it has none (plain TCP or ws). Throws <see cref="ConfigException"/>.</summary>
     public static ListenerTls? Load(ListenerConfig listener, TimeProvider? time = null)
     {
@@ -118,9 +115,12 @@ internal sealed class ListenerTls
         foreach (var certificate in certFile.Skip(1)) candidates.Add(certificate);
         candidates.AddRange(trusted);
         var context = SslStreamCertificateContext.Create(server, candidates, offline: true);
-        var chain = context.IntermediateCertificates.Select(c => $"'{Describe(c)}'{(certFile.Skip(1).Any(f => f.RawData.AsSpan().SequenceEqual(c.RawData)) ? "" : " (from cafile/capath)")}");
+
+        // Said at startup, so the operator sees what clients get (the root, if found, is not sent).
+        bool InCertFile(X509Certificate2 c) => certFile.Skip(1).Any(f => f.RawData.AsSpan().SequenceEqual(c.RawData));
+        var sent = context.IntermediateCertificates.Select(c => $"'{Describe(c)}'" + (InCertFile(c) ? "" : " (from cafile/capath)"));
         notes.Add($"Listener {listener.Port}: TLS certificate '{Describe(server)}' is sent"
-            + (context.IntermediateCertificates.Count == 0 ? " alone." : $" with {string.Join(", ", chain)}."));
+            + (context.IntermediateCertificates.Count == 0 ? " alone." : $" with {string.Join(", ", sent)}."));
         return context;
     }
 
@@ -161,7 +161,7 @@ internal sealed class ListenerTls
             }
             if (errors == SslPolicyErrors.None)
             {
-                if (Revoked(certificate, chain) is not { } refused) return true;
+                if (Revoked(chain) is not { } refused) return true;
                 handshake.Failure = $"client certificate '{Describe(certificate)}' refused: {refused}";
                 return false;
             }
@@ -174,7 +174,7 @@ internal sealed class ListenerTls
     };
 
     /// <summary>Why crlfile refuses a client certificate whose chain verified; null when it does not (or there is no crlfile).</summary>
-    private string? Revoked(X509Certificate certificate, X509Chain? chain)
+    private string? Revoked(X509Chain? chain)
     {
         if (_revocation is null) return null;
         if (chain is null || chain.ChainElements.Count == 0) return "unable to get certificate CRL";
