@@ -26,11 +26,14 @@ public interface IClientConnection
     long PendingBytes { get; }
 }
 
-/// <summary>Who the transport found a client to be before any MQTT was read: the CN of the certificate the TLS handshake
-/// verified (null without one). Passed as an identity, never written into the CONNECT.</summary>
-public sealed record TransportIdentity(string? CertificateCommonName)
+/// <summary>Who the transport found a client to be before any MQTT was read, from the certificate the TLS handshake
+/// verified: its CN (null when it has none) and its whole subject in Mosquitto's form (OpenSSL's RFC 2253 text; null when
+/// it cannot be read). <see cref="None"/>: no certificate. Passed as an identity, never written into the CONNECT.</summary>
+public sealed record TransportIdentity(string? CertificateCommonName, string? CertificateSubject)
 {
-    public static readonly TransportIdentity None = new((string?)null);
+    public static readonly TransportIdentity None = new(null, null) { HasCertificate = false };
+
+    public bool HasCertificate { get; private init; } = true;
 }
 
 /// <summary>Per-listener behaviour the broker applies to clients of that listener.</summary>
@@ -54,4 +57,7 @@ public sealed class ListenerPolicy
     /// <summary>use_identity_as_username: the CN of the client's verified certificate is its user name, whatever CONNECT
     /// says, and the password is not used.</summary>
     public bool UseIdentityAsUsername { get; init; }
+    /// <summary>use_subject_as_username: the whole subject of the client's verified certificate is its user name, whatever
+    /// CONNECT says, and the password is not used.</summary>
+    public bool UseSubjectAsUsername { get; init; }
 }

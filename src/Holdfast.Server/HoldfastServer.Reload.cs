@@ -24,6 +24,7 @@ public sealed partial class HoldfastServer
             AckTimeout = listener.AckTimeout,
             AckTimeoutDisconnect = listener.AckTimeoutDisconnect,
             UseIdentityAsUsername = listener.UseIdentityAsUsername,
+            UseSubjectAsUsername = listener.UseSubjectAsUsername,
         };
         _listenerOf[policy] = listener;
         return policy;
@@ -33,9 +34,9 @@ public sealed partial class HoldfastServer
     /// PUBLISH, SUBSCRIBE or delivery. Null (nothing to check) when the listener has no such file; the config is not
     /// re-read, so that never changes.</summary>
     private Func<string, ReadOnlyMemory<byte>, bool>? PasswordCheck(ListenerConfig listener) =>
-        // use_identity_as_username: the TLS handshake verified the certificate the user name comes from, and
-        // password_file is not used on the listener (as in Mosquitto).
-        listener.UseIdentityAsUsername || _config.EffectivePasswordFile(listener) is null ? null
+        // use_identity_as_username, use_subject_as_username: the TLS handshake verified the certificate the user name
+        // comes from, and password_file is not used on the listener (as in Mosquitto).
+        listener.UsernameFromCertificate || _config.EffectivePasswordFile(listener) is null ? null
             : (user, password) => _security.PasswordFileFor(listener)!.Verify(user, password.Span);
 
     private AccessCheck? AclCheck(ListenerConfig listener)
@@ -82,7 +83,7 @@ public sealed partial class HoldfastServer
     {
         if (client.UserName is not { } user || !_listenerOf.TryGetValue(client.Policy, out var listener)) return true;
         // The user name came from a verified certificate, not from the password file.
-        if (listener.UseIdentityAsUsername) return true;
+        if (listener.UsernameFromCertificate) return true;
         if (after.PasswordFileFor(listener) is not { } now) return true;
         return before.PasswordFileFor(listener)?.HashOf(user) is { } hash && hash == now.HashOf(user);
     }

@@ -56,7 +56,7 @@ public sealed partial class HoldfastServer : IAsyncDisposable
         _log = log;
         _security = SecurityFiles.Load(_config);
         foreach (var listener in _config.Listeners)
-            if (ListenerTls.Load(listener) is { } tls) _tls[listener] = tls;
+            if (ListenerTls.Load(listener, time) is { } tls) _tls[listener] = tls;
         _log.Notice($"Holdfast version {Version} starting");
         if (config.ConfigFile is { } configFile) _log.Notice($"Config loaded from {configFile}.");
         _privilegeDrop = PrivilegeDropFor(config);
@@ -108,6 +108,11 @@ public sealed partial class HoldfastServer : IAsyncDisposable
         if (!_config.Persistence)
             _log.Notice("Persistence off (persistence false): sessions and messages do not survive a restart.");
         foreach (string note in _config.NoEffect) _log.Info(note);
+        foreach (var tls in _tls.Values)
+        {
+            foreach (string note in tls.Notes) _log.Info(note);
+            foreach (string warning in tls.Warnings) _log.Warning(warning);
+        }
         if (_config.Broker.PersistentClientExpiration is null)
         {
             var b = _config.Broker;

@@ -47,6 +47,14 @@ public class ConfigErrorTests
         Assert.Matches($"^holdfast\\.conf:1: '{System.Text.RegularExpressions.Regex.Escape(key)}' is a Mosquitto directive that Holdfast does not support: .{{10,}}$", Fails(line).Message);
     }
 
+    [Theory]
+    [InlineData("psk_file /etc/mosquitto/psk")]
+    [InlineData("psk_hint hint")]
+    public void TLS_PSK_is_refused_naming_the_reason(string line) =>
+        Assert.Equal($"holdfast.conf:1: '{line.Split(' ')[0]}' is a Mosquitto directive that Holdfast does not support: TLS-PSK is not "
+            + "supported: .NET's TLS (SslStream) has no pre-shared key support; use certificates (cafile, require_certificate, "
+            + "use_identity_as_username)", Fails(line).Message);
+
     /// <summary>Mosquitto directives at a value Holdfast does not have are refused saying what to do instead.</summary>
     [Theory]
     [InlineData("set_tcp_nodelay false", "set_tcp_nodelay: Holdfast always sets TCP_NODELAY (it writes once per batch of packets); remove the line")]

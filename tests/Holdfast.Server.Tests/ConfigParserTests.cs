@@ -109,6 +109,8 @@ public class ConfigParserTests
             capath /etc/ssl/certs
             require_certificate true
             use_identity_as_username true
+            use_subject_as_username false
+            crlfile /etc/holdfast/crl.pem
             tls_version tlsv1.2
             ack_timeout 30
             ack_timeout_action disconnect
@@ -126,6 +128,8 @@ public class ConfigParserTests
         Assert.Equal("/etc/ssl/certs", listener.CaPath);
         Assert.True(listener.RequireCertificate);
         Assert.True(listener.UseIdentityAsUsername);
+        Assert.False(listener.UseSubjectAsUsername);
+        Assert.Equal("/etc/holdfast/crl.pem", listener.CrlFile);
         Assert.Equal("tlsv1.2", listener.TlsVersion);
         Assert.Equal(TimeSpan.FromSeconds(30), listener.AckTimeout);
         Assert.True(listener.AckTimeoutDisconnect);

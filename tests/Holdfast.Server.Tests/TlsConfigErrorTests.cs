@@ -69,9 +69,59 @@ public sealed class TlsConfigErrorTests : IDisposable
             Fails(Listener("require_certificate true\n")).Message);
 
     [Fact]
-    public void Use_identity_as_username_needs_require_certificate() =>
-        Assert.Equal("h.conf:6: use_identity_as_username: needs require_certificate true (the user name comes from the client certificate)",
-            Fails(Listener($"cafile {_certificates.CaFile}\nuse_identity_as_username true\n")).Message);
+    public void Use_identity_as_username_without_require_certificate_is_accepted_with_a_warning()
+    {
+        // As Mosquitto 2.0.11 (its test 08-ssl-connect-no-identity): no certificate is asked for, so every client is refused.
+        var config = ConfigParser.Parse(Listener($"cafile {_certificates.CaFile}\nuse_identity_as_username true\n"), "h.conf");
+        var tls = Holdfast.Server.Tls.ListenerTls.Load(config.Listeners[0])!;
+        Assert.False(tls.RequireCertificate);
+        Assert.Equal(["Listener 8883: use_identity_as_username without require_certificate true: no client certificate is asked for, "
+            + "so every client is refused (bad user name or password)."], tls.Warnings);
+    }
+
+    [Fact]
+    public void Use_identity_and_use_subject_together_are_refused() =>
+        Assert.Equal("h.conf:8: use_subject_as_username: use_identity_as_username is also set: choose the CN or the whole subject",
+            Fails(Listener($"cafile {_certificates.CaFile}\nrequire_certificate true\nuse_identity_as_username true\nuse_subject_as_username true\n")).Message);
+
+    [Fact]
+    public void Crlfile_needs_require_certificate()
+    {
+        string crl = _certificates.Crl("crl.pem", []);
+        Assert.Equal("h.conf:6: crlfile: needs require_certificate true (the CRL is checked against client certificates)",
+            Fails(Listener($"cafile {_certificates.CaFile}\ncrlfile {crl}\n")).Message);
+    }
+
+    [Fact]
+    public void A_missing_crlfile_is_named_with_its_line() =>
+        Assert.StartsWith("h.conf:7: crlfile: cannot read /nonexistent/crl.pem: ",
+            Fails(Listener($"cafile {_certificates.CaFile}\nrequire_certificate true\ncrlfile /nonexistent/crl.pem\n")).Message);
+
+    [Fact]
+    public void A_crlfile_without_a_CRL()
+    {
+        string notCrl = _certificates.CaFile;
+        Assert.Equal($"h.conf:7: crlfile: {notCrl} holds no PEM CRL (-----BEGIN X509 CRL-----)",
+            Fails(Listener($"cafile {_certificates.CaFile}\nrequire_certificate true\ncrlfile {notCrl}\n")).Message);
+    }
+
+    [Fact]
+    public void A_broken_CRL()
+    {
+        string broken = _dir.Write("broken.pem", "-----BEGIN X509 CRL-----\nMAMCAQA=\n-----END X509 CRL-----\n");
+        Assert.StartsWith($"h.conf:7: crlfile: {broken}: not a valid CRL (",
+            Fails(Listener($"cafile {_certificates.CaFile}\nrequire_certificate true\ncrlfile {broken}\n")).Message);
+    }
+
+    [Fact]
+    public void A_CRL_whose_signature_does_not_verify_with_its_issuer_in_cafile()
+    {
+        // Signed by the real CA, checked against another certificate of the same name and a different key.
+        string crl = _certificates.Crl("crl.pem", []);
+        using var impostor = new TestCertificates();
+        Assert.Equal($"h.conf:7: crlfile: {crl}: its signature does not verify with the key of 'CN=Holdfast Test CA' in cafile/capath",
+            Fails(Listener($"cafile {impostor.CaFile}\nrequire_certificate true\ncrlfile {crl}\n")).Message);
+    }
 
     [Fact]
     public void A_capath_without_pem_files() =>

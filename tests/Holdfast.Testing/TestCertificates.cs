@@ -6,39 +6,70 @@ namespace Holdfast.Testing;
 
 /// <summary>A private CA, a server certificate for 127.0.0.1/localhost issued through an intermediate CA (the server file
 /// holds both, as real deployments do), and a client certificate, as PEM files in a temporary directory (deleted with this
-/// object).</summary>
+/// object). More client certificates and CRLs can be issued by either CA.</summary>
 public sealed class TestCertificates : IDisposable
 {
+    private readonly RSA _caKey = RSA.Create(2048);
+    private readonly RSA _intermediateKey = RSA.Create(2048);
+    private readonly X509Certificate2 _ca;
+    private readonly X509Certificate2 _intermediate;
+
     public TestCertificates()
     {
         Directory = System.IO.Directory.CreateTempSubdirectory("holdfast-tls-").FullName;
-        using var caKey = RSA.Create(2048);
-        var caRequest = new CertificateRequest("CN=Holdfast Test CA", caKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var caRequest = new CertificateRequest("CN=Holdfast Test CA", _caKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         caRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
         caRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-        using var ca = caRequest.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
-        CaFile = Write("ca.pem", ca.ExportCertificatePem());
+        _ca = caRequest.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-2), DateTimeOffset.UtcNow.AddDays(30));
+        CaFile = Write("ca.pem", _ca.ExportCertificatePem());
 
         var names = new SubjectAlternativeNameBuilder();
         names.AddIpAddress(IPAddress.Loopback);
         names.AddDnsName("localhost");
-        using var intermediateKey = RSA.Create(2048);
-        var intermediateRequest = new CertificateRequest("CN=Holdfast Test Intermediate", intermediateKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var intermediateRequest = new CertificateRequest("CN=Holdfast Test Intermediate", _intermediateKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         intermediateRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
         intermediateRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-        using var intermediate = intermediateRequest.Create(ca.SubjectName, X509SignatureGenerator.CreateForRSA(caKey, RSASignaturePadding.Pkcs1),
-            DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30), RandomNumberGenerator.GetBytes(8));
-        (ServerCertFile, ServerKeyFile) = Issue(intermediate, intermediateKey, "server", "CN=localhost", names.Build(), "1.3.6.1.5.5.7.3.1");
-        File.AppendAllText(ServerCertFile, "\n" + intermediate.ExportCertificatePem() + "\n");
-        (ClientCertFile, ClientKeyFile) = Issue(ca, caKey, "client", "CN=line-7", null, "1.3.6.1.5.5.7.3.2");
+        using (var intermediate = intermediateRequest.Create(_ca, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(29), RandomNumberGenerator.GetBytes(8)))
+            _intermediate = intermediate.CopyWithPrivateKey(_intermediateKey);
+        IntermediateFile = Write("intermediate.pem", _intermediate.ExportCertificatePem());
+        (ServerCertFile, ServerKeyFile) = Issue(_intermediate, _intermediateKey, "server", new X500DistinguishedName("CN=localhost"), names.Build(), "1.3.6.1.5.5.7.3.1");
+        ServerLeafFile = Write("server-leaf.pem", File.ReadAllText(ServerCertFile));
+        File.AppendAllText(ServerCertFile, "\n" + _intermediate.ExportCertificatePem() + "\n");
+        (ClientCertFile, ClientKeyFile) = Issue(_ca, _caKey, "client", new X500DistinguishedName("CN=line-7"), null, "1.3.6.1.5.5.7.3.2");
     }
 
     public string Directory { get; }
+    /// <summary>The root CA alone.</summary>
     public string CaFile { get; }
+    /// <summary>The intermediate CA alone (it issued the server certificate).</summary>
+    public string IntermediateFile { get; }
+    /// <summary>The server certificate followed by the intermediate CA.</summary>
     public string ServerCertFile { get; }
+    /// <summary>The server certificate alone, without its chain.</summary>
+    public string ServerLeafFile { get; }
     public string ServerKeyFile { get; }
     public string ClientCertFile { get; }
     public string ClientKeyFile { get; }
+
+    /// <summary>A client certificate with <paramref name="subject"/>, issued by the root CA or the intermediate.</summary>
+    public (string Cert, string Key) Client(string name, X500DistinguishedName subject, bool byIntermediate = false) =>
+        byIntermediate ? Issue(_intermediate, _intermediateKey, name, subject, null, "1.3.6.1.5.5.7.3.2")
+            : Issue(_ca, _caKey, name, subject, null, "1.3.6.1.5.5.7.3.2");
+
+    /// <summary>A PEM CRL of the root CA (or the intermediate) revoking the certificates in the files <paramref name="revoked"/>.</summary>
+    public string Crl(string name, IEnumerable<string> revoked, bool byIntermediate = false, DateTimeOffset? thisUpdate = null, DateTimeOffset? nextUpdate = null)
+    {
+        var builder = new CertificateRevocationListBuilder();
+        foreach (var file in revoked)
+        {
+            using var certificate = X509Certificate2.CreateFromPem(File.ReadAllText(file));
+            builder.AddEntry(certificate, DateTimeOffset.UtcNow.AddMinutes(-5));
+        }
+        var now = thisUpdate ?? DateTimeOffset.UtcNow.AddMinutes(-10);
+        byte[] crl = builder.Build(byIntermediate ? _intermediate : _ca, 1, nextUpdate ?? now.AddDays(7), HashAlgorithmName.SHA256,
+            RSASignaturePadding.Pkcs1, now);
+        return Write(name, PemEncoding.WriteString("X509 CRL", crl) + "\n");
+    }
 
     /// <summary>A CA nobody signed these certificates with, for the refusal test.</summary>
     public string OtherCaFile()
@@ -60,11 +91,11 @@ public sealed class TestCertificates : IDisposable
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
         using var foreignCa = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
         var issuerAccess = issuerUrl is null ? null : new X509AuthorityInformationAccessExtension(null, [issuerUrl]);
-        return Issue(foreignCa, key, "foreign-client", "CN=intruder", null, "1.3.6.1.5.5.7.3.2", issuerAccess);
+        return Issue(foreignCa, key, "foreign-client", new X500DistinguishedName("CN=intruder"), null, "1.3.6.1.5.5.7.3.2", issuerAccess);
     }
 
-    private (string Cert, string Key) Issue(X509Certificate2 issuer, RSA issuerKey, string name, string subject, X509Extension? names, string usage,
-        X509Extension? extra = null)
+    private (string Cert, string Key) Issue(X509Certificate2 issuer, RSA issuerKey, string name, X500DistinguishedName subject, X509Extension? names,
+        string usage, X509Extension? extra = null)
     {
         using var key = RSA.Create(2048);
         var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
@@ -73,8 +104,9 @@ public sealed class TestCertificates : IDisposable
         if (names is not null) request.CertificateExtensions.Add(names);
         if (extra is not null) request.CertificateExtensions.Add(extra);
         byte[] serial = RandomNumberGenerator.GetBytes(8);
+        serial[0] &= 0x7F;
         using var certificate = request.Create(issuer.SubjectName, X509SignatureGenerator.CreateForRSA(issuerKey, RSASignaturePadding.Pkcs1),
-            DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30), serial);
+            DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(28), serial);
         return (Write($"{name}.pem", certificate.ExportCertificatePem()), Write($"{name}.key", key.ExportPkcs8PrivateKeyPem()));
     }
 
@@ -87,6 +119,10 @@ public sealed class TestCertificates : IDisposable
 
     public void Dispose()
     {
+        _ca.Dispose();
+        _intermediate.Dispose();
+        _caKey.Dispose();
+        _intermediateKey.Dispose();
         try { System.IO.Directory.Delete(Directory, recursive: true); } catch (IOException) { }
     }
 }

@@ -42,13 +42,18 @@ internal sealed class ConnectHandler(BrokerContext context, SessionTable session
             return Refuse(op, connection, v5 ? ReasonCode.PacketTooLarge : ReasonCode.NotAuthorized,
                 $"its {large.Payload.Length}-byte will is over message_size_limit {Options.MessageSizeLimit}");
         string? userName = connect.UserName;
-        if (policy.UseIdentityAsUsername)
+        if (policy.UseIdentityAsUsername || policy.UseSubjectAsUsername)
         {
-            // As Mosquitto: the verified certificate's CN is the user name and the password is not used; a certificate
-            // without a CN is refused as a bad user name (3.1.1: code 4).
-            if ((identity ?? TransportIdentity.None).CertificateCommonName is not { } commonName)
-                return Refuse(op, connection, ReasonCode.BadUserNameOrPassword, "its certificate has no CN to use as user name (use_identity_as_username)");
-            userName = commonName;
+            // As Mosquitto: the verified certificate's CN (or whole subject) is the user name and the password is not used;
+            // no certificate, or one without a CN, is refused as a bad user name (3.1.1: code 4).
+            var certificate = identity ?? TransportIdentity.None;
+            string setting = policy.UseSubjectAsUsername ? "use_subject_as_username" : "use_identity_as_username";
+            if (!certificate.HasCertificate)
+                return Refuse(op, connection, ReasonCode.BadUserNameOrPassword, $"no client certificate to take the user name from ({setting})");
+            if ((policy.UseSubjectAsUsername ? certificate.CertificateSubject : certificate.CertificateCommonName) is not { } fromCertificate)
+                return Refuse(op, connection, ReasonCode.BadUserNameOrPassword,
+                    policy.UseSubjectAsUsername ? $"its certificate's subject cannot be read ({setting})" : $"its certificate has no CN to use as user name ({setting})");
+            userName = fromCertificate;
         }
         // As Mosquitto 2: a client with a user name must match the password file (without one, nobody can); a client
         // without one is anonymous, and allow_anonymous decides. Either refusal is Mosquitto's "not authorised" (0x87,

@@ -16,6 +16,8 @@ internal sealed class ConfigBuilder
     private const string Bridges = "bridges are not supported yet; keep the bridge on a Mosquitto broker for now";
     private const string Plugins = "plugins are not supported; use password_file and acl_file";
     private const string NotYet = "not supported yet (docs/mosquitto-differences.md)";
+    private const string Psk = "TLS-PSK is not supported: .NET's TLS (SslStream) has no pre-shared key support; use certificates "
+        + "(cafile, require_certificate, use_identity_as_username)";
     private static readonly Dictionary<string, string> MosquittoOnly = new(StringComparer.Ordinal)
     {
         ["accept_protocol_versions"] = "every listener takes MQTT 3.1, 3.1.1 and 5.0; remove the line",
@@ -36,19 +38,17 @@ internal sealed class ConfigBuilder
         ["ciphers"] = "the cipher suites are the system OpenSSL policy's; tls_version sets the minimum version",
         ["ciphers_tls1.3"] = "the cipher suites are the system OpenSSL policy's; tls_version sets the minimum version",
         ["clientid_prefixes"] = "restrict clients with password_file and acl_file",
-        ["crlfile"] = NotYet,
         ["dhparamfile"] = "not needed: OpenSSL chooses the key exchange parameters; remove the line",
         ["http_dir"] = "websockets listeners serve MQTT only; serve files with a web server",
         ["max_inflight_bytes"] = NotYet + "; max_inflight_messages bounds what is in flight",
         ["max_qos"] = NotYet, ["maximum_qos"] = NotYet,
         ["mount_point"] = NotYet,
-        ["psk_file"] = "TLS-PSK is not supported; use certificates",
-        ["psk_hint"] = "TLS-PSK is not supported; use certificates",
+        ["psk_file"] = Psk,
+        ["psk_hint"] = Psk,
         ["socket_domain"] = "give the listener an IPv4 or IPv6 ADDRESS to bind one family",
         ["tls_engine"] = "TLS engines are not supported; give the key in keyfile",
         ["tls_engine_kpass_sha1"] = "TLS engines are not supported; give the key in keyfile",
         ["tls_keyform"] = "TLS engines are not supported; give the key in keyfile (PEM)",
-        ["use_subject_as_username"] = NotYet + "; use_identity_as_username takes the certificate's CN",
         ["use_username_as_clientid"] = NotYet,
         ["websockets_headers_size"] = "not needed: the HTTP server sizes request headers itself; remove the line",
         ["websockets_log_level"] = "use log_type websockets",
@@ -100,6 +100,8 @@ internal sealed class ConfigBuilder
             case "capath": ListenerFor(line).CaPath = line.Text(); break;
             case "require_certificate": ListenerFor(line).RequireCertificate = line.Bool(); break;
             case "use_identity_as_username": ListenerFor(line).UseIdentityAsUsername = line.Bool(); break;
+            case "use_subject_as_username": ListenerFor(line).UseSubjectAsUsername = line.Bool(); break;
+            case "crlfile": ListenerFor(line).CrlFile = line.Text(); break;
             case "tls_version": ListenerFor(line).TlsVersion = line.Choice("tlsv1.3", "tlsv1.2", "tlsv1.1"); break;
             case "ack_timeout": SetAckTimeout(line); break;
             case "ack_timeout_action": SetAckTimeoutAction(line); break;

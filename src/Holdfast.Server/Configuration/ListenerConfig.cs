@@ -50,6 +50,12 @@ public sealed class ListenerConfig
     public string? CaPath { get; set; }
     public bool RequireCertificate { get; set; }
     public bool UseIdentityAsUsername { get; set; }
+    public bool UseSubjectAsUsername { get; set; }
+    /// <summary>crlfile: the PEM CRLs client certificates are checked against.</summary>
+    public string? CrlFile { get; set; }
+
+    /// <summary>The user name comes from the client certificate (CN or whole subject), not from CONNECT.</summary>
+    public bool UsernameFromCertificate => UseIdentityAsUsername || UseSubjectAsUsername;
 
     /// <summary>tls_version as written (tlsv1.1, tlsv1.2 or tlsv1.3); null = library default.</summary>
     public string? TlsVersion { get; set; }

@@ -12,6 +12,7 @@ internal sealed record ListenerContext(ListenerPolicy Policy, ConnectionLimit Co
     public static ClientTransport Transport(IDuplexPipe pipe, EndPoint? remote, int localPort, Action abort, X509Certificate2? clientCertificate) =>
         new(pipe, PeerAddress.Of(remote), localPort, abort)
         {
-            Identity = clientCertificate is null ? TransportIdentity.None : new TransportIdentity(ListenerTls.CommonName(clientCertificate)),
+            Identity = clientCertificate is null ? TransportIdentity.None
+                : new TransportIdentity(ListenerTls.CommonName(clientCertificate), Rfc2253Name.Format(clientCertificate.SubjectName)),
         };
 }
