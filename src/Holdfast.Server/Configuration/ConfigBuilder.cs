@@ -131,8 +131,9 @@ internal sealed class ConfigBuilder
             case "retry_interval_v311": _config.Broker.RetryIntervalV311 = SecondsOrOff(line.Int(0, int.MaxValue)); break;
 
             // Persistence
-            // retained_persistence: Mosquitto's older name for the same setting.
-            case "persistence" or "retained_persistence": _config.Persistence = line.Bool(); break;
+            case "persistence": _config.Persistence = line.Bool(); break;
+            // Mosquitto's older name for the same setting.
+            case "retained_persistence": _config.Persistence = line.Bool(); break;
             case "persistence_location": _config.PersistenceLocation = line.Text(); break;
             case "persistence_file": _config.PersistenceFile = line.Text(); break;
             case "durability":
