@@ -50,11 +50,15 @@ internal sealed class ConnectHandler(BrokerContext context, SessionTable session
                 return Refuse(op, connection, ReasonCode.BadUserNameOrPassword, "its certificate has no CN to use as user name (use_identity_as_username)");
             userName = commonName;
         }
-        // As Mosquitto 2: a client with a user name must match the password file (without one, nobody can); a client
-        // without one is anonymous, and allow_anonymous decides.
+        // As Mosquitto 2: a client with a user name must match dynamic security or the password file (without either,
+        // nobody can); a client without one is anonymous, and allow_anonymous decides.
         else if (userName is { } user)
         {
-            if (policy.CheckPassword is not { } check ? !policy.AllowAnonymous : !check(user, connect.Password ?? []))
+            bool? known = policy.CheckCredentials?.Invoke(clientId, user, connect.Password);
+            // Mosquitto refuses what its plugins refuse, or what none of them knows, with "not authorized".
+            if (known == false || (known is null && policy.CheckCredentials is not null && policy.CheckPassword is null))
+                return Refuse(op, connection, ReasonCode.NotAuthorized, $"not authorised as '{user}'");
+            if (known is null && (policy.CheckPassword is not { } check ? !policy.AllowAnonymous : !check(user, connect.Password ?? [])))
                 return Refuse(op, connection, ReasonCode.BadUserNameOrPassword, $"bad user name or password for '{user}'");
         }
         else if (!policy.AllowAnonymous)

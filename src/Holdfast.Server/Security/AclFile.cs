@@ -109,6 +109,8 @@ public sealed class AclFile
     /// <see cref="TopicAccess.Subscribe"/>). <paramref name="userName"/> null is an anonymous client.</summary>
     public bool Check(string clientId, string? userName, string topic, TopicAccess access)
     {
+        // Mosquitto's acl_file never refuses an UNSUBSCRIBE.
+        if (access == TopicAccess.Unsubscribe) return true;
         var topics = userName is null ? _anonymous : _users.GetValueOrDefault(userName);
         // As Mosquitto: a client id or user name holding a wildcard could widen a pattern into other clients' topics.
         if (_patterns.Count > 0 && (HasWildcard(clientId) || (userName is not null && HasWildcard(userName)))) return false;
