@@ -22,6 +22,7 @@ internal sealed class ConfigBuilder
         ["accept_protocol_versions"] = "every listener takes MQTT 3.1, 3.1.1 and 5.0; remove the line",
         ["address"] = Bridges, ["addresses"] = Bridges, ["connection"] = Bridges, ["topic"] = Bridges,
         ["allow_duplicate_messages"] = "Holdfast delivers one copy per session, whatever the overlapping subscriptions; remove the line",
+        ["auth_plugin"] = "load dynamic security with 'plugin'; " + Plugins,
         ["auth_plugin_deny_special_chars"] = Plugins, ["global_plugin"] = Plugins, ["plugin_load"] = Plugins,
         ["auto_id_prefix"] = "assigned client ids start with 'auto-'; remove the line",
         ["check_retain_source"] = NotYet,
@@ -99,7 +100,7 @@ internal sealed class ConfigBuilder
             case "allow_anonymous": SetSecurity(line, l => l.AllowAnonymous = line.Bool(), c => c.AllowAnonymous = line.Bool()); break;
             case "password_file": SetSecurity(line, l => l.PasswordFile = line.Text(), c => c.PasswordFile = line.Text()); break;
             case "acl_file": SetSecurity(line, l => l.AclFile = line.Text(), c => c.AclFile = line.Text()); break;
-            case "plugin" or "auth_plugin": SetPlugin(line); break;
+            case "plugin": SetPlugin(line); break;
             case "plugin_opt_config_file": PluginOption(line).ConfigFile = line.Text(); break;
             case "allow_zero_length_clientid": _config.Broker.AllowZeroLengthClientId = line.Bool(); break;
 
@@ -312,7 +313,7 @@ internal sealed class ConfigBuilder
     {
         string path = line.Text();
         if (Path.GetFileName(path) != DynamicSecurityFileName)
-            throw new ConfigException(line.File, line.Number, $"'{line.Key} {path}': {Plugins}");
+            throw line.Fail($"{path} is not Mosquitto's dynamic security: {Plugins}");
         var plugin = new DynamicSecurityConfig { File = line.File, Line = line.Number };
         SetSecurity(line, l => l.DynamicSecurity = Once(line, l.DynamicSecurity, plugin), c => c.DynamicSecurity = Once(line, c.DynamicSecurity, plugin));
         _currentPlugin = plugin;

@@ -15,12 +15,14 @@ internal static class ConfigFile
 {
     /// <summary>Reads the file. Throws <see cref="InvalidDataException"/> when it is not JSON or not shaped as one, and
     /// the file system's exception when it cannot be read. An empty file is an empty config, as in Mosquitto.</summary>
-    public static DynsecConfig Load(string path)
+    public static DynsecConfig Load(string path) => Parse(File.ReadAllBytes(path));
+
+    /// <inheritdoc cref="Load"/>
+    public static DynsecConfig Parse(byte[] bytes)
     {
-        var bytes = File.ReadAllBytes(path);
         var config = new DynsecConfig();
         if (bytes.Length == 0) return config;
-        var tree = Parse(bytes) as JsonObject ?? throw new InvalidDataException("not valid JSON");
+        var tree = JsonRead.Parse(bytes) as JsonObject ?? throw new InvalidDataException("not valid JSON");
         LoadDefaultAccess(tree, config);
         LoadRoles(tree, config);
         LoadClients(tree, config);
