@@ -21,13 +21,26 @@ internal static class DefaultAccessCommands
         if (Member(command, "acls") is not JsonArray acls) { c.Reply("Missing/invalid actions array"); return; }
         foreach (var item in acls)
         {
-            // Entries that do not name a known type with a boolean are skipped, as in Mosquitto.
-            if (String(Member(item, "acltype")) is not { } name || Member(item, "allow") is not { } allow || !IsBool(allow)) continue;
-            if (DefaultAccess.IsName(name)) c.Config.DefaultAccess[name] = allow.GetValue<bool>();
-            c.Logged($"acltype={name} | allow={(allow.GetValue<bool>() ? "true" : "false")}");
+            // Entries that do not name a type and an access are skipped, as in Mosquitto.
+            if (String(Member(item, "acltype")) is not { } name || Allow(item) is not { } allow) continue;
+            if (DefaultAccess.IsName(name)) c.Config.DefaultAccess[name] = allow;
+            c.Logged($"acltype={name} | allow={(allow ? "true" : "false")}");
         }
         c.Saved();
         c.Reply();
+    }
+
+    /// <summary>"allow": true|false as the plugin reads it, or "access": "allow"|"deny" as Debian's mosquitto_ctrl 2.0.11
+    /// sends it (its own plugin ignores that form, so `mosquitto_ctrl dynsec setDefaultACLAccess` did nothing there).</summary>
+    private static bool? Allow(JsonNode? item)
+    {
+        if (Member(item, "allow") is { } allow && IsBool(allow)) return allow.GetValue<bool>();
+        return String(Member(item, "access"))?.ToLowerInvariant() switch
+        {
+            "allow" => true,
+            "deny" => false,
+            _ => null,
+        };
     }
 
     private static void Get(CommandContext c)

@@ -92,8 +92,9 @@ internal sealed class DynamicSecurity : IDisposable
         if (Broker is not { } broker) return;
         if (done.KickedUsers.Count > 0 || done.KickAnonymous)
             broker.Kick(c => c.UserName is { } user ? done.KickedUsers.Contains(user) : done.KickAnonymous, "dynamic security changed");
+        // An ordinary message (not retained): each answer goes to whoever subscribes now and may receive it.
         broker.PublishInternal(new Message(ControlApi.ResponseTopic, ControlApi.Response(done), QualityOfService.AtMostOnce, retain: false,
-            null, null, broker.Clock.Now) { FromBroker = true });
+            null, null, broker.Clock.Now));
     }
 
     private void Save(byte[] file)
