@@ -55,6 +55,7 @@ public class ControlApiTests
     [InlineData("""{"commands": [{"command": 6}]}""", """[{"command":"Unknown command","error":"Missing command"}]""")]
     [InlineData("""{"commands": [{"command": "x", "correlationData": 6}, {"command": "listRoles"}]}""",
         """[{"command":"x","error":"Invalid correlationData data type."}]""")]
+    [InlineData("""{"commands": [{"command": "listRoles", "Command": "x"}]}""", """[{"command":"Unknown command","error":"Payload not valid JSON"}]""")]
     [InlineData("""{"commands": [{"command": "nope"}]}""", """[{"command":"nope","error":"Unknown command"}]""")]
     [InlineData("""{"commands": [{"command": "createClient", "username": "\uFFFFLO"}]}""",
         """[{"command":"createClient","error":"Username not valid UTF-8"}]""")]

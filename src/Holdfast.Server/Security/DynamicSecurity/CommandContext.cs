@@ -43,15 +43,13 @@ internal sealed class CommandContext(DynsecConfig config, string adminClientId, 
 
     public void KickAllAnonymous() => KickAnonymous = true;
 
-    /// <summary>Answers the command: success without <paramref name="error"/>. Always true, so that a check can answer and
-    /// return in one line.</summary>
-    public bool Reply(string? error = null)
+    /// <summary>Answers the command: success without <paramref name="error"/>.</summary>
+    public void Reply(string? error = null)
     {
         var response = new JsonObject { ["command"] = Command };
         if (error is not null) response["error"] = error;
         if (CorrelationData is not null) response["correlationData"] = CorrelationData;
         Responses.Add(response);
-        return true;
     }
 
     public void ReplyData(JsonObject data)

@@ -14,11 +14,28 @@ internal static class JsonRead
     {
         try
         {
-            return JsonNode.Parse(json, CaseInsensitive, default);
+            var node = JsonNode.Parse(json, CaseInsensitive, default);
+            Materialize(node);
+            return node;
         }
         catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException)
         {
             return null;
+        }
+    }
+
+    /// <summary>A JsonObject builds its member table on first use, and throws then on a name given twice (case aside);
+    /// built here, so that such a payload is refused as invalid JSON rather than failing a command halfway.</summary>
+    private static void Materialize(JsonNode? node)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                foreach (var member in o) Materialize(member.Value);
+                break;
+            case JsonArray a:
+                foreach (var item in a) Materialize(item);
+                break;
         }
     }
 

@@ -87,15 +87,40 @@ internal static class RoleCommands
         type = default;
         if (!ClientCommands.RoleName(c, command, out var roleName) || Find(c, roleName) is not { } found) return false;
         role = found;
-        if (String(Member(command, "acltype")) is not { } typeName) return !c.Reply("Invalid/missing acltype");
-        if (AclTypeNames.Parse(typeName) is not { } parsed) return !c.Reply("Unknown acltype");
+        if (String(Member(command, "acltype")) is not { } typeName)
+        {
+            c.Reply("Invalid/missing acltype");
+            return false;
+        }
+        if (AclTypeNames.Parse(typeName) is not { } parsed)
+        {
+            c.Reply("Unknown acltype");
+            return false;
+        }
         type = parsed;
         return true;
     }
 
-    private static bool Topic(CommandContext c, JsonObject command, out string topic) =>
-        c.Required(command, "topic", out topic) && c.ValidUtf8(topic, "Topic")
-        && (Utf8Rules.IsValidAclTopic(topic) || !c.Reply("Invalid ACL topic"));
+    private static bool Topic(CommandContext c, JsonObject command, out string topic)
+    {
+        if (!c.Required(command, "topic", out topic) || !c.ValidUtf8(topic, "Topic")) return false;
+        if (IsValidAclTopic(topic)) return true;
+        c.Reply("Invalid ACL topic");
+        return false;
+    }
+
+    /// <summary>Mosquitto's check of an ACL topic (mosquitto_sub_topic_check): '+' and '#' fill whole levels, '#' only
+    /// the last; an empty topic passes.</summary>
+    private static bool IsValidAclTopic(string topic)
+    {
+        var levels = topic.Split('/');
+        for (int i = 0; i < levels.Length; i++)
+        {
+            if (levels[i].Length > 1 && (levels[i].Contains('+') || levels[i].Contains('#'))) return false;
+            if (levels[i] == "#" && i != levels.Length - 1) return false;
+        }
+        return topic.Length <= 65535;
+    }
 
     private static void AddAcl(CommandContext c, JsonObject command)
     {

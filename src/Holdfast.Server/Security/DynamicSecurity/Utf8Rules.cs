@@ -21,17 +21,4 @@ internal static class Utf8Rules
         }
         return true;
     }
-
-    /// <summary>Mosquitto's check of an ACL topic (mosquitto_sub_topic_check): '+' and '#' fill whole levels, '#' only last.</summary>
-    public static bool IsValidAclTopic(string topic)
-    {
-        var levels = topic.Split('/');
-        for (int i = 0; i < levels.Length; i++)
-        {
-            var level = levels[i];
-            if (level.Length > 1 && (level.Contains('+') || level.Contains('#'))) return false;
-            if (level == "#" && i != levels.Length - 1) return false;
-        }
-        return topic.Length <= 65535;
-    }
 }
