@@ -76,7 +76,6 @@ public sealed partial class HoldfastServer : IAsyncDisposable
         catch
         {
             _store?.Dispose();
-            _dynamicSecurity.Dispose();
             throw;
         }
         _dynamicSecurity.Attach(Broker);

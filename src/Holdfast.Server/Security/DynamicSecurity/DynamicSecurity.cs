@@ -17,21 +17,26 @@ internal sealed class DynamicSecurity : IDisposable
     private readonly IBrokerLog _log;
     private readonly Channel<(string ClientId, string? UserName, byte[] Payload)> _requests =
         Channel.CreateUnbounded<(string, string?, byte[])>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Task _worker;
+    private MqttBroker? _broker;
+    private Task _worker = Task.CompletedTask;
 
     private DynamicSecurity(string path, DynsecConfig config, IBrokerLog log)
     {
         Path = path;
         _config = config;
         _log = log;
-        _worker = Task.Run(RunAsync);
     }
 
     /// <summary>The file, as plugin_opt_config_file names it.</summary>
     public string Path { get; }
 
-    /// <summary>The broker the commands kick clients of and answer through; set once it exists, before any client.</summary>
-    public MqttBroker? Broker { get; set; }
+    /// <summary>Starts the commands' worker, with the broker they kick clients of and answer through: once the broker
+    /// exists, before any client connects. Until then nothing runs, so a startup that fails later has nothing to stop.</summary>
+    public void Attach(MqttBroker broker)
+    {
+        _broker = broker;
+        _worker = Task.Run(RunAsync);
+    }
 
     /// <summary>Reads the file; throws as <see cref="ConfigFile.Load"/> does.</summary>
     public static DynamicSecurity Load(string path, IBrokerLog log) => new(path, ConfigFile.Load(path), log);
@@ -89,7 +94,7 @@ internal sealed class DynamicSecurity : IDisposable
         }
         // Written off the lock (only this worker writes, so saves stay in order): checks do not wait for the disk.
         if (file is not null) Save(file);
-        if (Broker is not { } broker) return;
+        if (_broker is not { } broker) return;
         if (done.KickedUsers.Count > 0 || done.KickAnonymous)
             broker.Kick(c => c.UserName is { } user ? done.KickedUsers.Contains(user) : done.KickAnonymous, "dynamic security changed");
         // An ordinary message (not retained): each answer goes to whoever subscribes now and may receive it.

@@ -26,7 +26,6 @@ internal sealed class DynamicSecurityPlugins : IDisposable
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
             {
-                Dispose();
                 throw new ConfigException(plugin.File, plugin.Line, $"plugin_opt_config_file {path}: {e.Message}");
             }
         }
@@ -39,7 +38,7 @@ internal sealed class DynamicSecurityPlugins : IDisposable
     /// <summary>Hands every instance the broker its commands act on.</summary>
     public void Attach(MqttBroker broker)
     {
-        foreach (var plugin in _byFile.Values) plugin.Broker = broker;
+        foreach (var plugin in _byFile.Values) plugin.Attach(broker);
     }
 
     public void Dispose()
