@@ -17,6 +17,8 @@ internal sealed class ConfigBuilder
     private const string Plugins = "plugins other than Mosquitto's dynamic security are not supported; use password_file and acl_file, "
         + "or dynamic security (plugin PATH/mosquitto_dynamic_security.so with plugin_opt_config_file)";
     private const string NotYet = "not supported yet (docs/mosquitto-differences.md)";
+    /// <summary>The plugin Holdfast runs natively, recognised by its file name in any directory.</summary>
+    public const string DynamicSecurityFileName = "mosquitto_dynamic_security.so";
     private static readonly Dictionary<string, string> MosquittoOnly = new(StringComparer.Ordinal)
     {
         ["accept_protocol_versions"] = "every listener takes MQTT 3.1, 3.1.1 and 5.0; remove the line",
@@ -68,8 +70,9 @@ internal sealed class ConfigBuilder
     private bool _logTypeSeen;
     private bool _logDestSeen;
     private bool _securitySettingSeen;
-    // The plugin line plugin_opt_ lines belong to (only dynamic security is accepted).
+    // The plugin line plugin_opt_ lines belong to (only dynamic security is accepted), and every plugin line.
     private DynamicSecurityConfig? _currentPlugin;
+    private readonly List<DynamicSecurityConfig> _plugins = [];
 
     /// <summary>The listener block the current file is in; null before its first listener/port/bind_address line.</summary>
     public ListenerConfig? CurrentListener { get; set; }
@@ -319,9 +322,6 @@ internal sealed class ConfigBuilder
         _currentPlugin = plugin;
         _plugins.Add(plugin);
     }
-
-    public const string DynamicSecurityFileName = "mosquitto_dynamic_security.so";
-    private readonly List<DynamicSecurityConfig> _plugins = [];
 
     private static DynamicSecurityConfig Once(ConfigLine line, DynamicSecurityConfig? existing, DynamicSecurityConfig plugin) =>
         existing is null ? plugin : throw line.Fail("dynamic security is already loaded here (one plugin line per listener, or one globally)");
