@@ -46,13 +46,16 @@ internal sealed class DynamicSecurity : IDisposable
     public bool? CheckCredentials(string clientId, string userName, ReadOnlyMemory<byte>? password)
     {
         if (password is not { } given) return null;
+        PasswordHash? hash;
         lock (_lock)
         {
             if (!_config.Clients.TryGetValue(userName, out var client)) return null;
             if (client.Disabled) return false;
             if (client.ClientId is { } required && required != clientId) return false;
-            return client.Password?.Verify(given.Span);
+            hash = client.Password;
         }
+        // Hashed off the lock (a file may ask for many iterations): a PasswordHash never changes, a new password is a new one.
+        return hash?.Verify(given.Span);
     }
 
     /// <inheritdoc cref="AclEvaluation.Check"/>
