@@ -36,6 +36,13 @@ public sealed record TransportIdentity(string? CertificateCommonName, string? Ce
     public bool HasCertificate { get; private init; } = true;
 }
 
+/// <summary>Decides whether <paramref name="userName"/> may connect as <paramref name="clientId"/> with
+/// <paramref name="password"/> (null: none given): true yes, false no, null not known here.</summary>
+public delegate bool? CredentialsCheck(string clientId, string userName, ReadOnlyMemory<byte>? password);
+
+/// <summary>Receives a message a client published on a <c>$CONTROL/</c> topic.</summary>
+public delegate void ControlMessageHandler(ConnectedClient client, string topic, ReadOnlyMemory<byte> payload);
+
 /// <summary>Per-listener behaviour the broker applies to clients of that listener.</summary>
 public sealed class ListenerPolicy
 {
@@ -48,6 +55,14 @@ public sealed class ListenerPolicy
     /// <summary>Checks a user name and password (password_file); null when the listener has no password file. The broker
     /// knows nothing of where the passwords live.</summary>
     public Func<string, ReadOnlyMemory<byte>, bool>? CheckPassword { get; init; }
+    /// <summary>Checks a client's credentials before <see cref="CheckPassword"/> (dynamic security): true accepts, false
+    /// refuses (CONNACK 0x87, 3.1.1: code 5, as Mosquitto's plugins), null does not know the user and leaves the decision
+    /// to the password file; with neither knowing it, a client that gave a user name is refused. Null = no such check.</summary>
+    public CredentialsCheck? CheckCredentials { get; init; }
+    /// <summary>Takes a PUBLISH on a <c>$CONTROL/</c> topic, which is never routed (as in Mosquitto, where such topics
+    /// belong to the broker's control handlers). Called once the publish passed the access check, under the publisher's
+    /// lock: it must only queue the work. Null = such publishes are acknowledged and dropped.</summary>
+    public ControlMessageHandler? HandleControl { get; init; }
     /// <summary>Decides topic access (acl_file); null when the listener has no ACL, and then everything is allowed.</summary>
     public AccessCheck? CheckAccess { get; init; }
     /// <summary>ack_timeout: how long the oldest inflight message may wait for its acknowledgement. Null = off.</summary>

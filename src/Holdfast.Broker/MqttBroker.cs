@@ -170,21 +170,32 @@ public sealed class MqttBroker : IDisposable
     /// <summary>After the password file was reloaded (SIGHUP): disconnects every connected client for which
     /// <paramref name="stillAuthorized"/> says no, as Mosquitto does (MQTT 5: DISCONNECT 0x87 Not authorized). Their wills
     /// are published, as for any connection the broker ends. Returns how many were disconnected.</summary>
-    public int DisconnectUnauthorized(Func<ConnectedClient, bool> stillAuthorized)
+    public int DisconnectUnauthorized(Func<ConnectedClient, bool> stillAuthorized) =>
+        DisconnectWhere(client => !stillAuthorized(client), ReasonCode.NotAuthorized, withWill: true, "disconnected, not authorised");
+
+    /// <summary>Disconnects every connected client <paramref name="which"/> picks, as Mosquitto's plugins kick clients
+    /// (dynamic security, after a change to their user, group or role): MQTT 5 gets DISCONNECT 0x98 Administrative action;
+    /// no will is published (Mosquitto kicks "without will"); <paramref name="why"/> is for the log. Returns how many were
+    /// disconnected.</summary>
+    public int Kick(Func<ConnectedClient, bool> which, string why) =>
+        DisconnectWhere(which, ReasonCode.AdministrativeAction, withWill: false, $"disconnected: {why}");
+
+    private int DisconnectWhere(Func<ConnectedClient, bool> which, ReasonCode reason, bool withWill, string logged)
     {
         int disconnected = 0;
         foreach (var shard in _sessions.Shards)
         {
             using var scope = new OperationScope(_sessions, ShardSet.Of(shard), _lifecycle);
             // Collected first: ending a connection can end its session, which changes the shard.
-            var refused = shard.Values.Select(s => s.Client).OfType<ConnectedClient>().Where(c => !c.Closed && !stillAuthorized(c)).ToList();
-            foreach (var client in refused)
+            var chosen = shard.Values.Select(s => s.Client).OfType<ConnectedClient>().Where(c => !c.Closed && which(c)).ToList();
+            foreach (var client in chosen)
             {
-                if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} disconnected, not authorised.");
-                SessionLifecycle.CloseConnection(scope.Operation, client, ReasonCode.NotAuthorized);
+                if (Log.IsEnabled(LogType.Notice)) Log.Notice($"Client {client.ClientId} {logged}.");
+                if (!withWill) client.WillSuppressed = true;
+                SessionLifecycle.CloseConnection(scope.Operation, client, reason);
                 _lifecycle.EndConnection(scope.Operation, client);
             }
-            disconnected += refused.Count;
+            disconnected += chosen.Count;
         }
         return disconnected;
     }

@@ -1,6 +1,7 @@
 using Holdfast.Broker;
 using Holdfast.Server.Configuration;
 using Holdfast.Server.Security;
+using Holdfast.Server.Security.DynamicSecurity;
 
 namespace Holdfast.Server;
 
@@ -19,8 +20,10 @@ public sealed partial class HoldfastServer
         {
             Name = listener.UnixSocketPath ?? listener.Port.ToString(),
             AllowAnonymous = _config.EffectiveAllowAnonymous(listener),
+            CheckCredentials = _dynamicSecurity.For(listener) is { } dynsec ? dynsec.CheckCredentials : null,
             CheckPassword = PasswordCheck(listener),
-            CheckAccess = AclCheck(listener),
+            CheckAccess = AccessCheck(listener),
+            HandleControl = _dynamicSecurity.For(listener) is { } control ? control.HandleControl : null,
             AckTimeout = listener.AckTimeout,
             AckTimeoutDisconnect = listener.AckTimeoutDisconnect,
             UseIdentityAsUsername = listener.UseIdentityAsUsername,
@@ -39,11 +42,16 @@ public sealed partial class HoldfastServer
         listener.UsernameFromCertificate || _config.EffectivePasswordFile(listener) is null ? null
             : (user, password) => _security.PasswordFileFor(listener)!.Verify(user, password.Span);
 
-    private AccessCheck? AclCheck(ListenerConfig listener)
+    /// <summary>As Mosquitto chains its checks: dynamic security first; what it does not decide goes to the acl_file,
+    /// and with no acl_file is refused.</summary>
+    private AccessCheck? AccessCheck(ListenerConfig listener)
     {
-        if (_config.EffectiveAclFile(listener) is null) return null;
+        var dynsec = _dynamicSecurity.For(listener);
+        if (_config.EffectiveAclFile(listener) is null)
+            return dynsec is null ? null : (clientId, userName, topic, access) => dynsec.CheckAccess(clientId, userName, topic, access) ?? false;
         int index = _config.Listeners.IndexOf(listener);
-        return (clientId, userName, topic, access) => _security.AclFileFor(index)!.Check(clientId, userName, topic, access);
+        return (clientId, userName, topic, access) => dynsec?.CheckAccess(clientId, userName, topic, access)
+            ?? _security.AclFileFor(index)!.Check(clientId, userName, topic, access);
     }
 
     /// <summary>

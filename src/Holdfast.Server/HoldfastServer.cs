@@ -3,6 +3,7 @@ using System.Reflection;
 using Holdfast.Broker;
 using Holdfast.Server.Configuration;
 using Holdfast.Server.Security;
+using Holdfast.Server.Security.DynamicSecurity;
 using Holdfast.Server.Connections;
 using Holdfast.Server.Logging;
 using Holdfast.Server.Observability;
@@ -37,6 +38,7 @@ public sealed partial class HoldfastServer : IAsyncDisposable
     private readonly List<IPEndPoint> _endpoints = [];
 
     private volatile SecurityFiles _security;
+    private readonly DynamicSecurityPlugins _dynamicSecurity;
     /// <summary>Each listener's policy, in listener order.</summary>
     private readonly List<ListenerPolicy> _policies;
     private readonly Dictionary<ListenerConfig, ListenerTls> _tls = [];
@@ -55,6 +57,7 @@ public sealed partial class HoldfastServer : IAsyncDisposable
         }
         _log = log;
         _security = SecurityFiles.Load(_config);
+        _dynamicSecurity = new DynamicSecurityPlugins(_config, log);
         foreach (var listener in _config.Listeners)
             if (ListenerTls.Load(listener, time) is { } tls) _tls[listener] = tls;
         _log.Notice($"Holdfast version {Version} starting");
@@ -81,6 +84,7 @@ public sealed partial class HoldfastServer : IAsyncDisposable
             _store?.Dispose();
             throw;
         }
+        _dynamicSecurity.Attach(Broker);
         _readDeadlines = new ReadDeadlines(Broker.Clock);
         _observability = new BrokerObservability(config, Broker, _store, Version, log);
     }
@@ -290,6 +294,7 @@ public sealed partial class HoldfastServer : IAsyncDisposable
         _observability.Dispose();
         _readDeadlines.Dispose();
         Broker.Dispose();
+        _dynamicSecurity.Dispose();
         // After the broker has shut down and recorded every session as offline: writes what is pending, closes the directory.
         _store?.Dispose();
         _ownedLog?.Dispose();

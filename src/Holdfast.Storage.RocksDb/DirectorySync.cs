@@ -4,7 +4,7 @@ namespace Holdfast.Storage.RocksDb;
 
 /// <summary>fsync of a directory: what makes an entry created in it (a file or a directory) survive a power cut. Until
 /// then POSIX lets the cut drop the entry, and with it everything beneath, however well that was fsync'd.</summary>
-internal static class DirectorySync
+public static class DirectorySync
 {
     /// <summary>O_RDONLY, 0 on every Unix: a directory opens read-only. No O_DIRECTORY: its value differs by
     /// architecture, and the callers pass directories they just made or checked.</summary>

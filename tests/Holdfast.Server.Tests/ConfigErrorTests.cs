@@ -178,7 +178,7 @@ public class ConfigErrorTests
 
     [Fact]
     public void Per_listener_settings_after_a_security_key_is_refused() =>
-        Assert.Equal("holdfast.conf:3: per_listener_settings: must come before any allow_anonymous, password_file or acl_file line",
+        Assert.Equal("holdfast.conf:3: per_listener_settings: must come before any allow_anonymous, password_file, acl_file or plugin line",
             Fails("listener 1883\nallow_anonymous true\nper_listener_settings true").Message);
 
     [Fact]

@@ -55,15 +55,19 @@ internal sealed class ConnectHandler(BrokerContext context, SessionTable session
                     policy.UseSubjectAsUsername ? $"its certificate's subject cannot be read ({setting})" : $"its certificate has no CN to use as user name ({setting})");
             userName = fromCertificate;
         }
-        // As Mosquitto 2: a client with a user name must match the password file (without one, nobody can); a client
-        // without one is anonymous, and allow_anonymous decides. Either refusal is Mosquitto's "not authorised" (0x87,
-        // 3.1.1: code 5), which clients and tests written against it expect.
+        // As Mosquitto 2: a client with a user name must match dynamic security or the password file (without either,
+        // nobody can); a client without one is anonymous, and allow_anonymous decides. Every refusal is Mosquitto's
+        // "not authorised" (0x87, 3.1.1: code 5), which clients and tests written against it expect.
         else if (userName is { } user)
         {
+            bool? known = policy.CheckCredentials?.Invoke(clientId, user, connect.Password);
+            // Mosquitto refuses what its plugins refuse, or what none of them knows.
+            if (known == false || (known is null && policy.CheckCredentials is not null && policy.CheckPassword is null))
+                return RefuseNotAuthorised(op, connection, clientId, $"not authorised as '{user}'");
             // A missing or empty password never matches (Mosquitto reads an empty one as none), even against a stored
             // hash of the empty string.
-            if (policy.CheckPassword is not { } check ? !policy.AllowAnonymous
-                : connect.Password is not { Length: > 0 } password || !check(user, password))
+            if (known is null && (policy.CheckPassword is not { } check ? !policy.AllowAnonymous
+                    : connect.Password is not { Length: > 0 } password || !check(user, password)))
                 return RefuseNotAuthorised(op, connection, clientId, $"bad user name or password for '{user}'");
         }
         else if (!policy.AllowAnonymous)

@@ -191,6 +191,14 @@ internal sealed class PublishHandler(BrokerContext context, SessionTable session
             DenyPublish(op, client, packet, topic);
             return null;
         }
+        if (AccessRules.IsControlTopic(topic))
+        {
+            // As Mosquitto: $CONTROL/ messages go to the control handler (dynamic security's commands), never to
+            // subscribers. Copied: the handler works on them after this operation, off the publisher's lock.
+            AcknowledgeUnrouted(op, client, packet);
+            client.Policy.HandleControl?.Invoke(client, topic, packet.Payload.ToArray());
+            return null;
+        }
 
         Metrics.MessageReceived(client.Session.Shard, packet.QoS, packet.Payload.Length);
         return new Message(topic, packet.Payload, packet.QoS, packet.Retain, client.IsV5 ? properties : null, client.ClientId, context.Now);

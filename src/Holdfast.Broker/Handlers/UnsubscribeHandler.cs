@@ -17,6 +17,8 @@ internal sealed class UnsubscribeHandler(BrokerContext context, SessionTable ses
         foreach (var filter in packet.TopicFilters)
         {
             if (!TopicRules.IsValidTopicFilter(filter)) { codes.Add(ReasonCode.TopicFilterInvalid); continue; }
+            // As Mosquitto: a refused UNSUBSCRIBE leaves the subscription in place (MQTT 3.1.1 has no code to say so).
+            if (!AccessRules.MayUnsubscribe(client, filter)) { codes.Add(ReasonCode.NotAuthorized); continue; }
             if (session.Subscriptions.Remove(filter, out var sub))
             {
                 subscriptions.Remove(session, sub);

@@ -31,6 +31,9 @@ internal sealed class AccessRules
     public static bool MaySubscribe(ConnectedClient client, string filter) =>
         client.Policy.CheckAccess is not { } check || check(client.ClientId, client.UserName, filter, TopicAccess.Subscribe);
 
+    public static bool MayUnsubscribe(ConnectedClient client, string filter) =>
+        client.Policy.CheckAccess is not { } check || check(client.ClientId, client.UserName, filter, TopicAccess.Unsubscribe);
+
     /// <summary>Whether the session may receive a message on <paramref name="topic"/>, judged by its latest connection
     /// (also while it is offline, and after a restart: the identity is stored with the session). A recovered session whose
     /// listener is unknown (an old record, a listener renamed or removed) is let through on purpose: its messages are
@@ -64,4 +67,7 @@ internal sealed class AccessRules
         int nameLength = topic.Length - prefix.Length - suffix.Length;
         return nameLength > 0 && topic.IndexOf('/', prefix.Length, nameLength) < 0;
     }
+
+    /// <summary>$CONTROL/ topics are requests to the broker's control handlers (Mosquitto's plugins' APIs).</summary>
+    public static bool IsControlTopic(string topic) => topic.StartsWith("$CONTROL/", StringComparison.Ordinal);
 }

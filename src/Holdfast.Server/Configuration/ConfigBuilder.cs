@@ -14,10 +14,13 @@ internal sealed class ConfigBuilder
     // Directives Mosquitto has and Holdfast does not, each with what to do instead. Naming them as such tells the
     // operator the file is not mistyped: the feature is missing, and the line must go (or wait for the feature).
     private const string Bridges = "bridges are not supported yet; keep the bridge on a Mosquitto broker for now";
-    private const string Plugins = "plugins are not supported; use password_file and acl_file";
+    private const string Plugins = "plugins other than Mosquitto's dynamic security are not supported; use password_file and acl_file, "
+        + "or dynamic security (plugin PATH/mosquitto_dynamic_security.so with plugin_opt_config_file)";
     private const string NotYet = "not supported yet (docs/mosquitto-differences.md)";
     private const string Psk = "TLS-PSK is not supported: .NET's TLS (SslStream) has no pre-shared key support; use certificates "
         + "(cafile, require_certificate, use_identity_as_username)";
+    /// <summary>The plugin Holdfast runs natively, recognised by its file name in any directory.</summary>
+    public const string DynamicSecurityFileName = "mosquitto_dynamic_security.so";
     private static readonly Dictionary<string, string> MosquittoOnly = new(StringComparer.Ordinal)
     {
         ["accept_protocol_versions"] = "every listener takes MQTT 3.1, 3.1.1 and 5.0; remove the line",
@@ -30,8 +33,8 @@ internal sealed class ConfigBuilder
         ["password"] = Bridges, ["restart_timeout"] = Bridges, ["round_robin"] = Bridges, ["start_type"] = Bridges,
         ["threshold"] = Bridges, ["try_private"] = Bridges,
         ["allow_duplicate_messages"] = "Holdfast delivers one copy per session, whatever the overlapping subscriptions; remove the line",
-        ["auth_plugin"] = Plugins, ["auth_plugin_deny_special_chars"] = Plugins, ["global_plugin"] = Plugins,
-        ["plugin"] = Plugins, ["plugin_load"] = Plugins,
+        ["auth_plugin"] = "load dynamic security with 'plugin'; " + Plugins,
+        ["auth_plugin_deny_special_chars"] = Plugins, ["global_plugin"] = Plugins, ["plugin_load"] = Plugins,
         ["auto_id_prefix"] = "assigned client ids start with 'auto-'; remove the line",
         ["bind_interface"] = "give the listener the interface's ADDRESS (listener PORT ADDRESS)",
         ["check_retain_source"] = NotYet,
@@ -79,6 +82,9 @@ internal sealed class ConfigBuilder
     private bool _logTypeSeen;
     private bool _logDestSeen;
     private bool _securitySettingSeen;
+    // The plugin line plugin_opt_ lines belong to (only dynamic security is accepted), and every plugin line.
+    private DynamicSecurityConfig? _currentPlugin;
+    private readonly List<DynamicSecurityConfig> _plugins = [];
 
     /// <summary>The listener block the current file is in; null before its first listener/port/bind_address line.</summary>
     public ListenerConfig? CurrentListener { get; set; }
@@ -111,6 +117,8 @@ internal sealed class ConfigBuilder
             case "allow_anonymous": SetSecurity(line, l => l.AllowAnonymous = line.Bool(), c => c.AllowAnonymous = line.Bool()); break;
             case "password_file": SetSecurity(line, l => l.PasswordFile = line.Text(), c => c.PasswordFile = line.Text()); break;
             case "acl_file": SetSecurity(line, l => l.AclFile = line.Text(), c => c.AclFile = line.Text()); break;
+            case "plugin": SetPlugin(line); break;
+            case "plugin_opt_config_file": PluginOption(line).ConfigFile = line.Text(); break;
             case "allow_zero_length_clientid": _config.Broker.AllowZeroLengthClientId = line.Bool(); break;
 
             // Delivery limits
@@ -182,6 +190,8 @@ internal sealed class ConfigBuilder
             case "user": _config.User = line.Word(); break;
             case "pid_file": _config.PidFile = line.Text(); break;
 
+            // Mosquitto hands other plugin_opt_ lines to the plugin, and dynamic security reads only config_file.
+            case var key when key.StartsWith("plugin_opt_", StringComparison.Ordinal) && _currentPlugin is not null: break;
             default:
                 if (InsteadOf(line.Key) is { } instead)
                     throw new ConfigException(line.File, line.Number, $"'{line.Key}' is a Mosquitto directive that Holdfast does not support: {instead}");
@@ -206,6 +216,11 @@ internal sealed class ConfigBuilder
         {
             throw new ConfigException(metrics.File, metrics.Line, $"metrics_listener: port {metrics.Port} is already an MQTT listener's port");
         }
+
+        // Mosquitto would run the plugin without a file and check nothing; a mistake worth stopping for.
+        if (_plugins.Find(p => p.ConfigFile is null) is { } unconfigured)
+            throw new ConfigException(unconfigured.File, unconfigured.Line,
+                $"plugin: {DynamicSecurityFileName} needs plugin_opt_config_file (the JSON file of its clients, groups and roles)");
 
         foreach (var listener in _config.Listeners)
         {
@@ -305,7 +320,7 @@ internal sealed class ConfigBuilder
         bool value = line.Bool();
         // Changing it after a security line would silently move that line's meaning; refuse instead.
         if (_securitySettingSeen && value != _config.PerListenerSettings)
-            throw line.Fail("must come before any allow_anonymous, password_file or acl_file line");
+            throw line.Fail("must come before any allow_anonymous, password_file, acl_file or plugin line");
         _config.PerListenerSettings = value;
     }
 
@@ -321,6 +336,24 @@ internal sealed class ConfigBuilder
             throw line.Fail("per_listener_settings is true, so this must follow the listener it applies to");
         onListener(CurrentListener);
     }
+
+    /// <summary>A plugin line: Mosquitto's dynamic security, in any directory, is run natively; any other plugin is refused.</summary>
+    private void SetPlugin(ConfigLine line)
+    {
+        string path = line.Text();
+        if (Path.GetFileName(path) != DynamicSecurityFileName)
+            throw line.Fail($"{path} is not Mosquitto's dynamic security: {Plugins}");
+        var plugin = new DynamicSecurityConfig { File = line.File, Line = line.Number };
+        SetSecurity(line, l => l.DynamicSecurity = Once(line, l.DynamicSecurity, plugin), c => c.DynamicSecurity = Once(line, c.DynamicSecurity, plugin));
+        _currentPlugin = plugin;
+        _plugins.Add(plugin);
+    }
+
+    private static DynamicSecurityConfig Once(ConfigLine line, DynamicSecurityConfig? existing, DynamicSecurityConfig plugin) =>
+        existing is null ? plugin : throw line.Fail("dynamic security is already loaded here (one plugin line per listener, or one globally)");
+
+    private DynamicSecurityConfig PluginOption(ConfigLine line) =>
+        _currentPlugin ?? throw line.Fail("must follow the plugin line it configures");
 
     private static QueueFullPolicy QueueFullPolicyValue(ConfigLine line) => line.Choice("end_session", "block", "drop_new", "drop_oldest") switch
     {

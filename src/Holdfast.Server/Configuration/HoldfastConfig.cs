@@ -77,6 +77,9 @@ public sealed class HoldfastConfig
     /// <summary>Global acl_file (per_listener_settings false); see Security/SecurityFiles.</summary>
     public string? AclFile { get; set; }
 
+    /// <summary>Global dynamic security (per_listener_settings false); null = none.</summary>
+    public DynamicSecurityConfig? DynamicSecurity { get; set; }
+
     /// <summary>ack_timeout given before any listener: the default for listeners that do not set their own. On by
     /// default: a subscriber that stops acknowledging holds its publishers back only this long (queue_full_policy).</summary>
     public TimeSpan? AckTimeout { get; set; } = DefaultAckTimeout;
@@ -154,4 +157,7 @@ public sealed class HoldfastConfig
 
     /// <summary>The acl_file that applies to a listener (per listener or global, as per_listener_settings says).</summary>
     public string? EffectiveAclFile(ListenerConfig listener) => PerListenerSettings ? listener.AclFile : AclFile;
+
+    /// <summary>The dynamic security plugin that applies to a listener (per listener or global).</summary>
+    public DynamicSecurityConfig? EffectiveDynamicSecurity(ListenerConfig listener) => PerListenerSettings ? listener.DynamicSecurity : DynamicSecurity;
 }

@@ -35,6 +35,9 @@ public sealed class ListenerConfig
     /// <summary>acl_file for this listener (per_listener_settings true only).</summary>
     public string? AclFile { get; set; }
 
+    /// <summary>Dynamic security for this listener (per_listener_settings true only).</summary>
+    public DynamicSecurityConfig? DynamicSecurity { get; set; }
+
     /// <summary>ack_timeout (Holdfast): how long a QoS 1/2 delivery may wait for PUBACK/PUBREC/PUBCOMP before the
     /// broker reacts. Null = off. Inherits the global ack_timeout when the block does not set one.</summary>
     public TimeSpan? AckTimeout { get; set; } = HoldfastConfig.DefaultAckTimeout;

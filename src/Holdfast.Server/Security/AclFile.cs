@@ -109,9 +109,9 @@ public sealed class AclFile
     /// <see cref="TopicAccess.Subscribe"/>). <paramref name="userName"/> null is an anonymous client.</summary>
     public bool Check(string clientId, string? userName, string topic, TopicAccess access)
     {
-        // As Mosquitto 2: the file never refuses a SUBSCRIBE; every delivery is checked for read access instead. So a
-        // reload that grants a topic reaches the subscriptions already made.
-        if (access == TopicAccess.Subscribe) return true;
+        // As Mosquitto 2: the file never refuses a SUBSCRIBE or an UNSUBSCRIBE; every delivery is checked for read access
+        // instead. So a reload that grants a topic reaches the subscriptions already made.
+        if (access is TopicAccess.Subscribe or TopicAccess.Unsubscribe) return true;
         var topics = userName is null ? _anonymous : _users.GetValueOrDefault(userName);
         // As Mosquitto: a client id or user name holding a wildcard could widen a pattern into other clients' topics.
         if (_patterns.Count > 0 && (HasWildcard(clientId) || (userName is not null && HasWildcard(userName)))) return false;

@@ -56,4 +56,43 @@ public sealed class PerListenerSettingsTests : IDisposable
             await server.StopAsync();
         }
     }
+
+    [SkippableFact]
+    public async Task Dynamic_security_in_one_listener_block_holds_only_that_listener()
+    {
+        using var dir = new TempDirectory();
+        var (exit, stdout, stderr) = await ProcessRunner.RunAsync(DebianTool.Require("mosquitto_ctrl"),
+            ["dynsec", "init", dir.Combine("dynsec.json"), "admin", "admin-secret"], PeerTimeout);
+        Assert.True(exit == 0, stdout + stderr);
+        string text = $"""
+            per_listener_settings true
+            persistence false
+            listener 1 127.0.0.1
+            allow_anonymous true
+            listener 2 127.0.0.1
+            allow_anonymous true
+            plugin /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so
+            plugin_opt_config_file {dir.Combine("dynsec.json")}
+            """;
+        var config = ConfigParser.Parse(text, "pls.conf");
+        foreach (var listener in config.Listeners) listener.Port = 0;
+        await using var server = new HoldfastServer(config, new CapturingLog());
+        await server.StartAsync();
+        try
+        {
+            int open = server.Endpoints[0].Port, guarded = server.Endpoints[1].Port;
+            // Anonymous on listener 2: dynamic security's defaults (publishClientSend false, init's file) refuse it.
+            var result = await PublishAsync(guarded, "plant/temp");
+            Assert.Contains("Not authorized", result.Stderr);
+            // The admin of listener 2's file is nobody on listener 1, which has no check at all.
+            result = await PublishAsync(open, "plant/temp");
+            Assert.True(result.ExitCode == 0 && !result.Stderr.Contains("failed"), result.Stderr);
+            result = await PublishAsync(guarded, "plant/temp", "-u", "admin", "-P", "wrong");
+            Assert.Equal(135, result.ExitCode);
+        }
+        finally
+        {
+            await server.StopAsync();
+        }
+    }
 }
