@@ -235,7 +235,7 @@ public sealed partial class HoldfastServer : IAsyncDisposable
             throw new ConfigException(file, line, e.Message);
         }
         foreach (var destination in config.LogDestinations)
-            if (destination.Path is { } path && File.Exists(path)) drop?.HandOverFile(path);
+            if (destination is { Kind: LogDestinationKind.File, Path: { } path } && File.Exists(path)) drop?.HandOverFile(path);
         return drop;
     }
 

@@ -6,7 +6,7 @@ public static class DebianTool
     /// <summary>The path of <paramref name="tool"/>; when it is missing, the reason names the Debian packages to install.</summary>
     public static string Require(string tool, string packages = "mosquitto mosquitto-clients python3-paho-mqtt openssl")
     {
-        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Append("/usr/bin"))
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Append("/usr/bin").Append("/usr/sbin"))
         {
             var path = Path.Combine(dir, tool);
             if (File.Exists(path)) return path;

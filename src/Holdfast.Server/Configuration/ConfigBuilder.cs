@@ -180,6 +180,9 @@ internal sealed class ConfigBuilder
             // Logging
             case "log_type": AddLogType(line); break;
             case "log_dest": AddLogDestination(line); break;
+            // As Mosquitto: N is syslog's local N; without the line, daemon.
+            case "log_facility": _config.LogFacility = 16 + line.Int(0, 7); break;
+            case "syslog_socket": _config.SyslogSocket = line.Text(); break;
             case "log_timestamp": _config.LogTimestamp = line.Bool(); break;
             case "log_timestamp_format": _config.LogTimestampFormat = TimestampFormat(line); break;
             case "connection_messages": _config.Broker.ConnectionMessages = line.Bool(); break;
@@ -210,6 +213,9 @@ internal sealed class ConfigBuilder
         // Nothing to listen on: Mosquitto 2's local-only mode.
         if (_config.Listeners.Count == 0)
             _config.Listeners.Add(HoldfastConfig.LocalOnlyListener());
+
+        int syslog = _config.LogDestinations.FindIndex(d => d.Kind == LogDestinationKind.Syslog);
+        if (syslog >= 0) _config.LogDestinations[syslog] = LogDestination.Syslog(_config.SyslogSocket, _config.LogFacility);
 
         // Caught here, with the line, rather than as a bind failure at startup.
         if (_config.MetricsListener is { } metrics && _config.Listeners.Any(l => l.Port == metrics.Port))
@@ -402,8 +408,10 @@ internal sealed class ConfigBuilder
                     throw line.Fail("file needs a path");
                 destination = LogDestination.File(path);
                 break;
-            case "syslog" or "topic" or "dlt":
-                throw line.Fail($"'{line.Args[0]}' is not supported by Holdfast (use stdout, stderr or file PATH)");
+            // Its facility and socket may be set after this line: filled in at Build.
+            case "syslog": line.Word(); destination = LogDestination.Syslog("", 0); break;
+            case "topic" or "dlt":
+                throw line.Fail($"'{line.Args[0]}' is not supported by Holdfast (use stdout, stderr, file PATH or syslog)");
             default:
                 throw line.Fail($"'{line.Args[0]}' is not one of stdout, stderr, file, none");
         }

@@ -23,6 +23,12 @@ public sealed class HoldfastConfig
     /// <summary>log_dest; Mosquitto's default is stderr.</summary>
     public List<LogDestination> LogDestinations { get; } = new() { LogDestination.Stderr };
 
+    /// <summary>log_facility: the syslog facility number for log_dest syslog (16..23 local0..local7; 3 daemon).</summary>
+    public int LogFacility { get; set; } = 3;
+
+    /// <summary>(Holdfast) syslog_socket: where log_dest syslog sends its lines.</summary>
+    public string SyslogSocket { get; set; } = "/dev/log";
+
     /// <summary>log_timestamp: prefix each line with the time.</summary>
     public bool LogTimestamp { get; set; } = true;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Holdfast.Broker;
 
 namespace Holdfast.Server.Logging;
 
@@ -12,6 +13,7 @@ namespace Holdfast.Server.Logging;
 internal sealed class AsyncLogWriter : IDisposable
 {
     private readonly LogSink[] _sinks;
+    private readonly SyslogSink? _syslog;
     private readonly Func<string, string> _stamp;
     private readonly LogLimits _limits;
     private readonly Thread _thread;
@@ -29,14 +31,16 @@ internal sealed class AsyncLogWriter : IDisposable
 
     /// <summary>A queued line, or (Line null) the point at which files are reopened, so that rotation splits the log
     /// exactly where SIGHUP came.</summary>
-    private readonly record struct Item(string? Line);
+    private readonly record struct Item(string? Line, LogType Type);
 
     /// <param name="sinks">Owned from now on: closed at <see cref="Dispose"/>.</param>
+    /// <param name="syslog">log_dest syslog, which takes line by line with each line's type; owned too.</param>
     /// <param name="stamp">Turns a message into a whole line (timestamp, newline). Called at enqueue, under the
     /// queue's lock, so lines are stamped in the order they are written.</param>
-    public AsyncLogWriter(LogSink[] sinks, Func<string, string> stamp, LogLimits limits)
+    public AsyncLogWriter(LogSink[] sinks, SyslogSink? syslog, Func<string, string> stamp, LogLimits limits)
     {
         _sinks = sinks;
+        _syslog = syslog;
         _stamp = stamp;
         _limits = limits;
         _thread = new Thread(Run) { IsBackground = true, Name = "Holdfast log writer" };
@@ -44,7 +48,7 @@ internal sealed class AsyncLogWriter : IDisposable
     }
 
     /// <summary>Stamps and queues a message; never blocks on I/O. Returns false if it was dropped (queue full or closed).</summary>
-    public bool Enqueue(string message)
+    public bool Enqueue(string message, LogType type)
     {
         lock (_lock)
         {
@@ -62,7 +66,7 @@ internal sealed class AsyncLogWriter : IDisposable
                 _dropped++;
                 return false;
             }
-            Add(new Item(line));
+            Add(new Item(line, type));
             _queuedChars += line.Length;
             return true;
         }
@@ -75,7 +79,7 @@ internal sealed class AsyncLogWriter : IDisposable
         lock (_lock)
         {
             if (!_closing)
-                Add(new Item(null));
+                Add(new Item(null, LogType.None));
         }
     }
 
@@ -116,6 +120,7 @@ internal sealed class AsyncLogWriter : IDisposable
             return;
         foreach (var sink in _sinks)
             sink.Dispose();
+        _syslog?.Dispose();
         _wake.Dispose();
     }
 
@@ -170,6 +175,7 @@ internal sealed class AsyncLogWriter : IDisposable
             if (item.Line is { } line)
             {
                 text.Append(line);
+                _syslog?.Send(item.Type, line);
                 continue;
             }
             WriteOut(text);
@@ -181,15 +187,21 @@ internal sealed class AsyncLogWriter : IDisposable
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
-                    text.Append(_stamp($"Error: cannot reopen log file: {e.Message}"));
+                    Append(text, LogType.Error, _stamp($"Error: cannot reopen log file: {e.Message}"));
                 }
             }
         }
         // Written after the batch: lines are dropped only once the queue is full, so after everything queued before them.
         if (dropped > 0)
-            text.Append(_stamp(string.Create(CultureInfo.InvariantCulture,
+            Append(text, LogType.Warning, _stamp(string.Create(CultureInfo.InvariantCulture,
                 $"Log: {dropped} line(s) dropped, the log destination could not keep up.")));
         WriteOut(text);
+    }
+
+    private void Append(StringBuilder text, LogType type, string line)
+    {
+        text.Append(line);
+        _syslog?.Send(type, line);
     }
 
     private void WriteOut(StringBuilder text)

@@ -46,11 +46,15 @@ public sealed class MosquittoLog : IBrokerLog, IDisposable
         limits ??= LogLimits.Default;
 
         var sinks = new List<LogSink>();
+        SyslogSink? syslog = null;
         try
         {
             // Files first: whoever watches stdout (a supervisor, a test) and then reads the file finds the line there.
             foreach (var destination in destinations.Distinct().OrderBy(d => d.Kind != LogDestinationKind.File))
-                sinks.Add(LogSink.Open(destination));
+            {
+                if (destination.Kind == LogDestinationKind.Syslog) syslog = new SyslogSink(destination.Path!, destination.Facility);
+                else sinks.Add(LogSink.Open(destination));
+            }
         }
         catch
         {
@@ -58,8 +62,8 @@ public sealed class MosquittoLog : IBrokerLog, IDisposable
                 sink.Dispose();
             throw;
         }
-        _writer = new AsyncLogWriter(sinks.ToArray(), FormatLine, limits);
-        _repeats = new RepeatedLineLimiter(limits, _time, line => _writer.Enqueue(line));
+        _writer = new AsyncLogWriter(sinks.ToArray(), syslog, FormatLine, limits);
+        _repeats = new RepeatedLineLimiter(limits, _time, line => _writer.Enqueue(line, LogType.Notice));
         // A log nobody disposed (startup failed after its first lines, say) still writes what it queued.
         AppDomain.CurrentDomain.ProcessExit += DisposeAtExit;
     }
@@ -80,7 +84,7 @@ public sealed class MosquittoLog : IBrokerLog, IDisposable
         message = EscapeControlChars(message);
         if ((type & RepeatLimited) != 0 && !_repeats.Admit(type, message))
             return;
-        _writer.Enqueue(message);
+        _writer.Enqueue(message, type);
     }
 
     /// <summary>Closes and reopens log files, for log rotation (Mosquitto does this on SIGHUP). Done by the writer

@@ -52,6 +52,26 @@ public sealed class MosquittoConfigFolderTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task A_dynamic_security_setup_starts_and_mosquitto_ctrl_manages_it()
+    {
+        Stage("dynsec");
+        string ctrl = DebianTool.Require("mosquitto_ctrl");
+        Directory.CreateDirectory(Path.Combine(_root, "lib"));
+        var init = await ProcessRunner.RunAsync(ctrl, ["dynsec", "init", Path.Combine(_root, "lib", "dynamic-security.json"), "admin", "admin-secret"], Timeout);
+        Assert.True(init.ExitCode == 0, init.Stderr);
+
+        await using var broker = await StartStagedAsync();
+        string[] admin = ["-h", "localhost", "-p", "1883", "-u", "admin", "-P", "admin-secret", "dynsec"];
+        var created = await broker.RunInsideAsync("mosquitto_ctrl", [.. admin, "createClient", "sensor", "-p", "sensor-secret"]);
+        Assert.True(created.ExitCode == 0, created.Stdout + created.Stderr);
+        var listed = await broker.RunInsideAsync("mosquitto_ctrl", [.. admin, "listClients"]);
+        Assert.Equal(["admin", "sensor"], listed.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order());
+        // The new client has no role yet: it may connect, and nobody else may.
+        Assert.Equal(0, (await broker.RunInsideAsync("mosquitto_pub", ["-h", "localhost", "-u", "sensor", "-P", "sensor-secret", "-t", "a", "-m", "x"])).ExitCode);
+        Assert.Equal(5, (await broker.RunInsideAsync("mosquitto_pub", ["-h", "localhost", "-u", "stranger", "-P", "x", "-t", "a", "-m", "x"])).ExitCode);
+    }
+
+    [SkippableFact]
     public async Task A_tuning_file_starts()
     {
         await using var broker = await StartAsync("tuning");
