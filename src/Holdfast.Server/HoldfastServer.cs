@@ -293,8 +293,9 @@ public sealed partial class HoldfastServer : IAsyncDisposable
         if (_app is not null) await _app.DisposeAsync();
         _observability.Dispose();
         _readDeadlines.Dispose();
-        Broker.Dispose();
+        // Dynamic security first: its worker may still act on the broker (kick, answer) until it stops.
         _dynamicSecurity.Dispose();
+        Broker.Dispose();
         // After the broker has shut down and recorded every session as offline: writes what is pending, closes the directory.
         _store?.Dispose();
         _ownedLog?.Dispose();

@@ -27,15 +27,22 @@ internal sealed class PrivilegeDrop
 
     public override string ToString() => $"{_user} (uid {_uid}, gid {_gid})";
 
-    /// <summary>Gives <paramref name="directory"/> and everything in it to the user (created if missing).</summary>
+    /// <summary>Gives <paramref name="directory"/> and everything in it to the user (created if missing). Symbolic links
+    /// are neither followed nor changed: the user owned this directory on the last run and could have planted one
+    /// pointing at a file root must not give away.</summary>
     public void HandOver(string directory)
     {
         Directory.CreateDirectory(directory);
         Own(directory);
-        foreach (var entry in Directory.EnumerateFileSystemEntries(directory, "*", SearchOption.AllDirectories)) Own(entry);
+        var walk = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint };
+        foreach (var entry in Directory.EnumerateFileSystemEntries(directory, "*", walk)) Own(entry);
     }
 
-    public void HandOverFile(string path) => Own(path);
+    /// <summary>Gives a log file to the user, unless it is a symbolic link (see <see cref="HandOver"/>).</summary>
+    public void HandOverFile(string path)
+    {
+        if (!File.GetAttributes(path).HasFlag(FileAttributes.ReparsePoint)) Own(path);
+    }
 
     /// <summary>Supplementary groups, then the group, then the user: in that order, since after setuid the rest is no
     /// longer allowed. glibc applies each call to every thread of the process.</summary>
@@ -62,7 +69,8 @@ internal sealed class PrivilegeDrop
         }
     }
 
-    private void Own(string path) => Check(chown(path, _uid, _gid), $"chown {path}");
+    // lchown: never through a link, even one swapped in after the check above.
+    private void Own(string path) => Check(lchown(path, _uid, _gid), $"chown {path}");
 
     private static void Check(int result, string call)
     {
@@ -98,5 +106,5 @@ internal sealed class PrivilegeDrop
     private static extern int setuid(uint uid);
 
     [DllImport("libc", SetLastError = true)]
-    private static extern int chown([MarshalAs(UnmanagedType.LPUTF8Str)] string path, uint owner, uint group);
+    private static extern int lchown([MarshalAs(UnmanagedType.LPUTF8Str)] string path, uint owner, uint group);
 }

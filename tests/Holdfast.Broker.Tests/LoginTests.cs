@@ -1,3 +1,4 @@
+using System.Text;
 using Holdfast.Protocol;
 
 namespace Holdfast.Broker.Tests;
@@ -26,5 +27,23 @@ public sealed class LoginTests
         using var broker = TestBroker.New();
         var policy = new ListenerPolicy { CheckPassword = (_, password) => password.Span.SequenceEqual("right"u8) };
         Assert.Equal(ReasonCode.NotAuthorized, broker.Connect("c", policy: policy, userName: "u", password: "wrong"u8.ToArray()).ConnAck.ReasonCode);
+    }
+
+    [Fact]
+    public void An_empty_password_reaches_the_credentials_check_as_none()
+    {
+        using var broker = TestBroker.New();
+        var seen = new List<string?>();
+        var policy = new ListenerPolicy
+        {
+            CheckCredentials = (_, _, password) =>
+            {
+                seen.Add(password is { } p ? Encoding.UTF8.GetString(p.Span) : null);
+                return password is not null;
+            },
+        };
+        Assert.Equal(ReasonCode.NotAuthorized, broker.Connect("empty", policy: policy, userName: "u", password: []).ConnAck.ReasonCode);
+        Assert.Equal(ReasonCode.Success, broker.Connect("given", policy: policy, userName: "u", password: "p"u8.ToArray()).ConnAck.ReasonCode);
+        Assert.Equal([null, "p"], seen);
     }
 }

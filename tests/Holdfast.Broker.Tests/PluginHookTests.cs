@@ -80,6 +80,18 @@ public class PluginHookTests
         Assert.Equal(["still here"], sub.Publishes.Select(p => p.Text()));
     }
 
+    /// <summary>UNSUBSCRIBE is checked against the filter without $share/GROUP/, as SUBSCRIBE is.</summary>
+    [Fact]
+    public void A_shared_unsubscribe_is_checked_without_its_share_prefix()
+    {
+        using var broker = TestBroker.New();
+        var policy = Policy(access: (_, _, topic, access) => access is not (TopicAccess.Subscribe or TopicAccess.Unsubscribe) || topic == "plant/#");
+        var sub = broker.Connect("sub", policy: policy);
+        sub.Subscribe("$share/g/plant/#");
+        broker.HandleUnsubscribe(sub.Client, new UnsubscribePacket { PacketId = 3, TopicFilters = ["$share/g/plant/#"] });
+        Assert.Equal([ReasonCode.Success], Assert.Single(sub.Conn.SentOf<UnsubAckPacket>()).ReasonCodes);
+    }
+
     [Fact]
     public void A_kick_closes_with_administrative_action_and_publishes_no_will()
     {

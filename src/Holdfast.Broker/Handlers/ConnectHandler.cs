@@ -60,14 +60,16 @@ internal sealed class ConnectHandler(BrokerContext context, SessionTable session
         // "not authorised" (0x87, 3.1.1: code 5), which clients and tests written against it expect.
         else if (userName is { } user)
         {
-            bool? known = policy.CheckCredentials?.Invoke(clientId, user, connect.Password);
+            // An empty password is none, as Mosquitto reads it: it never matches, not even a hash of "".
+            byte[]? given = connect.Password is { Length: > 0 } ? connect.Password : null;
+            // Spelled out: a null byte[] would convert to an empty ReadOnlyMemory, not to no password.
+            ReadOnlyMemory<byte>? password = given is null ? default(ReadOnlyMemory<byte>?) : given;
+            bool? known = policy.CheckCredentials?.Invoke(clientId, user, password);
             // Mosquitto refuses what its plugins refuse, or what none of them knows.
             if (known == false || (known is null && policy.CheckCredentials is not null && policy.CheckPassword is null))
                 return RefuseNotAuthorised(op, connection, clientId, $"not authorised as '{user}'");
-            // A missing or empty password never matches (Mosquitto reads an empty one as none), even against a stored
-            // hash of the empty string.
             if (known is null && (policy.CheckPassword is not { } check ? !policy.AllowAnonymous
-                    : connect.Password is not { Length: > 0 } password || !check(user, password)))
+                    : given is null || !check(user, given)))
                 return RefuseNotAuthorised(op, connection, clientId, $"bad user name or password for '{user}'");
         }
         else if (!policy.AllowAnonymous)

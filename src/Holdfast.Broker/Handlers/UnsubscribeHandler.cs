@@ -18,7 +18,9 @@ internal sealed class UnsubscribeHandler(BrokerContext context, SessionTable ses
         {
             if (!TopicRules.IsValidTopicFilter(filter)) { codes.Add(ReasonCode.TopicFilterInvalid); continue; }
             // As Mosquitto: a refused UNSUBSCRIBE leaves the subscription in place (MQTT 3.1.1 has no code to say so).
-            if (!AccessRules.MayUnsubscribe(client, filter)) { codes.Add(ReasonCode.NotAuthorized); continue; }
+            // Checked against the filter without $share/GROUP/, as SUBSCRIBE is.
+            string checkedFilter = TopicRules.TryParseShared(filter, out _, out var inner) ? inner : filter;
+            if (!AccessRules.MayUnsubscribe(client, checkedFilter)) { codes.Add(ReasonCode.NotAuthorized); continue; }
             if (session.Subscriptions.Remove(filter, out var sub))
             {
                 subscriptions.Remove(session, sub);

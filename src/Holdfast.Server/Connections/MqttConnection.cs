@@ -97,9 +97,10 @@ internal sealed class MqttConnection : IClientConnection
         }
         finally
         {
-            _settling.Ended();
             _readDeadlines.Remove(_timeout);
             if (_client is not null) _broker.ConnectionLost(_client, lostReason);
+            // After the loss is recorded, so that a CONNECT waiting for this connection finds it gone, never half-gone.
+            _settling.Ended();
             Close();
         }
         // A peer that stopped reading must not keep the connection (and its socket) forever.
@@ -155,7 +156,7 @@ internal sealed class MqttConnection : IClientConnection
             int maxPacketSize = _client is not null ? configuredMax
                 : configuredMax > 0 ? Math.Min(configuredMax, MaxConnectPacketSize) : MaxConnectPacketSize;
             var result = await _input.ReadAsync();
-            bool settling = _settling.Requested;
+            long settleRequests = _settling.Seen();
             if (result.IsCanceled && _timeout.Expired)
             {
                 if (_client is null) { _log.Notice($"Client {RemoteAddress} did not send CONNECT in time, closing."); return "timed out before CONNECT"; }
@@ -181,9 +182,13 @@ internal sealed class MqttConnection : IClientConnection
             // Counted once per read, not per packet: the counters are shared by every connection.
             _broker.Metrics.Received(packets, available - buffer.Length);
             if (_output.IsClosing) return "disconnected";
-            if (result.IsCompleted || (result.IsCanceled && !settling)) return "closed its connection";
-            if (settling) _settling.Settled();
-            if (_client is not null) _timeout.ResetKeepAlive(_client.KeepAlive);
+            if (result.IsCompleted) return "closed its connection";
+            // Everything received so far is handled. A cancelled read (other than the deadline's, above) is only ever
+            // a settle request's wake-up; CancelPendingRead also cancels the next read when none is waiting, so one
+            // can come after its request was already answered, and is harmless then.
+            _settling.Settled(settleRequests);
+            // Only bytes from the client count as a sign of life: a wake-up is someone else's doing.
+            if (_client is not null && available > 0) _timeout.ResetKeepAlive(_client.KeepAlive);
         }
     }
 
@@ -200,7 +205,11 @@ internal sealed class MqttConnection : IClientConnection
                 _version = _output.Version = connect.ProtocolVersion;
                 if (connect.ClientId.Length > 0) _connectingClientId = connect.ClientId;
                 if (connect.ClientId.Length > 0 && _broker.ConnectionOf(connect.ClientId) is MqttConnection earlier && earlier != this)
+                {
                     await earlier.SettleAsync();
+                    // The CONNECT deadline passed meanwhile: the read loop closes the connection at its next read.
+                    if (_timeout.Expired) return false;
+                }
             }
             _client = _broker.HandleConnect(this, packet, _policy, _transport.Identity);
             if (_client is null) return false;

@@ -11,10 +11,8 @@ internal sealed class ReadSettling
 {
     private readonly Lock _gate = new();
     private TaskCompletionSource? _waiting;
+    private long _requests;
     private bool _ended;
-
-    /// <summary>Whether a waiter asked, so that a cancelled read is a request to settle, not the end.</summary>
-    public bool Requested { get { lock (_gate) return _waiting is not null; } }
 
     /// <summary>Completes once the read loop has handled what it was given when woken, or has ended.</summary>
     public Task RequestAsync(Action wakeReader)
@@ -23,6 +21,7 @@ internal sealed class ReadSettling
         lock (_gate)
         {
             if (_ended) return Task.CompletedTask;
+            _requests++;
             _waiting ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             settled = _waiting.Task;
         }
@@ -30,18 +29,34 @@ internal sealed class ReadSettling
         return settled;
     }
 
-    /// <summary>The read loop handled everything it was given.</summary>
-    public void Settled()
+    /// <summary>Taken by the read loop as soon as a read returns: every request counted so far was made before the read
+    /// returned, so what that read gave holds everything those requests are waiting for.</summary>
+    public long Seen() => Volatile.Read(ref _requests);
+
+    /// <summary>The read loop handled what the read after <see cref="Seen"/> gave: the requests up to then are answered.
+    /// A request made since is not (bytes may have come after that read); its wake-up makes the next read return at once.</summary>
+    public void Settled(long seen)
     {
+        // The common case, after every read: nobody waits, and no lock is taken.
+        if (Volatile.Read(ref _waiting) is null) return;
         TaskCompletionSource? waiting;
-        lock (_gate) (waiting, _waiting) = (_waiting, null);
+        lock (_gate)
+        {
+            if (_requests > seen) return;
+            (waiting, _waiting) = (_waiting, null);
+        }
         waiting?.TrySetResult();
     }
 
     /// <summary>The read loop ended: nothing more will be handled, so nobody needs to wait.</summary>
     public void Ended()
     {
-        lock (_gate) _ended = true;
-        Settled();
+        TaskCompletionSource? waiting;
+        lock (_gate)
+        {
+            _ended = true;
+            (waiting, _waiting) = (_waiting, null);
+        }
+        waiting?.TrySetResult();
     }
 }

@@ -46,4 +46,41 @@ public sealed class DisconnectReconnectTests
         Assert.Equal(Rounds + 1, received.Count);
         Assert.False(broker.Log.Contains("already connected, closing old connection"), "no round ended in a takeover");
     }
+
+    /// <summary>The wait before a takeover must never end the connected client: CONNECTs that are then refused (a wrong
+    /// password), sent many at a time with its client id, leave it connected, its will unpublished.</summary>
+    [Theory]
+    [InlineData(MqttProtocolVersion.V311)]
+    [InlineData(MqttProtocolVersion.V500)]
+    public async Task Refused_connects_with_the_same_id_leave_the_connected_client_alone(MqttProtocolVersion version)
+    {
+        using var files = new Security.AclTestFiles();
+        files.WritePasswords(("owner", "right"));
+        await using var broker = await TestBroker.StartAsync($"allow_anonymous true\npassword_file {files.Passwords}");
+        string id = $"victim-{version}", willTopic = $"victim-will/{version}";
+        await using var watcher = await MqttNetPeer.ConnectAsync(broker.Port, version, $"victim-watcher-{version}");
+        await watcher.SubscribeAsync(willTopic);
+        await using var victim = await MqttNetPeer.ConnectAsync(broker.Port, version, id,
+            b => b.WithCredentials("owner", "right").WithWillTopic(willTopic).WithWillPayload("victim gone"));
+
+        // Many at once, so that requests to settle overlap while the victim's connection answers one.
+        var options = MqttNetPeer.Options(broker.Port, version, id).WithCredentials("owner", "wrong").Build();
+        for (int wave = 0; wave < 5; wave++)
+        {
+            var codes = await Task.WhenAll(Enumerable.Range(0, 20).Select(async _ =>
+            {
+                using var intruder = new MqttClientFactory().CreateMqttClient();
+                return (await intruder.ConnectAsync(options)).ResultCode;
+            }));
+            Assert.All(codes, code => Assert.Equal(MqttClientConnectResultCode.NotAuthorized, code));
+        }
+
+        // Still connected, and still served: its own message comes back to it.
+        await victim.SubscribeAsync($"victim/{version}");
+        await victim.PublishAsync($"victim/{version}", "still here");
+        Assert.Equal("still here", (await victim.ReceiveAsync()).Text);
+        Assert.True(victim.Client.IsConnected);
+        Assert.Empty(watcher.All);
+        Assert.False(broker.Log.Contains("already connected, closing old connection"));
+    }
 }

@@ -39,6 +39,23 @@ public sealed class UserPrivilegeDropTests : IDisposable
         Assert.Equal("nobody", owner);
     }
 
+    /// <summary>The data directory is the user's between runs: a link it planted there must not make root give away
+    /// the file it points at.</summary>
+    [SkippableFact]
+    public async Task A_link_planted_in_the_data_directory_is_not_followed()
+    {
+        Skip.IfNot(Environment.UserName == "root", "needs root: the test checks what root hands over");
+        string target = Path.Combine(_directory, "roots-file");
+        await File.WriteAllTextAsync(target, "root's");
+        // A store from an earlier run, as the user left it.
+        await using (var first = await BrokerProcess.StartHoldfastAsync("user nobody", persistenceLocation: _directory)) { }
+        File.CreateSymbolicLink(Path.Combine(_directory, "holdfast.db", "planted"), target);
+        await using var broker = await BrokerProcess.StartHoldfastAsync("user nobody", persistenceLocation: _directory);
+        Assert.Contains("Dropped privileges to user nobody", broker.Log);
+        string owner = (await ProcessRunner.RunAsync("stat", ["-c", "%U", target], PeerTimeout)).Stdout.Trim();
+        Assert.Equal("root", owner);
+    }
+
     [SkippableFact]
     public async Task An_unknown_user_stops_startup_at_its_line()
     {

@@ -19,7 +19,11 @@ internal sealed class DynamicSecurityPlugins : IDisposable
         _config = config;
         foreach (var listener in config.Listeners)
         {
-            if (config.EffectiveDynamicSecurity(listener) is not { ConfigFile: { } path } plugin || _byFile.ContainsKey(path)) continue;
+            if (config.EffectiveDynamicSecurity(listener) is not { ConfigFile: { } named } plugin) continue;
+            // By full path: two listeners naming one file differently must share one instance, or each would save over
+            // the other's changes.
+            string path = Path.GetFullPath(named);
+            if (_byFile.ContainsKey(path)) continue;
             try
             {
                 _byFile[path] = DynamicSecurity.Load(path, log);
@@ -33,7 +37,7 @@ internal sealed class DynamicSecurityPlugins : IDisposable
 
     /// <summary>The instance a listener's clients are checked by; null when it has no dynamic security.</summary>
     public DynamicSecurity? For(ListenerConfig listener) =>
-        _config.EffectiveDynamicSecurity(listener) is { ConfigFile: { } path } ? _byFile[path] : null;
+        _config.EffectiveDynamicSecurity(listener) is { ConfigFile: { } path } ? _byFile[Path.GetFullPath(path)] : null;
 
     /// <summary>Hands every instance the broker its commands act on.</summary>
     public void Attach(MqttBroker broker)
