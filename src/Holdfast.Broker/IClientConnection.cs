@@ -75,4 +75,7 @@ public sealed class ListenerPolicy
     /// <summary>use_subject_as_username: the whole subject of the client's verified certificate is its user name, whatever
     /// CONNECT says, and the password is not used.</summary>
     public bool UseSubjectAsUsername { get; init; }
+    /// <summary>max_qos: the highest QoS this listener's clients may publish (MQTT 5 is told in the CONNACK) and are
+    /// granted in SUBSCRIBE.</summary>
+    public QualityOfService MaximumQoS { get; init; } = QualityOfService.ExactlyOnce;
 }

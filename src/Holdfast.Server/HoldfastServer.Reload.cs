@@ -1,4 +1,5 @@
 using Holdfast.Broker;
+using Holdfast.Protocol;
 using Holdfast.Server.Configuration;
 using Holdfast.Server.Security;
 using Holdfast.Server.Security.DynamicSecurity;
@@ -28,6 +29,7 @@ public sealed partial class HoldfastServer
             AckTimeoutDisconnect = listener.AckTimeoutDisconnect,
             UseIdentityAsUsername = listener.UseIdentityAsUsername,
             UseSubjectAsUsername = listener.UseSubjectAsUsername,
+            MaximumQoS = (QualityOfService)listener.MaxQoS,
         };
         _listenerOf[policy] = listener;
         return policy;

@@ -41,6 +41,14 @@ internal sealed class ConnectHandler(BrokerContext context, SessionTable session
         if (connect.Will is { } large && Options.MessageSizeLimit > 0 && large.Payload.Length > Options.MessageSizeLimit)
             return Refuse(op, connection, v5 ? ReasonCode.PacketTooLarge : ReasonCode.NotAuthorized,
                 $"its {large.Payload.Length}-byte will is over message_size_limit {Options.MessageSizeLimit}");
+        // max_qos: a will above it is refused, as Mosquitto refuses it (MQTT 5: 0x9B [MQTT-3.2.2-12]; 3.1.1: closed).
+        if (connect.Will is { } strong && strong.QoS > policy.MaximumQoS)
+        {
+            if (Log.IsEnabled(LogType.Notice))
+                Log.Notice($"Client connection from {connection.RemoteAddress} refused: will QoS {(int)strong.QoS} is above max_qos {(int)policy.MaximumQoS}.");
+            op.Close(connection, goodbye: v5 ? new ConnAckPacket { ReasonCode = ReasonCode.QoSNotSupported } : null);
+            return null;
+        }
         string? userName = connect.UserName;
         if (policy.UseIdentityAsUsername || policy.UseSubjectAsUsername)
         {
@@ -90,7 +98,7 @@ internal sealed class ConnectHandler(BrokerContext context, SessionTable session
                 return Refuse(op, connection, ReasonCode.ClientIdentifierNotValid, $"keepalive {keepAlive} exceeds max_keepalive {Options.MaxKeepAlive}");
         }
 
-        var connAckProperties = v5 ? ConnAckProperties(assignedId, serverKeepAlive) : null;
+        var connAckProperties = v5 ? ConnAckProperties(assignedId, serverKeepAlive, policy.MaximumQoS) : null;
         // A CONNACK the client says it cannot take: nothing can be sent, so the connection closes before anything of
         // the session changes [MQTT-3.1.2-24], as in Mosquitto. Session present only flips a bit, never the size.
         if (v5 && connect.Properties?.MaximumPacketSize is { } maximum
@@ -182,7 +190,7 @@ internal sealed class ConnectHandler(BrokerContext context, SessionTable session
         _ => 5,
     };
 
-    private MqttProperties ConnAckProperties(string? assignedId, ushort? serverKeepAlive)
+    private MqttProperties ConnAckProperties(string? assignedId, ushort? serverKeepAlive, QualityOfService maximumQoS)
     {
         var p = new MqttProperties
         {
@@ -192,6 +200,8 @@ internal sealed class ConnectHandler(BrokerContext context, SessionTable session
             AssignedClientIdentifier = assignedId,
             ServerKeepAlive = serverKeepAlive,
             RetainAvailable = Options.RetainAvailable ? null : (byte)0,
+            // Left out at 2, the QoS a client assumes without it.
+            MaximumQoS = maximumQoS < QualityOfService.ExactlyOnce ? (byte)maximumQoS : null,
         };
         if (Options.MaxPacketSize > 0) p.MaximumPacketSize = (uint)Options.MaxPacketSize;
         return p;

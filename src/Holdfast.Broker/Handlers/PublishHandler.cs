@@ -167,6 +167,12 @@ internal sealed class PublishHandler(BrokerContext context, SessionTable session
             DenyPublish(op, client, packet, topic);
             return null;
         }
+        if (packet.QoS > client.Policy.MaximumQoS)
+        {
+            // max_qos: "a Protocol Error ... DISCONNECT with Reason Code 0x9B" [MQTT-3.2.2-11]; 3.1.1 is closed, as by Mosquitto.
+            lifecycle.Disconnect(op, client, ReasonCode.QoSNotSupported, $"QoS {(int)packet.QoS} is above max_qos {(int)client.Policy.MaximumQoS}");
+            return null;
+        }
         if (packet.Retain && !Options.RetainAvailable)
         {
             lifecycle.Disconnect(op, client, ReasonCode.RetainNotSupported, "retain not available");

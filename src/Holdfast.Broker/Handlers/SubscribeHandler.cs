@@ -49,14 +49,16 @@ internal sealed class SubscribeHandler(BrokerContext context, SessionTable sessi
                 continue;
             }
 
-            var sub = new Subscription(filter, request.MaximumQoS, request.NoLocal, request.RetainAsPublished,
+            // max_qos: granted at most the listener's maximum, as Mosquitto grants it.
+            var granted = request.MaximumQoS > client.Policy.MaximumQoS ? client.Policy.MaximumQoS : request.MaximumQoS;
+            var sub = new Subscription(filter, granted, request.NoLocal, request.RetainAsPublished,
                 request.RetainHandling, subscriptionId) { ShareGroup = group, MatchFilter = matchFilter };
             bool existed = session.Subscriptions.Remove(filter, out var previous);
             if (existed) subscriptions.Remove(session, previous!);
             session.Subscriptions[filter] = sub;
             subscriptions.Add(session, sub);
-            codes.Add((ReasonCode)(byte)request.MaximumQoS);
-            log.Write(LogType.Subscribe, $"{client.ClientId} {(int)request.MaximumQoS} {filter}");
+            codes.Add((ReasonCode)(byte)granted);
+            log.Write(LogType.Subscribe, $"{client.ClientId} {(int)granted} {filter}");
 
             // Retained messages are not sent for a shared subscription [MQTT-4.8.2-? / §4.8.2].
             bool sendRetained = group is null && (request.RetainHandling == RetainHandling.SendAtSubscribe

@@ -44,7 +44,6 @@ internal sealed class ConfigBuilder
         ["dhparamfile"] = "not needed: OpenSSL chooses the key exchange parameters; remove the line",
         ["http_dir"] = "websockets listeners serve MQTT only; serve files with a web server",
         ["max_inflight_bytes"] = NotYet + "; max_inflight_messages bounds what is in flight",
-        ["max_qos"] = NotYet, ["maximum_qos"] = NotYet,
         ["mount_point"] = NotYet,
         ["psk_file"] = Psk,
         ["psk_hint"] = Psk,
@@ -100,6 +99,9 @@ internal sealed class ConfigBuilder
             case "bind_address": DefaultListener(line).BindAddress = line.Word(); CurrentListener = _defaultListener; break;
             case "protocol": ListenerFor(line).Protocol = line.Choice("mqtt", "websockets"); break;
             case "max_connections": ListenerFor(line).MaxConnections = MaxConnections(line); break;
+            case "max_qos": ListenerFor(line).MaxQoS = line.Int(0, 2); break;
+            // Mosquitto's other name for max_qos.
+            case "maximum_qos": ListenerFor(line).MaxQoS = line.Int(0, 2); break;
             case "certfile": ListenerFor(line).CertFile = line.Text(); break;
             case "keyfile": ListenerFor(line).KeyFile = line.Text(); break;
             case "cafile": ListenerFor(line).CaFile = line.Text(); break;

@@ -54,6 +54,9 @@ public sealed class ListenerConfig
     public bool RequireCertificate { get; set; }
     public bool UseIdentityAsUsername { get; set; }
     public bool UseSubjectAsUsername { get; set; }
+
+    /// <summary>Mosquitto's max_qos (or maximum_qos): the highest QoS this listener's clients may use.</summary>
+    public int MaxQoS { get; set; } = 2;
     /// <summary>crlfile: the PEM CRLs client certificates are checked against.</summary>
     public string? CrlFile { get; set; }
 
