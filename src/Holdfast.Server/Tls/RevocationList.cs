@@ -53,7 +53,9 @@ internal sealed class RevocationList
             list.ThrowIfNotEmpty();
 
             if (tbs.PeekTag().HasSameClassAndValue(Asn1Tag.Integer)) tbs.ReadInteger();
-            tbs.ReadSequence();
+            // The signed part names the algorithm too, and the two must be the same [RFC 5280 §5.1.1.2].
+            if (tbs.ReadSequence().ReadObjectIdentifier() != algorithm)
+                throw new FormatException("its signed part and its signature name different algorithms");
             var issuer = new X500DistinguishedName(tbs.ReadEncodedValue().Span);
             var thisUpdate = ReadTime(tbs);
             DateTimeOffset? nextUpdate = tbs.HasData && IsTime(tbs.PeekTag()) ? ReadTime(tbs) : null;

@@ -116,6 +116,20 @@ public sealed class ClientRevocationTests : IDisposable
         Assert.Equal($"{path}: its issuer 'CN=No CRL CA' may not sign CRLs (key usage without cRLSign)", e.Message);
     }
 
+    [Fact]
+    public void A_CRL_whose_two_signature_algorithms_differ_is_refused()
+    {
+        string text = File.ReadAllText(_certificates.Crl("crl.pem", []));
+        byte[] der = Convert.FromBase64String(text[PemEncoding.Find(text).Base64Data]);
+        // sha256WithRSAEncryption (1.2.840.113549.1.1.11) first appears in the signed part: made sha384's (…1.1.12).
+        byte[] oid = [0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x0B];
+        int at = der.AsSpan().IndexOf(oid);
+        Assert.True(at > 0 && der.AsSpan(at + oid.Length).IndexOf(oid) > 0, "both algorithm identifiers are sha256WithRSAEncryption");
+        der[at + oid.Length - 1] = 0x0C;
+        var e = Assert.Throws<FormatException>(() => RevocationList.Parse(der));
+        Assert.Contains("different algorithms", e.Message);
+    }
+
     public void Dispose()
     {
         _ca.Dispose();
