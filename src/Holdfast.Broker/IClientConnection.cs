@@ -40,7 +40,8 @@ public sealed record TransportIdentity(string? CertificateCommonName, string? Ce
 /// <paramref name="password"/> (null: none given): true yes, false no, null not known here.</summary>
 public delegate bool? CredentialsCheck(string clientId, string userName, ReadOnlyMemory<byte>? password);
 
-/// <summary>Receives a message a client published on a <c>$CONTROL/</c> topic.</summary>
+/// <summary>Receives a message a client published on a <c>$CONTROL/</c> topic; <paramref name="payload"/> is a copy the
+/// handler may keep.</summary>
 public delegate void ControlMessageHandler(ConnectedClient client, string topic, ReadOnlyMemory<byte> payload);
 
 /// <summary>Per-listener behaviour the broker applies to clients of that listener.</summary>

@@ -140,19 +140,12 @@ public static class PacketReader
         return packet;
     }
 
-    internal static ushort ReadPacketId(ref MqttSpanReader r)
+    /// <summary>A packet identifier, which must not be 0 [MQTT-2.2.1-3]. The spec names no code for 0: a protocol error
+    /// (0x82), except in SUBSCRIBE and UNSUBSCRIBE, which Mosquitto judges malformed (<paramref name="zeroIsMalformed"/>, 0x81).</summary>
+    internal static ushort ReadPacketId(ref MqttSpanReader r, bool zeroIsMalformed = false)
     {
         ushort id = r.ReadUInt16();
-        if (id == 0) throw MqttProtocolException.ProtocolError("packet identifier 0");
-        return id;
-    }
-
-    /// <summary>SUBSCRIBE and UNSUBSCRIBE with packet identifier 0 [MQTT-2.2.1-3] are malformed (0x81), as Mosquitto
-    /// judges them; elsewhere it is a protocol error (0x82). The spec names no code for it.</summary>
-    internal static ushort ReadSubscriptionPacketId(ref MqttSpanReader r)
-    {
-        ushort id = r.ReadUInt16();
-        if (id == 0) throw MqttProtocolException.Malformed("packet identifier 0");
+        if (id == 0) throw zeroIsMalformed ? MqttProtocolException.Malformed("packet identifier 0") : MqttProtocolException.ProtocolError("packet identifier 0");
         return id;
     }
 
@@ -208,7 +201,7 @@ public static class PacketReader
 
     private static UnsubscribePacket DecodeUnsubscribe(ref MqttSpanReader r, ProtocolVersion version)
     {
-        var packet = new UnsubscribePacket { PacketId = ReadSubscriptionPacketId(ref r) };
+        var packet = new UnsubscribePacket { PacketId = ReadPacketId(ref r, zeroIsMalformed: true) };
         if (version == ProtocolVersion.V500) packet.Properties = PropertyReader.Read(ref r, PropertyContext.Unsubscribe);
         while (!r.End) packet.TopicFilters.Add(SubscribeDecoder.ReadFilter(ref r));
         // An UNSUBSCRIBE with no topic filter is a Protocol Error [MQTT-3.10.3-2].

@@ -4,7 +4,7 @@ internal static class SubscribeDecoder
 {
     public static SubscribePacket Decode(ref MqttSpanReader r, ProtocolVersion version)
     {
-        var packet = new SubscribePacket { PacketId = PacketReader.ReadSubscriptionPacketId(ref r) };
+        var packet = new SubscribePacket { PacketId = PacketReader.ReadPacketId(ref r, zeroIsMalformed: true) };
         if (version == ProtocolVersion.V500) packet.Properties = PropertyReader.Read(ref r, PropertyContext.Subscribe);
         while (!r.End)
         {

@@ -43,12 +43,8 @@ internal sealed class ConnectHandler(BrokerContext context, SessionTable session
                 $"its {large.Payload.Length}-byte will is over message_size_limit {Options.MessageSizeLimit}");
         // max_qos: a will above it is refused, as Mosquitto refuses it (MQTT 5: 0x9B [MQTT-3.2.2-12]; 3.1.1: closed).
         if (connect.Will is { } strong && strong.QoS > policy.MaximumQoS)
-        {
-            if (Log.IsEnabled(LogType.Notice))
-                Log.Notice($"Client connection from {connection.RemoteAddress} refused: will QoS {(int)strong.QoS} is above max_qos {(int)policy.MaximumQoS}.");
-            op.Close(connection, goodbye: v5 ? new ConnAckPacket { ReasonCode = ReasonCode.QoSNotSupported } : null);
-            return null;
-        }
+            return Refuse(op, connection, v5 ? ReasonCode.QoSNotSupported : null,
+                $"will QoS {(int)strong.QoS} is above max_qos {(int)policy.MaximumQoS}");
         string? userName = connect.UserName;
         if (policy.UseIdentityAsUsername || policy.UseSubjectAsUsername)
         {
@@ -103,12 +99,7 @@ internal sealed class ConnectHandler(BrokerContext context, SessionTable session
         // the session changes [MQTT-3.1.2-24], as in Mosquitto. Session present only flips a bit, never the size.
         if (v5 && connect.Properties?.MaximumPacketSize is { } maximum
             && PacketWriter.GetSize(new ConnAckPacket { Properties = connAckProperties }, version) > maximum)
-        {
-            if (Log.IsEnabled(LogType.Notice))
-                Log.Notice($"Client connection from {connection.RemoteAddress} refused: its maximum packet size {maximum} is smaller than the CONNACK.");
-            op.Close(connection);
-            return null;
-        }
+            return Refuse(op, connection, null, $"its maximum packet size {maximum} is smaller than the CONNACK");
 
         var shard = sessions.ShardOf(clientId);
         // Session takeover: the old connection is closed with 0x8E and ends as an abnormal disconnect (its will applies).
@@ -216,11 +207,13 @@ internal sealed class ConnectHandler(BrokerContext context, SessionTable session
         return refused;
     }
 
-    private ConnectedClient? Refuse(BrokerOperation op, IClientConnection connection, ReasonCode code, string why)
+    /// <summary>Refuses the CONNECT with a CONNACK carrying <paramref name="code"/>, or, without one, just closes (no
+    /// CONNACK the client could take, or none Mosquitto would send).</summary>
+    private ConnectedClient? Refuse(BrokerOperation op, IClientConnection connection, ReasonCode? code, string why)
     {
         if (Log.IsEnabled(LogType.Notice))
             Log.Notice($"Client connection from {connection.RemoteAddress} refused: {why}.");
-        op.Close(connection, goodbye: new ConnAckPacket { ReasonCode = code });
+        op.Close(connection, goodbye: code is { } c ? new ConnAckPacket { ReasonCode = c } : null);
         return null;
     }
 }

@@ -12,11 +12,6 @@ namespace Holdfast.Server.Security;
 /// </summary>
 public sealed class PasswordFile
 {
-    /// <summary>mosquitto_passwd's defaults: 101 iterations, 12-byte salt, 64-byte hash.</summary>
-    public const int Iterations = 101;
-    private const int SaltBytes = 12;
-    private const int HashBytes = 64;
-
     // The lines in file order (edits keep it), and the same by user name: CONNECT and a reload's re-check of every
     // connected client look users up, which must not cost a scan of the file each.
     private readonly List<(string User, string Hash)> _entries;
@@ -105,9 +100,8 @@ public sealed class PasswordFile
     /// <summary>A new <c>$7$</c> hash with a fresh random salt.</summary>
     public static string Hash(string password)
     {
-        byte[] salt = RandomNumberGenerator.GetBytes(SaltBytes);
-        byte[] hash = Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(password), salt, Iterations, HashAlgorithmName.SHA512, HashBytes);
-        return $"$7${Iterations}${Convert.ToBase64String(salt)}${Convert.ToBase64String(hash)}";
+        var hash = PasswordHash.Create(password);
+        return $"$7${hash.Iterations}${Convert.ToBase64String(hash.Salt)}${Convert.ToBase64String(hash.Hash)}";
     }
 
     private static bool IsKnownHash(string hash)
@@ -124,19 +118,11 @@ public sealed class PasswordFile
     private static bool Matches(string hash, ReadOnlySpan<byte> password)
     {
         string[] parts = hash.Split('$');
-        byte[] expected, actual;
         if (parts[1] == "7")
-        {
-            expected = Convert.FromBase64String(parts[4]);
-            actual = Rfc2898DeriveBytes.Pbkdf2(password, Convert.FromBase64String(parts[3]), int.Parse(parts[2]), HashAlgorithmName.SHA512, expected.Length);
-        }
-        else
-        {
-            expected = Convert.FromBase64String(parts[3]);
-            byte[] salt = Convert.FromBase64String(parts[2]);
-            actual = SHA512.HashData([.. password, .. salt]);
-        }
-        return CryptographicOperations.FixedTimeEquals(expected, actual);
+            return new PasswordHash(Convert.FromBase64String(parts[4]), Convert.FromBase64String(parts[3]), int.Parse(parts[2])).Verify(password);
+        byte[] expected = Convert.FromBase64String(parts[3]);
+        byte[] salt = Convert.FromBase64String(parts[2]);
+        return CryptographicOperations.FixedTimeEquals(expected, SHA512.HashData([.. password, .. salt]));
     }
 
     private static bool IsBase64(string text)

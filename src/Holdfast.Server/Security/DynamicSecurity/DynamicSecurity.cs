@@ -15,8 +15,8 @@ internal sealed class DynamicSecurity : IDisposable
     private readonly Lock _lock = new();
     private readonly DynsecConfig _config;
     private readonly IBrokerLog _log;
-    private readonly Channel<(string ClientId, string? UserName, byte[] Payload)> _requests =
-        Channel.CreateUnbounded<(string, string?, byte[])>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<(string ClientId, string? UserName, ReadOnlyMemory<byte> Payload)> _requests =
+        Channel.CreateUnbounded<(string, string?, ReadOnlyMemory<byte>)>(new UnboundedChannelOptions { SingleReader = true });
     private MqttBroker? _broker;
     private Task _worker = Task.CompletedTask;
 
@@ -68,7 +68,7 @@ internal sealed class DynamicSecurity : IDisposable
     /// API's; other $CONTROL topics have no handler here and are dropped, as in Mosquitto.</summary>
     public void HandleControl(ConnectedClient client, string topic, ReadOnlyMemory<byte> payload)
     {
-        if (topic == ControlApi.Topic) _requests.Writer.TryWrite((client.ClientId, client.UserName, payload.ToArray()));
+        if (topic == ControlApi.Topic) _requests.Writer.TryWrite((client.ClientId, client.UserName, payload));
     }
 
     private async Task RunAsync()
@@ -86,13 +86,13 @@ internal sealed class DynamicSecurity : IDisposable
         }
     }
 
-    private void Run(string clientId, string? userName, byte[] payload)
+    private void Run(string clientId, string? userName, ReadOnlyMemory<byte> payload)
     {
         CommandContext done;
         byte[]? file = null;
         lock (_lock)
         {
-            done = ControlApi.Run(_config, payload, clientId, userName, _log);
+            done = ControlApi.Run(_config, payload.Span, clientId, userName, _log);
             if (done.Changed) file = ConfigFile.Serialize(_config);
         }
         // Written off the lock (only this worker writes, so saves stay in order): checks do not wait for the disk.

@@ -1,10 +1,11 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Holdfast.Server.Security.DynamicSecurity;
+namespace Holdfast.Server.Security;
 
-/// <summary>A dynamic security password as Mosquitto stores it: PBKDF2-HMAC-SHA512 of the password, a 12-byte salt and
-/// an iteration count (101 for new passwords, Mosquitto's default), kept in base64 in the JSON file.</summary>
+/// <summary>A password as Mosquitto 2 hashes it: PBKDF2-HMAC-SHA512 with a 12-byte salt and an iteration count (101 for
+/// new passwords, Mosquitto's default). The password file writes it as <c>$7$ITERATIONS$SALT$HASH</c>, dynamic security
+/// in its JSON file; both in base64.</summary>
 internal sealed class PasswordHash
 {
     public const int SaltLength = 12;
@@ -30,8 +31,8 @@ internal sealed class PasswordHash
     }
 
     public bool Verify(ReadOnlySpan<byte> password) =>
-        CryptographicOperations.FixedTimeEquals(Derive(password, Salt, Iterations), Hash);
+        CryptographicOperations.FixedTimeEquals(Derive(password, Salt, Iterations, Hash.Length), Hash);
 
-    private static byte[] Derive(ReadOnlySpan<byte> password, byte[] salt, int iterations) =>
-        Rfc2898DeriveBytes.Pbkdf2(password, salt, iterations, HashAlgorithmName.SHA512, HashLength);
+    private static byte[] Derive(ReadOnlySpan<byte> password, byte[] salt, int iterations, int length = HashLength) =>
+        Rfc2898DeriveBytes.Pbkdf2(password, salt, iterations, HashAlgorithmName.SHA512, length);
 }
